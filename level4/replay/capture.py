@@ -1,0 +1,95 @@
+"""Reads recorded sessions in cryptofeed's raw-capture format.
+
+wss://host/path <-> 1618677816.84          connection opened
+wss://host/path <- 1618677817.02: {...}    frame the client sent
+1618677817.06: {...}                       frame the client received
+https://host/path?q -> 1633998512.32: {...} REST answer
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    url: str
+    time: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    url: str
+    time: float
+    frame: str
+
+
+@dataclass(frozen=True, slots=True)
+class Received:
+    time: float
+    frame: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    url: str
+    time: float
+    body: str
+
+    @property
+    def path(self) -> str:
+        """Path and query, the part a scheme's Fetch names."""
+        parts = urlsplit(self.url)
+        return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+Record = Opened | Sent | Received | HttpAnswer
+
+
+class CaptureError(ValueError):
+    pass
+
+
+def parse_line(line: str) -> Record | None:
+    line = line.rstrip("\n")
+    if not line.strip():
+        return None
+    if " <-> " in line and ": " not in line.split(" <-> ", 1)[1]:
+        url, _, stamp = line.partition(" <-> ")
+        return Opened(url, float(stamp))
+    head, sep, body = line.partition(": ")
+    if not sep:
+        raise CaptureError(f"not a capture line: {line[:80]!r}")
+    if " <- " in head:
+        url, _, stamp = head.partition(" <- ")
+        return Sent(url, float(stamp), body)
+    if " -> " in head:
+        url, _, stamp = head.partition(" -> ")
+        return HttpAnswer(url, float(stamp), body)
+    return Received(float(head), body)
+
+
+def read(path: str | Path) -> Iterator[Record]:
+    with open(path, encoding="utf-8") as fh:
+        for number, line in enumerate(fh, 1):
+            try:
+                record = parse_line(line)
+            except (CaptureError, ValueError) as exc:
+                # A torn last line (the recorder was killed) is skipped, not fatal.
+                raise CaptureError(f"{path}:{number}: {exc}") from exc
+            if record is not None:
+                yield record
+
+
+def is_http_file(path: str | Path) -> bool:
+    return ".http." in Path(path).name
+
+
+def companions(ws_path: str | Path) -> list[Path]:
+    """The REST answer files recorded beside a websocket capture."""
+    p = Path(ws_path)
+    venue = p.name.split(".", 1)[0]
+    return sorted(p.parent.glob(f"{venue}.http.*"))

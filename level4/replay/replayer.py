@@ -1,0 +1,191 @@
+"""Replays recorded frames through a scheme and books, with no network.
+
+The same Translator and BookKeeper the live market tree uses; REST
+snapshot fetches are answered from the recorded REST answers, each made
+available at the time it was recorded.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import orjson
+
+from level4.feed.bookkeeper import BookKeeper
+from level4.feed.events import MarketEvent
+from level4.feed.translator import ConnectionWork, Translator
+from level4.replay import capture
+from translations.protocol import ChecksumMismatch, Instruction, Instrument, RestAnswer, Scheme
+
+
+@dataclass
+class Summary:
+    frames: int = 0
+    seconds: float = 0.0
+    markets: int = 0
+    trades: int = 0
+    resyncs: int = 0
+    malformed: int = 0
+    checksums_verified: int = 0
+    checksum_failures: int = 0
+    reconnects_requested: int = 0
+
+    def as_dict(self) -> dict[str, float | int]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Connection:
+    """One recorded websocket connection, loaded into memory."""
+
+    url: str
+    instruments: list[Instrument]
+    frames: list[tuple[float, str]]
+
+
+@dataclass
+class Session:
+    connections: list[Connection] = field(default_factory=list)
+    rest: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
+
+
+def load(scheme: Scheme, paths: Iterable[str | Path]) -> Session:
+    session = Session()
+    for path in paths:
+        current: Connection | None = None
+        for rec in capture.read(path):
+            if isinstance(rec, capture.Opened):
+                current = Connection(rec.url, [], [])
+                session.connections.append(current)
+            elif isinstance(rec, capture.Sent):
+                if current is None:
+                    current = Connection(rec.url, [], [])
+                    session.connections.append(current)
+                try:
+                    sent = orjson.loads(rec.frame)
+                except orjson.JSONDecodeError:
+                    continue
+                for ins in scheme.instruments_from_subscribe(sent):
+                    if ins not in current.instruments:
+                        current.instruments.append(ins)
+            elif isinstance(rec, capture.Received):
+                if current is None:
+                    current = Connection("", [], [])
+                    session.connections.append(current)
+                current.frames.append((rec.time, rec.frame))
+            elif isinstance(rec, capture.HttpAnswer):
+                session.rest[rec.path].append((rec.time, rec.body))
+    for answers in session.rest.values():
+        answers.sort()
+    return session
+
+
+FrameHook = Callable[[float, str, "Replay"], None]
+
+
+class Replay:
+    """State of one connection's replay; tests step it frame by frame."""
+
+    def __init__(self, scheme: Scheme, connection: Connection, rest: dict[str, list[tuple[float, str]]]) -> None:
+        self.scheme = scheme
+        self.translator = Translator(scheme, connection.instruments)
+        checksum = getattr(scheme, "checksum", None)
+        self.keeper = BookKeeper([i.symbol for i in connection.instruments], checksum)
+        self.rest = {path: deque(answers) for path, answers in rest.items()}
+        self.pending: list[tuple[str, str]] = []  # (symbol, path) fetches not yet answered
+        self.events: list[MarketEvent] = []
+        self.reconnects_requested = 0
+        self._book_work: list[Instruction] = []
+        self._work = ConnectionWork()
+        self._mismatches: list[ChecksumMismatch] = []
+
+    def _answer_fetches(self, now: float) -> None:
+        still: list[tuple[str, str]] = []
+        for symbol, path in self.pending:
+            queue = self.rest.get(path)
+            if queue and queue[0][0] <= now:
+                _, body = queue.popleft()
+                self._deliver(RestAnswer(symbol, path, orjson.loads(body)))
+            elif not queue:
+                self._deliver(RestAnswer(symbol, path, None, "no recorded answer"))
+            else:
+                still.append((symbol, path))
+        self.pending = still
+
+    def _deliver(self, frame: object) -> None:
+        self.translator.feed(frame, self._book_work, self._work)
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._book_work or self._work.fetches:
+            work, self._book_work = self._book_work, []
+            self.keeper.apply(work, self.events, self._mismatches)
+            for fetch in self._work.fetches:
+                self.pending.append((fetch.symbol, fetch.path))
+            if self._work.reconnect is not None:
+                # A replay cannot reconnect; the books stay as the scheme left them.
+                self.reconnects_requested += 1
+            self._work.clear()
+            mismatches, self._mismatches = self._mismatches, []
+            for mismatch in mismatches:
+                self.translator.feed(mismatch, self._book_work, self._work)
+
+    def feed(self, received: float, raw: str) -> None:
+        if self.pending:
+            self._answer_fetches(received)
+        self.translator.feed_raw(raw, self._book_work, self._work)
+        self._flush()
+
+    def finish(self) -> None:
+        """Answer fetches still outstanding with whatever was recorded later."""
+        if self.pending:
+            self._answer_fetches(float("inf"))
+
+
+def replay(
+    scheme: Scheme, paths: Iterable[str | Path], hook: FrameHook | None = None, repeat: int = 1
+) -> tuple[list[Replay], Summary]:
+    """Replay capture files; returns the final replays (one per connection)."""
+    paths = list(paths)
+    session = load(scheme, paths)
+    summary = Summary()
+    replays: list[Replay] = []
+    for _ in range(repeat):
+        replays = []
+        started = time.perf_counter()
+        for conn in session.connections:
+            rp = Replay(scheme, conn, session.rest)
+            feed = rp.feed
+            if hook is None:
+                for received, raw in conn.frames:
+                    feed(received, raw)
+            else:
+                for received, raw in conn.frames:
+                    feed(received, raw)
+                    hook(received, raw, rp)
+            rp.finish()
+            replays.append(rp)
+            summary.frames += len(conn.frames)
+        summary.seconds += time.perf_counter() - started
+    for rp in replays:
+        summary.markets += len(rp.keeper.books)
+        summary.trades += rp.translator.trades
+        summary.resyncs += rp.translator.resyncs
+        summary.malformed += rp.translator.malformed
+        summary.checksums_verified += rp.keeper.checksums_verified
+        summary.checksum_failures += rp.keeper.checksum_failures
+        summary.reconnects_requested += rp.reconnects_requested
+    return replays, summary
+
+
+def final_books(replays: list[Replay]) -> dict[str, dict[str, object]]:
+    """Every market's final book, full depth, best first, keyed by symbol."""
+    out: dict[str, dict[str, object]] = {}
+    for rp in replays:
+        for symbol, book in rp.keeper.books.items():
+            out[symbol] = book.as_dict()
+    return out

@@ -1,0 +1,29 @@
+"""Translation schemes, one module per venue, each exporting `scheme`."""
+
+from __future__ import annotations
+
+import importlib
+from typing import cast
+
+from translations.protocol import Scheme
+
+# Catalogue name -> module. Upper-case names, as stored in the catalogue.
+VENUES: dict[str, str] = {
+    "COINBASE": "translations.coinbase",
+}
+
+
+class UnknownVenue(KeyError):
+    def __str__(self) -> str:
+        return f"no translation scheme for venue {self.args[0]!r}; known: {', '.join(sorted(VENUES))}"
+
+
+def names() -> list[str]:
+    return sorted(VENUES)
+
+
+def scheme_for(name: str) -> Scheme:
+    module = VENUES.get(name.upper())
+    if module is None:
+        raise UnknownVenue(name)
+    return cast(Scheme, importlib.import_module(module).scheme)

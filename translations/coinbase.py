@@ -1,0 +1,205 @@
+"""Coinbase Exchange websocket feed.
+
+Public dialect: `level2_batch` (snapshot, then l2update changes), `matches`
+(trades, with a per-product sequence) and `heartbeat` (per-product sequence
+once a second, keeps the socket alive). The level-2 channel itself carries
+no sequence number, so integrity rests on what the feed does give: a
+snapshot before any update, sequences that never run backwards, and trade
+ids without holes (a hole means frames were lost on this connection).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translations import symbols
+from translations.protocol import (
+    BookView,
+    Desync,
+    Instruction,
+    Instrument,
+    Level,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Snapshot,
+    Trade,
+    Update,
+)
+from translations.timeparse import iso_seconds
+
+
+@dataclass(slots=True)
+class Product:
+    instrument: Instrument
+    snapshot_seen: bool = False
+    sequence: int | None = None
+    trade_id: int | None = None
+
+
+@dataclass(slots=True)
+class State:
+    products: dict[str, Product] = field(default_factory=dict)
+    broken: str | None = None
+
+
+class CoinbaseScheme:
+    name = "COINBASE"
+    ws_url = "wss://ws-feed.exchange.coinbase.com"
+    rest_url = "https://api.exchange.coinbase.com"
+    market_types = (MarketType.SPOT,)
+    ping_interval: float | None = None  # the heartbeat channel keeps the socket alive
+    stale_after = 10.0  # heartbeats come every second
+    channels = ("level2_batch", "matches", "heartbeat")
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        if market_type is not MarketType.SPOT:
+            raise ValueError(f"{self.name} has no {market_type} markets")
+        return Instrument(base.upper(), quote.upper(), MarketType.SPOT, f"{base.upper()}-{quote.upper()}")
+
+    def from_symbol(self, product_id: str) -> Instrument:
+        base, _, quote = product_id.partition("-")
+        if not quote:
+            raise ValueError(f"not a Coinbase product id: {product_id!r}")
+        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, product_id)
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("type") != "subscribe":
+            return []
+        chans = frame.get("channels", [])
+        names = [c if isinstance(c, str) else c.get("name") for c in chans]
+        if not any(n in ("level2", "level2_batch", "level2_50") for n in names):
+            return []
+        return [self.from_symbol(p) for p in frame.get("product_ids", [])]
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        return State({i.symbol: Product(i) for i in instruments})
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        ids = list(state.products)
+        return [orjson.dumps({"type": "subscribe", "product_ids": ids, "channels": list(self.channels)}).decode()]
+
+    def ping_msg(self, state: State) -> list[str]:
+        return []
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        raise NotImplementedError("Coinbase sends no checksums")
+
+    # --- translate -------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if not isinstance(frame, dict):
+            if isinstance(frame, RestAnswer):
+                return [], state
+            return [Malformed("not a JSON object", frame)], state
+        kind = frame.get("type")
+        try:
+            if kind == "l2update":
+                return self._l2update(frame, state), state
+            if kind in ("match", "last_match"):
+                return self._match(frame, state, kind == "last_match"), state
+            if kind == "snapshot":
+                return self._snapshot(frame, state), state
+            if kind in ("heartbeat", "ticker"):
+                return self._sequence(frame, state), state
+            if kind in ("subscriptions", "status"):
+                return [], state
+            if kind == "error":
+                reason = f"venue error: {frame.get('message')} {frame.get('reason', '')}".strip()
+                state.broken = reason
+                return [Malformed(reason, frame), Reconnect(reason)], state
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            return self._bad(frame, state, f"{kind}: {type(exc).__name__} {exc}"), state
+        return [Malformed(f"unknown frame type {kind!r}", frame)], state
+
+    def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
+        """A malformed book frame may have lost a change: resync that market."""
+        out: list[Instruction] = [Malformed(reason, frame)]
+        product = state.products.get(frame.get("product_id", ""))
+        if product is not None and frame.get("type") in ("l2update", "snapshot"):
+            out.extend(self._desync(product, state, f"malformed {frame.get('type')}"))
+        return out
+
+    def _desync(self, product: Product, state: State, reason: str) -> list[Instruction]:
+        product.snapshot_seen = False
+        # The only way to get a new level-2 snapshot is a new subscription.
+        state.broken = reason
+        return [Desync(product.instrument.symbol, reason), Reconnect(reason)]
+
+    def _snapshot(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        product = state.products.get(frame["product_id"])
+        if product is None:
+            return [Malformed(f"snapshot for unsubscribed {frame['product_id']}", None)]
+        bids: list[Level] = [(lv[0], lv[1]) for lv in frame["bids"]]
+        asks: list[Level] = [(lv[0], lv[1]) for lv in frame["asks"]]
+        product.snapshot_seen = True
+        ts = iso_seconds(frame["time"]) if "time" in frame else None
+        return [Snapshot(product.instrument.symbol, bids, asks, None, ts)]
+
+    def _l2update(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        product = state.products.get(frame["product_id"])
+        if product is None:
+            return [Malformed(f"update for unsubscribed {frame['product_id']}", None)]
+        if not product.snapshot_seen:
+            return self._desync(product, state, "l2update before snapshot")
+        bids: list[Level] = []
+        asks: list[Level] = []
+        for side, price, size in frame["changes"]:
+            if side == "buy":
+                bids.append((price, size))
+            elif side == "sell":
+                asks.append((price, size))
+            else:
+                raise ValueError(f"unknown side {side!r}")
+        ts = iso_seconds(frame["time"]) if "time" in frame else None
+        return [Update(product.instrument.symbol, bids, asks, None, ts)]
+
+    def _check_sequence(self, product: Product, sequence: int | None, state: State) -> list[Instruction]:
+        if sequence is None:
+            return []
+        if product.sequence is not None and sequence < product.sequence:
+            return [Malformed(f"sequence ran backwards {product.sequence} -> {sequence}", None)]
+        product.sequence = sequence
+        return []
+
+    def _sequence(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        product = state.products.get(frame.get("product_id", ""))
+        if product is None:
+            return []
+        return self._check_sequence(product, frame.get("sequence"), state)
+
+    def _match(self, frame: dict[str, Any], state: State, last: bool) -> list[Instruction]:
+        product = state.products.get(frame["product_id"])
+        if product is None:
+            return []
+        out = self._check_sequence(product, frame.get("sequence"), state)
+        trade_id = int(frame["trade_id"])
+        if not last and product.trade_id is not None and trade_id > product.trade_id + 1 and product.snapshot_seen:
+            out.append(Malformed(f"trade ids skipped {product.trade_id} -> {trade_id}", None))
+        product.trade_id = trade_id if product.trade_id is None else max(trade_id, product.trade_id)
+        if last:
+            return out  # the trade before the subscription: history, not a new trade
+        # Coinbase names the maker's side; the taker took the other one.
+        taker = "buy" if frame["side"] == "sell" else "sell"
+        out.append(
+            Trade(
+                product.instrument.symbol,
+                taker,
+                frame["price"],
+                frame["size"],
+                str(trade_id),
+                iso_seconds(frame["time"]),
+            )
+        )
+        return out
+
+
+scheme = CoinbaseScheme()

@@ -1,0 +1,223 @@
+"""The contract between a venue's dialect and the rest of level4.
+
+A scheme is pure: frames and state in, instructions and state out. It owns no
+socket, thread or clock, so the same code serves live feeds, replays of
+recorded captures and benchmarks, and is tested by feeding it frames.
+
+One connection may carry several markets (venues multiplex, and recorded
+captures do), so a scheme's state covers a list of instruments and every
+instruction names the venue symbol it is about. The live service opens one
+connection per market so that one market's fault never touches another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol, runtime_checkable
+
+
+class MarketType(StrEnum):
+    SPOT = "SPOT"
+    PERP = "PERP"
+    FUTURE = "FUTURE"
+    OPTION = "OPTION"
+
+
+# A price level as the venue sent it: (price, size) or (price, size, order count).
+# Prices and sizes stay decimal strings end to end; a size that is zero deletes.
+Level = tuple[str, str] | tuple[str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Instrument:
+    """One market on one venue: normalised names plus the venue's own symbol."""
+
+    base: str
+    quote: str
+    market_type: MarketType
+    symbol: str  # the venue's name for it, e.g. "XBT/USD", "BTCUSDT", "BTC-PERPETUAL"
+
+    @property
+    def pair(self) -> str:
+        return f"{self.base}-{self.quote}"
+
+    def tag(self, venue: str) -> str:
+        """`VENUE.TYPE:BASE-QUOTE`; dated futures and options keep the venue's
+        instrument name, since many of them share one pair."""
+        if self.market_type in (MarketType.FUTURE, MarketType.OPTION):
+            return f"{venue}.{self.market_type}:{self.symbol}"
+        return f"{venue}.{self.market_type}:{self.base}-{self.quote}"
+
+
+# --- instructions -----------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Snapshot:
+    """Replace the whole book; the book is synchronised afterwards."""
+
+    symbol: str
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    sequence: int | None = None
+    timestamp: float | None = None  # venue time, Unix seconds
+
+
+@dataclass(slots=True)
+class Update:
+    """Set these levels; a zero size removes the level."""
+
+    symbol: str
+    bids: Sequence[Level]
+    asks: Sequence[Level]
+    sequence: int | None = None
+    timestamp: float | None = None
+
+
+@dataclass(slots=True)
+class Trade:
+    symbol: str
+    side: str  # taker side: "buy" or "sell"
+    price: str
+    size: str
+    trade_id: str | None
+    timestamp: float | None
+
+
+@dataclass(slots=True)
+class Verify:
+    """Check the book (after every instruction before this one) against the
+    venue's checksum, computed by the scheme's `checksum` function. A mismatch
+    is delivered back to `translate` as a `ChecksumMismatch` frame."""
+
+    symbol: str
+    expected: int
+
+
+@dataclass(slots=True)
+class Truncate:
+    """Keep only the best `depth` levels per side (venues that stop reporting
+    levels which fall out of the subscribed depth, e.g. Kraken)."""
+
+    symbol: str
+    depth: int
+
+
+@dataclass(slots=True)
+class Desync:
+    """The book can no longer be trusted: clear it and mark it not
+    synchronised until the next Snapshot."""
+
+    symbol: str
+    reason: str
+
+
+@dataclass(slots=True)
+class Fetch:
+    """Fetch a REST snapshot; the answer comes back to `translate` as a
+    `RestAnswer`. `url` is relative to the venue's REST base URL."""
+
+    symbol: str
+    path: str
+
+
+@dataclass(slots=True)
+class Send:
+    """Frames to send on the connection now (pong replies, resubscribes)."""
+
+    frames: Sequence[str | bytes]
+
+
+@dataclass(slots=True)
+class Reconnect:
+    """Close the connection and start again with a fresh state."""
+
+    reason: str
+
+
+@dataclass(slots=True)
+class Malformed:
+    """A frame the scheme could not understand. Counted and logged by the
+    caller; the scheme decides separately whether it also needs a Desync."""
+
+    reason: str
+    frame: Any = None
+
+
+Instruction = Snapshot | Update | Trade | Verify | Truncate | Desync | Fetch | Send | Reconnect | Malformed
+
+
+# --- frames level4 itself delivers to translate -----------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class RestAnswer:
+    """The answer to a Fetch. `body` is parsed JSON, or None with `error`."""
+
+    symbol: str
+    path: str
+    body: Any
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChecksumMismatch:
+    symbol: str
+    expected: int
+    actual: int
+
+
+class BookView(Protocol):
+    """What a checksum function may read of a book: best-first levels."""
+
+    def bids_levels(self, depth: int | None = None) -> list[Level]: ...
+    def asks_levels(self, depth: int | None = None) -> list[Level]: ...
+
+
+@runtime_checkable
+class Scheme(Protocol):
+    """One venue's dialect. Implemented by a module-level object per venue."""
+
+    name: str  # catalogue name, upper case: "COINBASE"
+    ws_url: str  # default public websocket endpoint
+    rest_url: str  # default REST base URL ("" when the venue needs none)
+    market_types: tuple[MarketType, ...]
+    ping_interval: float | None  # seconds between ping_msg calls; None: no pings
+    stale_after: float  # seconds without any frame before the feed counts as stalled
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        """The venue's instrument for normalised names (raises ValueError)."""
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        """Markets a recorded subscribe frame asks for (used by replay)."""
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> Any:
+        """Sync state for a new connection carrying these markets."""
+
+    def subscribe_msg(self, state: Any) -> list[str]:
+        """Frames to send right after connecting."""
+
+    def ping_msg(self, state: Any) -> list[str]:
+        """Keep-alive frames, sent every `ping_interval` seconds."""
+
+    def translate(self, frame: Any, state: Any) -> tuple[list[Instruction], Any]:
+        """One received frame (parsed JSON, a str that was not JSON, or a
+        RestAnswer / ChecksumMismatch from level4) to instructions."""
+
+    def synchronised(self, state: Any) -> bool:
+        """False means the connection is beyond repair: reconnect."""
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        """The venue's checksum of a book (only venues that send Verify)."""
+
+
+@dataclass(slots=True)
+class MarketSync:
+    """Per-market sequence bookkeeping most schemes need; kept in their state."""
+
+    instrument: Instrument
+    last_sequence: int | None = None
+    snapshot_seen: bool = False
+    buffered: list[Any] = field(default_factory=list)
