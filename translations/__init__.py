@@ -9,7 +9,19 @@ from translations.protocol import Scheme
 
 # Catalogue name -> module. Upper-case names, as stored in the catalogue.
 VENUES: dict[str, str] = {
+    "BINANCE": "translations.binance",
+    "BITFINEX": "translations.bitfinex",
+    "BITFLYER": "translations.bitflyer",
+    "BITMEX": "translations.bitmex",
+    "BITSTAMP": "translations.bitstamp",
+    "BYBIT": "translations.bybit",
     "COINBASE": "translations.coinbase",
+    "DERIBIT": "translations.deribit",
+    "GEMINI": "translations.gemini",
+    "HITBTC": "translations.hitbtc",
+    "KRAKEN": "translations.kraken",
+    "OKX": "translations.okx",
+    "POLONIEX": "translations.poloniex",
 }
 
 

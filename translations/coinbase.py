@@ -77,6 +77,9 @@ class CoinbaseScheme:
             return []
         return [self.from_symbol(p) for p in frame.get("product_ids", [])]
 
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        return []
+
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Product(i) for i in instruments})
 

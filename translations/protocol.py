@@ -25,9 +25,10 @@ class MarketType(StrEnum):
     OPTION = "OPTION"
 
 
-# A price level as the venue sent it: (price, size) or (price, size, order count).
+# A price level as the venue sent it: (price, size) or (price, size, order count),
+# a tuple or the venue's own list (passing it through saves a copy per level).
 # Prices and sizes stay decimal strings end to end; a size that is zero deletes.
-Level = tuple[str, str] | tuple[str, str, int]
+Level = tuple[str, str] | tuple[str, str, int] | list[Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,6 +193,10 @@ class Scheme(Protocol):
 
     def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
         """Markets a recorded subscribe frame asks for (used by replay)."""
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        """Markets a recorded connection URL asks for (venues that subscribe
+        in the URL, e.g. Binance combined streams; used by replay)."""
 
     def initial_state(self, instruments: Sequence[Instrument]) -> Any:
         """Sync state for a new connection carrying these markets."""

@@ -59,7 +59,7 @@ def load(scheme: Scheme, paths: Iterable[str | Path]) -> Session:
         current: Connection | None = None
         for rec in capture.read(path):
             if isinstance(rec, capture.Opened):
-                current = Connection(rec.url, [], [])
+                current = Connection(rec.url, list(scheme.instruments_from_url(rec.url)), [])
                 session.connections.append(current)
             elif isinstance(rec, capture.Sent):
                 if current is None:
