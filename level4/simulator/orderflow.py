@@ -75,10 +75,7 @@ class OrderFlow:
         book = self.market.book
         other = book.best_ask() if bid else book.best_bid()
         own = book.best_bid() if bid else book.best_ask()
-        if own is not None:
-            ticks = int(own[0].replace(".", ""))
-        else:
-            ticks = self.mid - 1 if bid else self.mid + 1
+        ticks = int(own[0].replace(".", "")) if own is not None else (self.mid - 1 if bid else self.mid + 1)
         if other is not None:
             other_ticks = int(other[0].replace(".", ""))
             # never cross the book: keep at least one tick inside the other side

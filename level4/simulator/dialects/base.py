@@ -8,7 +8,7 @@ small module. Every hook returns the frames (str) to send to that client.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol
+from typing import Any, Mapping, Protocol, Sequence
 
 from level4.book.orderbook import OrderBook
 from translations.protocol import Instrument, Level
@@ -54,7 +54,7 @@ class Dialect(Protocol):
         ping, unknown requests (the venue's error frame)."""
 
     def on_book_change(
-        self, session: ClientSession, market: SimMarket, bids: list[Level], asks: list[Level], now: float
+        self, session: ClientSession, market: SimMarket, bids: Sequence[Level], asks: Sequence[Level], now: float
     ) -> list[str]:
         """Levels that changed (size "0" removes) in a subscribed market; the
         market's update_id has already been bumped for this change."""

@@ -65,7 +65,7 @@ class CoinbaseDialect:
         return out
 
     def on_book_change(
-        self, session: ClientSession, market: SimMarket, bids: list[Level], asks: list[Level], now: float
+        self, session: ClientSession, market: SimMarket, bids: Sequence[Level], asks: Sequence[Level], now: float
     ) -> list[str]:
         changes = [["buy", lv[0], lv[1]] for lv in bids] + [["sell", lv[0], lv[1]] for lv in asks]
         return [
