@@ -7,8 +7,9 @@ small module. Every hook returns the frames (str) to send to that client.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Protocol, Sequence
+from typing import Any, Protocol
 
 from level4.book.orderbook import OrderBook
 from translations.protocol import Instrument, Level
