@@ -1,0 +1,290 @@
+"""Deribit json-rpc v2 websocket API.
+
+Books come from `book.{instrument}.{interval}`: a "snapshot" notification,
+then "change" notifications whose `prev_change_id` must equal the previous
+notification's `change_id`; any other value means a notification was lost,
+and the only way back is a fresh subscription, whose first notification is
+a new snapshot. Levels are `[action, price, amount]` with JSON numbers.
+
+Trades come from `trades.{instrument}.{interval}` with the taker's
+`direction` and a per-instrument `trade_seq`.
+
+The `raw` interval is reserved for authenticated connections today, so
+live subscriptions use the finest public one (`100ms`); its book
+notifications carry the same change ids. Any interval is understood when
+translating, so the `raw` capture replays too.
+
+Keep-alive: `public/set_heartbeat` makes the venue send `heartbeat`
+notifications; those of type `test_request` must be answered with a
+`public/test` request or the venue closes the connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translations import symbols
+from translations.numbers import to_decimal_str
+from translations.protocol import (
+    BookView,
+    Desync,
+    Instruction,
+    Instrument,
+    Level,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Send,
+    Snapshot,
+    Trade,
+    Update,
+)
+
+HEARTBEAT_SECONDS = 30
+
+
+@dataclass(slots=True)
+class Market:
+    instrument: Instrument
+    change_id: int | None = None  # None: waiting for a snapshot
+    resyncing: bool = False  # a resubscribe is under way; changes until its snapshot are stale
+    trade_seq: int | None = None
+
+
+@dataclass(slots=True)
+class State:
+    markets: dict[str, Market] = field(default_factory=dict)
+    next_id: int = 1
+    subscribe_ids: set[int] = field(default_factory=set)
+    broken: str | None = None
+
+
+class DeribitScheme:
+    name = "DERIBIT"
+    ws_url = "wss://www.deribit.com/ws/api/v2"
+    rest_url = ""
+    market_types = (MarketType.PERP, MarketType.FUTURE, MarketType.OPTION, MarketType.SPOT)
+    ping_interval: float | None = None  # the venue's heartbeats keep the socket alive
+    stale_after = 2.5 * HEARTBEAT_SECONDS
+    interval = "100ms"  # the finest interval open to unauthenticated connections
+
+    # --- instruments -----------------------------------------------------------
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        base, quote = base.upper(), quote.upper()
+        if market_type is MarketType.PERP:
+            # Inverse perpetuals are named after the coin alone; linear ones carry the quote.
+            name = f"{base}-PERPETUAL" if quote == "USD" else f"{base}_{quote}-PERPETUAL"
+            return Instrument(base, quote, MarketType.PERP, name)
+        if market_type is MarketType.SPOT:
+            return Instrument(base, quote, MarketType.SPOT, f"{base}_{quote}")
+        raise ValueError(f"{self.name} {market_type} instruments are named by expiry: use from_symbol")
+
+    def from_symbol(self, name: str) -> Instrument:
+        """BTC-PERPETUAL, BTC_USDC-PERPETUAL, BTC-24SEP21, BTC-24SEP21-8000-P, BTC_USDC."""
+        parts = name.split("-")
+        head = parts[0]
+        base, _, quote = head.partition("_")
+        if not base:
+            raise ValueError(f"not a Deribit instrument name: {name!r}")
+        if len(parts) == 1:
+            if not quote:
+                raise ValueError(f"not a Deribit instrument name: {name!r}")
+            kind = MarketType.SPOT
+        elif len(parts) == 2:
+            kind = MarketType.PERP if parts[1] == "PERPETUAL" else MarketType.FUTURE
+        elif len(parts) == 4 and parts[3] in ("C", "P"):
+            kind = MarketType.OPTION
+        else:
+            raise ValueError(f"not a Deribit instrument name: {name!r}")
+        # Coin-margined (inverse) contracts are quoted in USD.
+        return Instrument(symbols.normalise(base), symbols.normalise(quote or "USD"), kind, name)
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("method") not in ("public/subscribe", "private/subscribe"):
+            return []
+        out: list[Instrument] = []
+        for channel in (frame.get("params") or {}).get("channels", []):
+            parts = channel.split(".") if isinstance(channel, str) else []
+            if len(parts) == 3 and parts[0] == "book":
+                try:
+                    out.append(self.from_symbol(parts[1]))
+                except ValueError:
+                    continue
+        return out
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        return []
+
+    # --- connection ------------------------------------------------------------------
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        return State({i.symbol: Market(i) for i in instruments})
+
+    def _request(self, state: State, method: str, params: dict[str, Any]) -> str:
+        rid = state.next_id
+        state.next_id += 1
+        if method.endswith("/subscribe"):
+            state.subscribe_ids.add(rid)
+        return orjson.dumps({"jsonrpc": "2.0", "id": rid, "method": method, "params": params}).decode()
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        names = list(state.markets)
+        channels = [f"book.{n}.{self.interval}" for n in names] + [f"trades.{n}.{self.interval}" for n in names]
+        return [
+            self._request(state, "public/set_heartbeat", {"interval": HEARTBEAT_SECONDS}),
+            self._request(state, "public/subscribe", {"channels": channels}),
+        ]
+
+    def ping_msg(self, state: State) -> list[str]:
+        return [self._request(state, "public/test", {})]
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        raise NotImplementedError("Deribit sends no checksums")
+
+    # --- translate ---------------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if not isinstance(frame, dict):
+            if isinstance(frame, RestAnswer):
+                return [], state
+            return [Malformed("not a JSON object", frame)], state
+        method = frame.get("method")
+        try:
+            if method == "subscription":
+                params = frame["params"]
+                channel: str = params["channel"]
+                if channel.startswith("book."):
+                    return self._book(params["data"], frame, state), state
+                if channel.startswith("trades."):
+                    return self._trades(params["data"], state), state
+                if channel.startswith("ticker."):
+                    return [], state
+                return [Malformed(f"unexpected channel {channel!r}", frame)], state
+            if method == "heartbeat":
+                if frame["params"]["type"] == "test_request":
+                    return [Send([self._request(state, "public/test", {})])], state
+                return [], state
+            if "id" in frame and method is None:
+                return self._response(frame, state), state
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            return self._bad(frame, state, f"{method}: {type(exc).__name__} {exc}"), state
+        return [Malformed(f"unknown frame {method!r}", frame)], state
+
+    def _response(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        rid = frame["id"]
+        was_subscribe = rid in state.subscribe_ids
+        state.subscribe_ids.discard(rid)
+        error = frame.get("error")
+        if error is None:
+            return []
+        reason = f"venue error {error.get('code')}: {error.get('message')}"
+        if was_subscribe:
+            # Without the subscription the books cannot be kept: start over.
+            state.broken = reason
+            return [Malformed(reason, frame), Reconnect(reason)]
+        return [Malformed(reason, frame)]
+
+    def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
+        """A book notification we could not read may have lost a change: resync that market."""
+        out: list[Instruction] = [Malformed(reason, frame)]
+        try:
+            channel = frame["params"]["channel"]
+        except (KeyError, TypeError):
+            return out
+        if isinstance(channel, str) and channel.startswith("book."):
+            market = state.markets.get(channel.split(".")[1])
+            if market is not None:
+                out.extend(self._resync(market, state, "unreadable book notification"))
+        return out
+
+    def _resync(self, market: Market, state: State, reason: str) -> list[Instruction]:
+        market.change_id = None
+        market.resyncing = True
+        channel = [f"book.{market.instrument.symbol}.{self.interval}"]
+        return [
+            Desync(market.instrument.symbol, reason),
+            Send(
+                [
+                    self._request(state, "public/unsubscribe", {"channels": channel}),
+                    self._request(state, "public/subscribe", {"channels": channel}),
+                ]
+            ),
+        ]
+
+    @staticmethod
+    def _levels(raw: list[list[Any]]) -> list[Level]:
+        out: list[Level] = []
+        for action, price, amount in raw:
+            if action == "delete":
+                out.append((to_decimal_str(price), "0"))
+            elif action == "new" or action == "change":
+                out.append((to_decimal_str(price), to_decimal_str(amount)))
+            else:
+                raise ValueError(f"unknown level action {action!r}")
+        return out
+
+    def _book(self, data: dict[str, Any], frame: dict[str, Any], state: State) -> list[Instruction]:
+        market = state.markets.get(data["instrument_name"])
+        if market is None:
+            return [Malformed(f"book for unsubscribed {data['instrument_name']}", frame)]
+        change_id = int(data["change_id"])
+        kind = data["type"]
+        symbol = market.instrument.symbol
+        if kind == "change":
+            if market.change_id is None:
+                if market.resyncing:
+                    return []  # the old subscription's last words, before the new snapshot
+                return self._resync(market, state, "change before snapshot")
+            prev = data["prev_change_id"]
+            if prev != market.change_id:
+                return self._resync(market, state, f"change ids broke: expected {market.change_id}, got {prev}")
+            bids = self._levels(data["bids"])
+            asks = self._levels(data["asks"])
+            market.change_id = change_id
+            return [Update(symbol, bids, asks, change_id, data["timestamp"] / 1000.0)]
+        if kind == "snapshot":
+            bids = self._levels(data["bids"])
+            asks = self._levels(data["asks"])
+            market.change_id = change_id
+            market.resyncing = False
+            return [Snapshot(symbol, bids, asks, change_id, data["timestamp"] / 1000.0)]
+        raise ValueError(f"unknown book notification type {kind!r}")
+
+    def _trades(self, data: list[dict[str, Any]], state: State) -> list[Instruction]:
+        out: list[Instruction] = []
+        for t in data:
+            market = state.markets.get(t["instrument_name"])
+            if market is None:
+                continue
+            seq = t.get("trade_seq")
+            if seq is not None:
+                if market.trade_seq is not None and seq > market.trade_seq + 1:
+                    out.append(Malformed(f"{market.instrument.symbol} trade_seq skipped {market.trade_seq} -> {seq}"))
+                if market.trade_seq is None or seq > market.trade_seq:
+                    market.trade_seq = seq
+            direction = t["direction"]
+            if direction != "buy" and direction != "sell":
+                raise ValueError(f"unknown trade direction {direction!r}")
+            out.append(
+                Trade(
+                    market.instrument.symbol,
+                    direction,
+                    to_decimal_str(t["price"]),
+                    to_decimal_str(t["amount"]),
+                    str(t["trade_id"]),
+                    t["timestamp"] / 1000.0,
+                )
+            )
+        return out
+
+
+scheme = DeribitScheme()
