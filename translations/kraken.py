@@ -1,0 +1,269 @@
+"""Kraken spot websocket, API v1 (wss://ws.kraken.com).
+
+Channels: `book` (a snapshot at the subscribed depth, then level updates, each
+carrying a CRC32 of the top ten levels a side) and `trade`. The book feed has
+no sequence numbers; the checksum is its integrity signal, so every update is
+followed by a Verify. Kraken never sends deletes for levels that an insert
+pushes beyond the subscribed depth, so each update is followed by a Truncate
+to that depth before the Verify. A level that moves back into range after a
+delete is republished with an "r" flag: an ordinary set.
+
+A checksum that stops matching costs that pair a Desync and a resubscribe
+(unsubscribe then subscribe, which brings a fresh snapshot); the other pairs
+on the connection are untouched.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translations import symbols
+from translations.protocol import (
+    BookView,
+    ChecksumMismatch,
+    Desync,
+    Instruction,
+    Instrument,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Send,
+    Snapshot,
+    Trade,
+    Truncate,
+    Update,
+    Verify,
+)
+
+# Kraken's websocket names for assets whose normalised code differs.
+VENUE_CODES = {"BTC": "XBT", "DOGE": "XDG"}
+TAKER = {"b": "buy", "s": "sell", "buy": "buy", "sell": "sell"}
+DEPTHS = (10, 25, 100, 500, 1000)
+CHECKSUM_DEPTH = 10
+
+
+@dataclass(slots=True)
+class Pair:
+    instrument: Instrument
+    depth: int
+    snapshot_seen: bool = False
+    resyncing: bool = False  # a resubscribe is on its way: old updates are expected, not faults
+
+
+@dataclass(slots=True)
+class State:
+    pairs: dict[str, Pair]
+    depth: int
+    by_name: dict[str, Pair] = field(default_factory=dict)  # BASE-QUOTE -> pair, for other spellings
+    broken: str | None = None
+
+
+def _levels_ok(levels: Any) -> Sequence[Any]:
+    """The venue's level lists, checked to be numeric so a bad one fails here
+    and not in the book."""
+    for lv in levels:
+        float(lv[0])
+        float(lv[1])
+    return levels  # type: ignore[no-any-return]
+
+
+def _digits(text: str) -> str:
+    return text.replace(".", "").lstrip("0")
+
+
+class KrakenScheme:
+    name = "KRAKEN"
+    ws_url = "wss://ws.kraken.com"
+    rest_url = ""
+    market_types = (MarketType.SPOT,)
+    ping_interval: float | None = 30.0
+    stale_after = 10.0  # heartbeats come every second when a channel is quiet
+
+    def __init__(self, depth: int = 1000) -> None:
+        if depth not in DEPTHS:
+            raise ValueError(f"Kraken book depth must be one of {DEPTHS}")
+        self.depth = depth
+
+    # --- instruments -------------------------------------------------------------
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        if market_type is not MarketType.SPOT:
+            raise ValueError(f"{self.name} has no {market_type} markets on this feed")
+        base, quote = symbols.normalise(base), symbols.normalise(quote)
+        pair = f"{VENUE_CODES.get(base, base)}/{VENUE_CODES.get(quote, quote)}"
+        return Instrument(base, quote, MarketType.SPOT, pair)
+
+    def from_symbol(self, pair: str) -> Instrument:
+        base, _, quote = pair.partition("/")
+        if not base or not quote:
+            raise ValueError(f"not a Kraken websocket pair: {pair!r}")
+        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, pair)
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("event") != "subscribe":
+            return []
+        sub = frame.get("subscription")
+        if not isinstance(sub, dict) or sub.get("name") not in ("book", "trade"):
+            return []
+        return [self.from_symbol(p) for p in frame.get("pair", [])]
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        return []
+
+    # --- connection --------------------------------------------------------------
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        pairs = {i.symbol: Pair(i, self.depth) for i in instruments}
+        return State(pairs, self.depth, {p.instrument.pair: p for p in pairs.values()})
+
+    def _subscription(self, event: str, pairs: list[str], name: str, depth: int | None = None) -> str:
+        sub: dict[str, Any] = {"name": name} if depth is None else {"name": name, "depth": depth}
+        return orjson.dumps({"event": event, "pair": pairs, "subscription": sub}).decode()
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        pairs = list(state.pairs)
+        return [
+            self._subscription("subscribe", pairs, "book", state.depth),
+            self._subscription("subscribe", pairs, "trade"),
+        ]
+
+    def ping_msg(self, state: State) -> list[str]:
+        return ['{"event":"ping"}']
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        """CRC32 of the ten best asks then the ten best bids, each level as
+        its price then its volume with the point and leading zeros removed."""
+        parts: list[str] = []
+        for lv in book.asks_levels(CHECKSUM_DEPTH):
+            parts.append(_digits(lv[0]))
+            parts.append(_digits(lv[1]))
+        for lv in book.bids_levels(CHECKSUM_DEPTH):
+            parts.append(_digits(lv[0]))
+            parts.append(_digits(lv[1]))
+        return zlib.crc32("".join(parts).encode())
+
+    # --- translate ---------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if type(frame) is list:
+            try:
+                return self._channel(frame, state), state
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                return self._bad(frame, state, f"{type(exc).__name__} {exc}"), state
+        if isinstance(frame, dict):
+            return self._event(frame, state), state
+        if isinstance(frame, ChecksumMismatch):
+            pair = state.pairs.get(frame.symbol)
+            if pair is None:
+                return [], state
+            reason = f"checksum mismatch: venue {frame.expected}, book {frame.actual}"
+            return self._resync(pair, state, reason), state
+        if isinstance(frame, RestAnswer):
+            return [], state
+        return [Malformed("not a JSON frame", frame)], state
+
+    def _pair(self, name: Any, state: State) -> Pair | None:
+        pair = state.pairs.get(name)
+        if pair is None and isinstance(name, str) and "/" in name:
+            # Kraken also accepts BTC/USD for XBT/USD; match on normalised names.
+            try:
+                pair = state.by_name.get(self.from_symbol(name).pair)
+            except ValueError:
+                return None
+        return pair
+
+    def _resync(self, pair: Pair, state: State, reason: str) -> list[Instruction]:
+        pair.snapshot_seen = False
+        pair.resyncing = True
+        symbol = [pair.instrument.symbol]
+        frames = [
+            self._subscription("unsubscribe", symbol, "book", pair.depth),
+            self._subscription("subscribe", symbol, "book", pair.depth),
+        ]
+        return [Desync(pair.instrument.symbol, reason), Send(frames)]
+
+    def _bad(self, frame: list[Any], state: State, reason: str) -> list[Instruction]:
+        """A book frame we could not read may have carried a change: resync that pair."""
+        out: list[Instruction] = [Malformed(reason, frame)]
+        if len(frame) >= 4 and isinstance(frame[-2], str) and frame[-2].startswith("book"):
+            pair = self._pair(frame[-1], state)
+            if pair is not None:
+                out.extend(self._resync(pair, state, f"unreadable book frame: {reason}"))
+        return out
+
+    def _channel(self, frame: list[Any], state: State) -> list[Instruction]:
+        channel = frame[-2]
+        pair = self._pair(frame[-1], state)
+        if pair is None:
+            return [Malformed(f"{channel} frame for unsubscribed pair {frame[-1]!r}", frame)]
+        if channel == "trade":
+            return self._trades(frame[1], pair)
+        if channel[:4] != "book":
+            return [Malformed(f"unknown channel {channel!r}", frame)]
+        payload = frame[1]
+        symbol = pair.instrument.symbol
+        if "as" in payload or "bs" in payload:
+            if channel[4:5] == "-":
+                pair.depth = int(channel[5:])
+            pair.snapshot_seen = True
+            pair.resyncing = False
+            return [Snapshot(symbol, _levels_ok(payload.get("bs", ())), _levels_ok(payload.get("as", ())))]
+        asks: Sequence[Any] = ()
+        bids: Sequence[Any] = ()
+        expected: str | None = None
+        for part in frame[1:-2]:
+            if "a" in part:
+                asks = _levels_ok(part["a"]) if not asks else [*asks, *_levels_ok(part["a"])]
+            if "b" in part:
+                bids = _levels_ok(part["b"]) if not bids else [*bids, *_levels_ok(part["b"])]
+            expected = part.get("c", expected)
+        if not pair.snapshot_seen:
+            if pair.resyncing:
+                return []  # the old subscription's tail, before the new snapshot
+            return self._resync(pair, state, "book update before snapshot")
+        stamp = max(float(asks[-1][2]) if asks else 0.0, float(bids[-1][2]) if bids else 0.0)
+        out: list[Instruction] = [
+            Update(symbol, bids, asks, None, stamp or None),
+            Truncate(symbol, pair.depth),
+        ]
+        if expected is not None:
+            out.append(Verify(symbol, int(expected)))
+        return out
+
+    def _trades(self, trades: list[Any], pair: Pair) -> list[Instruction]:
+        symbol = pair.instrument.symbol
+        return [Trade(symbol, TAKER[t[3]], t[0], t[1], None, float(t[2])) for t in trades]
+
+    def _event(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        event = frame.get("event")
+        if event in ("heartbeat", "pong", "systemStatus"):
+            return []
+        if event == "subscriptionStatus":
+            if frame.get("status") != "error":
+                return []
+            reason = f"subscription refused: {frame.get('errorMessage')} ({frame.get('pair')})"
+            out: list[Instruction] = [Malformed(reason, frame)]
+            pair = self._pair(frame.get("pair"), state)
+            if pair is not None:
+                pair.snapshot_seen = False
+                out.append(Desync(pair.instrument.symbol, reason))
+            state.broken = reason
+            out.append(Reconnect(reason))
+            return out
+        if event == "error":
+            reason = f"venue error: {frame.get('errorMessage')}"
+            state.broken = reason
+            return [Malformed(reason, frame), Reconnect(reason)]
+        return [Malformed(f"unknown event {event!r}", frame)]
+
+
+scheme = KrakenScheme()
