@@ -1,0 +1,388 @@
+"""Bybit public websocket feed: the v5 API, and the legacy dialect of
+recorded sessions.
+
+v5 (spot, linear and inverse endpoints): `orderbook.{depth}.{symbol}` sends a
+snapshot, then deltas of [price, size] strings (size "0" deletes), each with
+an update id `u` that runs on by one per message and a matching-engine
+sequence `seq` that never runs backwards. A snapshot may come again at any
+time (`u` = 1 after a service restart) and replaces the book. The venue only
+keeps the subscribed depth, so the book is cut to it after every delta.
+`publicTrade.{symbol}` names the taker's side.
+
+Legacy `realtime_public` (USDT perpetuals, 2021): `orderBookL2_25.{symbol}`
+snapshot / delta with delete, update and insert rows keyed by an id, and a
+`cross_seq` that never runs backwards; `trade.{symbol}`. The scheme keeps an
+id -> (side, price) map so every row can be checked against the book.
+
+A break resubscribes that market's book topic alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translations import symbols
+from translations.numbers import to_decimal_str
+from translations.protocol import (
+    BookView,
+    Desync,
+    Instruction,
+    Instrument,
+    Level,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Send,
+    Snapshot,
+    Trade,
+    Truncate,
+    Update,
+)
+from translations.timeparse import iso_seconds
+
+DEPTH = 50
+WS_BASE = "wss://stream.bybit.com/v5/public"
+MONTH_CODES = frozenset("FGHJKMNQUVXZ")
+SPOT_QUOTES = ("USDT", "USDC", "USDE", "BTC", "ETH", "EUR", "BRL", "DAI", "TRY", "BRZ", "MNT")
+LEGACY_BOOK_PREFIXES = ("orderBookL2_25.", "orderBook_200.")
+MAX_ARGS = 10  # the venue takes at most ten topics per subscribe request
+
+# (is_bid, price) of a legacy row id
+LegacyLevels = dict[Any, tuple[bool, str]]
+
+
+@dataclass(slots=True)
+class Market:
+    instrument: Instrument
+    topic: str  # the book topic: resubscribed on a break
+    depth: int = DEPTH
+    snapshot_seen: bool = False
+    resyncing: bool = False  # resubscribed: waiting for the fresh snapshot
+    update_id: int = 0  # v5 `u`
+    seq: int = 0  # v5 `seq`, legacy `cross_seq`
+    ids: LegacyLevels = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class State:
+    markets: dict[str, Market] = field(default_factory=dict)
+    broken: str | None = None
+
+
+def _category(instrument: Instrument) -> str:
+    if instrument.market_type is MarketType.SPOT:
+        return "spot"
+    if instrument.quote in ("USDT", "USDC"):
+        return "linear"
+    return "inverse"
+
+
+class BybitScheme:
+    name = "BYBIT"
+    ws_url = f"{WS_BASE}/linear"  # spot and inverse markets: see endpoint()
+    rest_url = "https://api.bybit.com"
+    market_types = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE)
+    ping_interval: float | None = 20.0  # the venue drops connections that stay quiet
+    stale_after = 60.0
+
+    def endpoint(self, instruments: Sequence[Instrument]) -> str:
+        """v5 serves each category on its own path; one connection, one category."""
+        categories = {_category(i) for i in instruments}
+        if len(categories) > 1:
+            raise ValueError(f"{self.name} markets of categories {sorted(categories)} need separate connections")
+        return f"{WS_BASE}/{categories.pop() if categories else 'linear'}"
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        b, q = base.upper(), quote.upper()
+        if market_type is MarketType.SPOT or (market_type is MarketType.PERP and q in ("USDT", "USD")):
+            symbol = f"{b}{q}"
+        elif market_type is MarketType.PERP and q == "USDC":
+            symbol = f"{b}PERP"
+        elif market_type is MarketType.PERP:
+            raise ValueError(f"{self.name} has no perpetuals quoted in {q}")
+        else:
+            raise ValueError(f"{self.name} {market_type} markets are named by expiry: use from_symbol")
+        return Instrument(symbols.normalise(b), symbols.normalise(q), market_type, symbol)
+
+    def from_symbol(self, symbol: str, category: str | None = None) -> Instrument:
+        """The instrument a Bybit symbol names. Spot and linear perpetuals share
+        names (BTCUSDT); without the category a name is taken as a derivative."""
+        if category == "spot":
+            for quote in SPOT_QUOTES:
+                if symbol.endswith(quote) and len(symbol) > len(quote):
+                    base = symbols.normalise(symbol[: -len(quote)])
+                    return Instrument(base, symbols.normalise(quote), MarketType.SPOT, symbol)
+            raise ValueError(f"not a Bybit spot symbol: {symbol!r}")
+        if "-" in symbol:
+            # Dated linear futures: BTC-28MAR25 (USDC settled), BTCUSDT-21FEB25.
+            head, _, expiry = symbol.partition("-")
+            if not expiry or "-" in expiry:
+                raise ValueError(f"not a Bybit future: {symbol!r}")
+            base, quote = (head[:-4], "USDT") if head.endswith("USDT") else (head, "USDC")
+            return Instrument(symbols.normalise(base), quote, MarketType.FUTURE, symbol)
+        if symbol.endswith("PERP") and len(symbol) > 4:
+            return Instrument(symbols.normalise(symbol[:-4]), "USDC", MarketType.PERP, symbol)
+        if len(symbol) > 6 and symbol[-3] in MONTH_CODES and symbol[-2:].isdigit() and symbol[-6:-3] == "USD":
+            # Dated inverse futures: BTCUSDH25.
+            return Instrument(symbols.normalise(symbol[:-6]), "USD", MarketType.FUTURE, symbol)
+        for quote in ("USDT", "USDC", "USD"):
+            if symbol.endswith(quote) and len(symbol) > len(quote):
+                return Instrument(symbols.normalise(symbol[: -len(quote)]), quote, MarketType.PERP, symbol)
+        raise ValueError(f"not a Bybit symbol: {symbol!r}")
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("op") != "subscribe":
+            return []
+        args = frame.get("args") or []
+        out: list[Instrument] = []
+        for topic in [args] if isinstance(args, str) else args:
+            if not isinstance(topic, str):
+                continue
+            if topic.startswith("orderbook."):
+                names = [topic.rpartition(".")[2]]
+            elif topic.startswith(LEGACY_BOOK_PREFIXES):
+                names = topic.rpartition(".")[2].split("|")
+            else:
+                continue
+            for name in names:
+                if name == "*":
+                    continue
+                inst = self.from_symbol(name)
+                if inst not in out:
+                    out.append(inst)
+        return out
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        return []  # subscriptions are frames, never part of the URL
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        return State({i.symbol: Market(i, f"orderbook.{DEPTH}.{i.symbol}") for i in instruments})
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        topics: list[str] = []
+        for sym, market in state.markets.items():
+            topics += [market.topic, f"publicTrade.{sym}"]
+        return [
+            orjson.dumps({"op": "subscribe", "args": topics[i : i + MAX_ARGS]}).decode()
+            for i in range(0, len(topics), MAX_ARGS)
+        ]
+
+    def ping_msg(self, state: State) -> list[str]:
+        return ['{"op":"ping"}']
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        raise NotImplementedError("Bybit sends no checksums")
+
+    # --- translate -------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if not isinstance(frame, dict):
+            if isinstance(frame, RestAnswer):
+                return [], state
+            return [Malformed("not a JSON object", frame)], state
+        topic = frame.get("topic")
+        try:
+            if topic is not None:
+                if topic.startswith("orderbook."):
+                    return self._book(frame, state), state
+                if topic.startswith("publicTrade."):
+                    return self._trades(frame, state), state
+                if topic.startswith(LEGACY_BOOK_PREFIXES):
+                    return self._legacy_book(frame, state), state
+                if topic.startswith("trade."):
+                    return self._legacy_trades(frame, state), state
+                return [Malformed(f"unexpected topic {topic!r}", frame)], state
+            success = frame.get("success")
+            if success is True or frame.get("op") == "pong":
+                return [], state  # subscription acknowledgements and pongs
+            if success is False:
+                reason = f"venue error: {frame.get('ret_msg')}"
+                state.broken = reason
+                return [Malformed(reason, frame), Reconnect(reason)], state
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            return self._bad(frame, state, f"{topic}: {type(exc).__name__} {exc}"), state
+        return [Malformed("unknown frame", frame)], state
+
+    def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
+        """A malformed book frame may have lost a change: resync that market."""
+        out: list[Instruction] = [Malformed(reason, frame)]
+        topic = frame.get("topic")
+        if isinstance(topic, str) and (topic.startswith("orderbook.") or topic.startswith(LEGACY_BOOK_PREFIXES)):
+            market = state.markets.get(topic.rpartition(".")[2])
+            if market is not None and market.snapshot_seen:
+                out.extend(self._desync(market, "malformed book frame"))
+        return out
+
+    def _desync(self, market: Market, reason: str) -> list[Instruction]:
+        """Drop the book and resubscribe its topic for a fresh snapshot; deltas
+        still in flight are dropped until it comes."""
+        market.snapshot_seen = False
+        market.resyncing = True
+        market.ids = {}
+        frames = [
+            orjson.dumps({"op": "unsubscribe", "args": [market.topic]}).decode(),
+            orjson.dumps({"op": "subscribe", "args": [market.topic]}).decode(),
+        ]
+        return [Desync(market.instrument.symbol, reason), Send(frames)]
+
+    def _before_snapshot(self, market: Market) -> list[Instruction]:
+        if market.resyncing:
+            return []  # in flight before the fresh snapshot, which holds its change
+        # The venue sends the snapshot first: a delta without one means frames were lost.
+        return self._desync(market, "delta before snapshot")
+
+    # --- v5 --------------------------------------------------------------------
+
+    def _book(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        data = frame["data"]
+        sym = data["s"]
+        market = state.markets.get(sym)
+        if market is None:
+            return [Malformed(f"book for unsubscribed {sym}", None)]
+        kind = frame["type"]
+        u = data["u"]
+        seq = data.get("seq", 0)
+        ts = frame.get("cts") or frame["ts"]
+        if kind == "snapshot":
+            topic = frame["topic"]
+            if topic != market.topic:
+                market.topic = topic
+                market.depth = int(topic.split(".")[1])
+            market.snapshot_seen = True
+            market.resyncing = False
+            market.update_id = u
+            market.seq = seq
+            return [Snapshot(sym, data["b"], data["a"], u, ts / 1000.0)]
+        if kind != "delta":
+            return [Malformed(f"unknown book message type {kind!r}", frame)]
+        if not market.snapshot_seen:
+            return self._before_snapshot(market)
+        if u != market.update_id + 1:
+            return self._desync(market, f"update id {market.update_id} followed by {u}")
+        if seq < market.seq:
+            return self._desync(market, f"sequence ran backwards {market.seq} -> {seq}")
+        market.update_id = u
+        market.seq = seq
+        return [Update(sym, data["b"], data["a"], u, ts / 1000.0), Truncate(sym, market.depth)]
+
+    def _trades(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        out: list[Instruction] = []
+        markets = state.markets
+        for row in frame["data"]:
+            sym = row["s"]
+            if sym not in markets:
+                continue
+            side = row["S"]
+            if side != "Buy" and side != "Sell":
+                out.append(Malformed(f"trade with unknown side {side!r}", row))
+                continue
+            out.append(Trade(sym, "buy" if side == "Buy" else "sell", row["p"], row["v"], row["i"], row["T"] / 1000.0))
+        return out
+
+    # --- legacy realtime_public --------------------------------------------------
+
+    def _legacy_book(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        topic = frame["topic"]
+        sym = topic.rpartition(".")[2]
+        market = state.markets.get(sym)
+        if market is None:
+            return [Malformed(f"book for unsubscribed {sym}", None)]
+        kind = frame["type"]
+        seq = int(frame["cross_seq"])
+        ts = int(frame["timestamp_e6"]) / 1_000_000.0
+        data = frame["data"]
+        if kind == "snapshot":
+            market.topic = topic
+            rows = data["order_book"] if isinstance(data, dict) else data
+            bids: list[Level] = []
+            asks: list[Level] = []
+            ids: LegacyLevels = {}
+            for row in rows:
+                price = to_decimal_str(row["price"])
+                side = row["side"]
+                if side == "Buy":
+                    ids[row["id"]] = (True, price)
+                    bids.append((price, to_decimal_str(row["size"])))
+                elif side == "Sell":
+                    ids[row["id"]] = (False, price)
+                    asks.append((price, to_decimal_str(row["size"])))
+                else:
+                    raise ValueError(f"unknown side {side!r}")
+            market.ids = ids
+            market.snapshot_seen = True
+            market.resyncing = False
+            market.seq = seq
+            return [Snapshot(sym, bids, asks, seq, ts)]
+        if kind != "delta":
+            return [Malformed(f"unknown book message type {kind!r}", frame)]
+        if not market.snapshot_seen:
+            return self._before_snapshot(market)
+        if seq < market.seq:
+            return self._desync(market, f"cross sequence ran backwards {market.seq} -> {seq}")
+        ids = market.ids
+        bids = []
+        asks = []
+        # The venue's order: deletes, then updates, then inserts.
+        for row in data["delete"]:
+            known = ids.pop(row["id"], None)
+            if known is None:
+                return self._desync(market, f"delete for unknown id {row['id']}")
+            if "price" in row and to_decimal_str(row["price"]) != known[1]:
+                return self._desync(market, f"delete for id {row['id']} names another price")
+            (bids if known[0] else asks).append((known[1], "0"))
+        for row in data["update"]:
+            known = ids.get(row["id"])
+            if known is None:
+                return self._desync(market, f"update for unknown id {row['id']}")
+            if "price" in row and to_decimal_str(row["price"]) != known[1]:
+                return self._desync(market, f"update for id {row['id']} names another price")
+            (bids if known[0] else asks).append((known[1], to_decimal_str(row["size"])))
+        for row in data["insert"]:
+            rid = row["id"]
+            if rid in ids:
+                return self._desync(market, f"insert for existing id {rid}")
+            price = to_decimal_str(row["price"])
+            side = row["side"]
+            if side != "Buy" and side != "Sell":
+                raise ValueError(f"unknown side {side!r}")
+            is_bid = side == "Buy"
+            ids[rid] = (is_bid, price)
+            (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
+        market.seq = seq
+        return [Update(sym, bids, asks, seq, ts)]
+
+    def _legacy_trades(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        out: list[Instruction] = []
+        markets = state.markets
+        for row in frame["data"]:
+            sym = row["symbol"]
+            if sym not in markets:
+                continue
+            side = row["side"]
+            if side != "Buy" and side != "Sell":
+                out.append(Malformed(f"trade with unknown side {side!r}", row))
+                continue
+            ms = row.get("trade_time_ms")
+            stamp = int(ms) / 1000.0 if ms is not None else iso_seconds(row["timestamp"])
+            out.append(
+                Trade(
+                    sym,
+                    "buy" if side == "Buy" else "sell",
+                    to_decimal_str(row["price"]),
+                    to_decimal_str(row["size"]),
+                    str(row["trade_id"]),
+                    stamp,
+                )
+            )
+        return out
+
+
+scheme = BybitScheme()
