@@ -1,0 +1,214 @@
+"""Gemini market data v2 websocket.
+
+One `l2` subscription per connection names its symbols. For each symbol the
+first `l2_updates` frame is the whole book (it also carries the last trades
+and auction events, which are history); later ones carry changed levels,
+[side, price, quantity] with quantity "0" removing a level. Trades come as
+`trade` frames naming the taker's side, and a `heartbeat` every five seconds
+keeps a quiet connection alive.
+
+The dialect has no sequence numbers or checksums, so integrity rests on what
+it does give: a full book before any change, readable changes, and trade
+event ids that only grow (an older one is a repeat, never a new trade). A
+book that cannot be trusted any more is rebuilt on a new connection, whose
+first frame for the symbol is again the whole book.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translations import symbols
+from translations.protocol import (
+    BookView,
+    Desync,
+    Instruction,
+    Instrument,
+    Level,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Snapshot,
+    Trade,
+    Update,
+)
+
+# Quote currencies Gemini lists, longest first so GUSD wins over USD.
+QUOTES = tuple(
+    sorted(
+        ("USD", "GUSD", "USDT", "USDC", "RLUSD", "BTC", "ETH", "EUR", "GBP", "SGD", "DAI", "BCH", "LTC", "FIL"),
+        key=len,
+        reverse=True,
+    )
+)
+PERP_SUFFIX = "PERP"
+IGNORED = frozenset(("heartbeat", "auction_open", "auction_indicative", "auction_result", "auction"))
+
+
+@dataclass(slots=True)
+class Book:
+    instrument: Instrument
+    snapshot_seen: bool = False
+    lost: bool = False  # desynchronised: changes are dropped until a whole book comes
+    last_event: int | None = None  # newest trade event id seen, history included
+
+
+@dataclass(slots=True)
+class State:
+    books: dict[str, Book] = field(default_factory=dict)
+    broken: str | None = None
+
+
+class GeminiScheme:
+    name = "GEMINI"
+    ws_url = "wss://api.gemini.com/v2/marketdata"
+    rest_url = ""  # the websocket sends the whole book on subscribing
+    market_types = (MarketType.SPOT, MarketType.PERP)
+    ping_interval: float | None = None  # the venue's heartbeats keep the socket alive
+    stale_after = 15.0  # heartbeats come every 5 seconds
+
+    # --- instruments -------------------------------------------------------------
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        base, quote = base.upper(), quote.upper()
+        if market_type is MarketType.SPOT:
+            symbol = base + quote
+        elif market_type is MarketType.PERP:
+            symbol = base + quote + PERP_SUFFIX
+        else:
+            raise ValueError(f"{self.name} has no {market_type} markets")
+        return Instrument(base, quote, market_type, symbol)
+
+    def from_symbol(self, symbol: str) -> Instrument:
+        body = symbol.upper()
+        market_type = MarketType.SPOT
+        if body.endswith(PERP_SUFFIX):
+            market_type, body = MarketType.PERP, body[: -len(PERP_SUFFIX)]
+        for quote in QUOTES:
+            if body.endswith(quote) and len(body) > len(quote):
+                base = body[: -len(quote)]
+                return Instrument(symbols.normalise(base), symbols.normalise(quote), market_type, symbol)
+        raise ValueError(f"no known quote currency in Gemini symbol {symbol!r}")
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("type") != "subscribe":
+            return []
+        out: list[Instrument] = []
+        for sub in frame.get("subscriptions", []):
+            if isinstance(sub, dict) and sub.get("name") == "l2":
+                out.extend(self.from_symbol(s) for s in sub.get("symbols", []))
+        return out
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        return []
+
+    # --- connection --------------------------------------------------------------
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        return State({i.symbol: Book(i) for i in instruments})
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        frame = {"type": "subscribe", "subscriptions": [{"name": "l2", "symbols": list(state.books)}]}
+        return [orjson.dumps(frame).decode()]
+
+    def ping_msg(self, state: State) -> list[str]:
+        return []
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        raise NotImplementedError("Gemini sends no checksums")
+
+    # --- translate -------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if not isinstance(frame, dict):
+            if isinstance(frame, RestAnswer):
+                return [], state
+            return [Malformed("not a JSON object", frame)], state
+        kind = frame.get("type")
+        try:
+            if kind == "l2_updates":
+                return self._l2(frame, state), state
+            if kind == "trade":
+                return self._trade(frame, state), state
+            if kind in IGNORED:
+                return [], state
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            return self._bad(frame, state, f"{kind}: {type(exc).__name__} {exc}"), state
+        if kind == "error" or frame.get("result") == "error":
+            reason = f"venue error: {frame.get('reason', '')} {frame.get('message', '')}".strip()
+            return [Malformed(reason, frame)], state
+        return [Malformed(f"unknown frame type {kind!r}", frame)], state
+
+    def _l2(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        book = state.books.get(frame["symbol"])
+        if book is None:
+            return [Malformed(f"book frame for unsubscribed {frame['symbol']}", None)]
+        bids: list[Level] = []
+        asks: list[Level] = []
+        for side, price, quantity in frame["changes"]:
+            if side == "buy":
+                bids.append((price, quantity))
+            elif side == "sell":
+                asks.append((price, quantity))
+            else:
+                raise ValueError(f"unknown side {side!r}")
+        symbol = book.instrument.symbol
+        if not book.snapshot_seen or "trades" in frame:
+            # the whole book: the first frame for the symbol, or one that again
+            # carries the recent trades the venue sends along with a full book
+            book.snapshot_seen = True
+            book.lost = False
+            for trade in frame.get("trades") or ():
+                event = int(trade["event_id"])
+                if book.last_event is None or event > book.last_event:
+                    book.last_event = event
+            return [Snapshot(symbol, bids, asks)]
+        if book.lost:
+            return []
+        return [Update(symbol, bids, asks)]
+
+    def _trade(self, frame: dict[str, Any], state: State) -> list[Instruction]:
+        book = state.books.get(frame["symbol"])
+        if book is None:
+            return []
+        event = int(frame["event_id"])
+        if book.last_event is not None and event <= book.last_event:
+            return []  # sent before (or part of the history that came with the book)
+        book.last_event = event
+        side = frame["side"]
+        if side != "buy" and side != "sell":
+            raise ValueError(f"unknown taker side {side!r}")
+        trade_id = frame.get("tid", event)
+        return [
+            Trade(
+                book.instrument.symbol,
+                side,
+                frame["price"],
+                frame["quantity"],
+                str(trade_id),
+                frame["timestamp"] / 1000.0,
+            )
+        ]
+
+    def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
+        """A book frame we could not read may have carried a change: that book
+        is rebuilt from the whole book a new connection starts with."""
+        out: list[Instruction] = [Malformed(reason, frame)]
+        book = state.books.get(frame.get("symbol", ""))
+        if book is not None and frame.get("type") == "l2_updates":
+            book.lost = True
+            state.broken = reason
+            out.append(Desync(book.instrument.symbol, f"unreadable book frame: {reason}"))
+            out.append(Reconnect(reason))
+        return out
+
+
+scheme = GeminiScheme()
