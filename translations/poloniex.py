@@ -1,0 +1,238 @@
+"""Poloniex spot websocket feed (v3 public endpoint).
+
+`book_lv2` sends a snapshot of the best 20 levels per side and then the
+changes that keep those 20 levels current: a level that falls out of the
+top 20 is deleted with size zero, one that moves into it is set. Every
+frame carries `id` and `lastId`; an update's `lastId` must be the `id` of
+the frame before it for that symbol. Any other value means frames were
+lost: the venue says to resubscribe, which gives a new snapshot. An update
+at or below the last `id` (a duplicate, or older than the snapshot) is
+dropped, its change being in the book already.
+
+`trades` names the taker's side. The server closes a connection that has
+been silent for 30 seconds, so the client pings every 20 and the venue
+answers each ping with a pong.
+
+Symbols are BASE_QUOTE. Poloniex keeps old names for two currencies:
+STR is Stellar (XLM) and BCHSV is Bitcoin SV (BSV).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translations import symbols
+from translations.protocol import (
+    BookView,
+    Desync,
+    Instruction,
+    Instrument,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Send,
+    Snapshot,
+    Trade,
+    Update,
+)
+
+ALIASES = {"STR": "XLM", "BCHSV": "BSV"}
+VENUE_CODES = {v: k for k, v in ALIASES.items()}
+BOOK_CHANNEL = "book_lv2"
+DEPTH = 20  # levels per side that book_lv2 maintains
+# Updates dropped while waiting for a resubscription's snapshot before the
+# connection is given up as beyond repair (the snapshot never came).
+MAX_DROPPED = 1000
+
+
+@dataclass(slots=True)
+class Market:
+    instrument: Instrument
+    last_id: int | None = None  # `id` of the last snapshot or update applied
+    awaiting: bool = False  # resubscribed: changes are dropped until the new snapshot
+    dropped: int = 0
+
+
+@dataclass(slots=True)
+class State:
+    markets: dict[str, Market] = field(default_factory=dict)
+    broken: str | None = None
+
+
+def _levels(raw: Any) -> list[Any]:
+    """Levels are [price, size] lists of strings: passed through as they are,
+    after a shape check (a bad level must not reach the book)."""
+    if type(raw) is not list:
+        raise TypeError("levels are not a list")
+    for lv in raw:
+        if type(lv) is not list or len(lv) != 2:
+            raise ValueError(f"bad level {lv!r}")
+    return raw
+
+
+def _frame(event: str, channel: str, syms: list[str]) -> str:
+    return orjson.dumps({"event": event, "channel": [channel], "symbols": syms}).decode()
+
+
+class PoloniexScheme:
+    name = "POLONIEX"
+    ws_url = "wss://ws.poloniex.com/ws/public"
+    rest_url = "https://api.poloniex.com"
+    market_types = (MarketType.SPOT,)
+    ping_interval: float | None = 20.0  # the server drops connections silent for 30 s
+    stale_after = 45.0  # pongs answer pings every 20 s, so a live feed is never quiet this long
+
+    # --- instruments -----------------------------------------------------------
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        if market_type is not MarketType.SPOT:
+            raise ValueError(f"{self.name} has no {market_type} markets")
+        base, quote = base.upper(), quote.upper()
+        venue = f"{VENUE_CODES.get(base, base)}_{VENUE_CODES.get(quote, quote)}"
+        return Instrument(base, quote, MarketType.SPOT, venue)
+
+    def from_symbol(self, symbol: str) -> Instrument:
+        base, sep, quote = symbol.partition("_")
+        if not sep or not base or not quote or "_" in quote:
+            raise ValueError(f"not a Poloniex spot symbol: {symbol!r}")
+        return Instrument(symbols.normalise(base, ALIASES), symbols.normalise(quote, ALIASES), MarketType.SPOT, symbol)
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("event") != "subscribe":
+            return []
+        channels = frame.get("channel")
+        if isinstance(channels, str):
+            channels = [channels]
+        if not isinstance(channels, list) or BOOK_CHANNEL not in channels:
+            return []
+        return [self.from_symbol(s) for s in frame.get("symbols", [])]
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        return []
+
+    # --- connection ------------------------------------------------------------
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        return State({i.symbol: Market(i) for i in instruments})
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        syms = list(state.markets)
+        return [_frame("subscribe", BOOK_CHANNEL, syms), _frame("subscribe", "trades", syms)]
+
+    def ping_msg(self, state: State) -> list[str]:
+        return ['{"event":"ping"}']
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        raise NotImplementedError("Poloniex sends no checksums")
+
+    def _resync(self, market: Market, reason: str) -> list[Instruction]:
+        symbol = market.instrument.symbol
+        market.last_id = None
+        market.awaiting = True
+        market.dropped = 0
+        frames = [_frame("unsubscribe", BOOK_CHANNEL, [symbol]), _frame("subscribe", BOOK_CHANNEL, [symbol])]
+        return [Desync(symbol, reason), Send(frames)]
+
+    # --- translate -------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if not isinstance(frame, dict):
+            if isinstance(frame, RestAnswer):
+                return [], state
+            return [Malformed("not a JSON object", frame)], state
+        try:
+            channel = frame.get("channel")
+            data = frame.get("data")
+            if data is not None:
+                if channel == BOOK_CHANNEL:
+                    return self._book(frame, data, state), state
+                if channel == "trades":
+                    return self._trades(data, state), state
+                return [Malformed(f"unknown channel {channel!r}", frame)], state
+            event = frame.get("event")
+            if event in ("pong", "subscribe", "unsubscribe"):
+                return [], state
+            if event == "error":
+                reason = f"venue error: {frame.get('message')}"
+                state.broken = reason
+                return [Malformed(reason, frame), Reconnect(reason)], state
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            return [Malformed(f"{type(exc).__name__}: {exc}", frame)], state
+        return [Malformed("unknown frame", frame)], state
+
+    def _book(self, frame: dict[str, Any], data: list[Any], state: State) -> list[Instruction]:
+        action = frame.get("action")
+        if action == "update":
+            snapshot = False
+        elif action == "snapshot":
+            snapshot = True
+        else:
+            return [Malformed(f"unknown book action {action!r}", frame)]
+        out: list[Instruction] = []
+        markets = state.markets
+        for item in data:
+            symbol = item.get("symbol")
+            market = markets.get(symbol)
+            if market is None:
+                out.append(Malformed(f"book for unsubscribed {symbol}", None))
+                continue
+            try:
+                last_id, new_id = item["lastId"], item["id"]
+                if type(new_id) is not int or type(last_id) is not int:
+                    raise TypeError("ids are not integers")
+                bids = _levels(item["bids"])
+                asks = _levels(item["asks"])
+                ts = item["createTime"] / 1000.0
+            except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+                out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))
+                if not market.awaiting:
+                    out.extend(self._resync(market, "malformed book frame"))
+                continue
+            if snapshot:
+                market.last_id = new_id
+                market.awaiting = False
+                out.append(Snapshot(symbol, bids, asks, new_id, ts))
+                continue
+            prev = market.last_id
+            if prev is None:
+                if market.awaiting:
+                    market.dropped += 1
+                    if market.dropped > MAX_DROPPED:
+                        reason = f"{symbol}: no snapshot after resubscribing"
+                        state.broken = reason
+                        out.append(Reconnect(reason))
+                else:
+                    out.extend(self._resync(market, "update before snapshot"))
+                continue
+            if last_id != prev:
+                if new_id <= prev:
+                    continue  # a duplicate or older change: already in the book
+                out.extend(self._resync(market, f"lastId {last_id} does not follow id {prev}"))
+                continue
+            market.last_id = new_id
+            out.append(Update(symbol, bids, asks, new_id, ts))
+        return out
+
+    def _trades(self, data: list[Any], state: State) -> list[Instruction]:
+        out: list[Instruction] = []
+        markets = state.markets
+        for t in data:
+            symbol = t["symbol"]
+            if symbol not in markets:
+                continue
+            side = t["takerSide"]
+            if side != "buy" and side != "sell":
+                raise ValueError(f"unknown taker side {side!r}")
+            out.append(Trade(symbol, side, t["price"], t["quantity"], str(t["id"]), t["createTime"] / 1000.0))
+        return out
+
+
+scheme = PoloniexScheme()
