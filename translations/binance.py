@@ -1,0 +1,369 @@
+"""Binance spot websocket streams.
+
+Dialect: combined streams (`/stream`), each event wrapped as
+`{"stream": name, "data": event}`; markets are subscribed with a
+`SUBSCRIBE` method frame, or named in the URL (`/stream?streams=a/b`, as
+recorded captures do). Raw single streams (`/ws/...`, no envelope) are
+understood too.
+
+Book: `<symbol>@depth@100ms` diffs carry the update-id range `U..u` they
+cover, and the REST snapshot `/api/v3/depth` its `lastUpdateId`. The
+documented procedure: buffer diffs, fetch a snapshot, drop diffs already in
+it (`u <= lastUpdateId`), the first diff applied must straddle
+`lastUpdateId + 1` and every later one must start right after the previous
+(`U == u + 1`). A break is a Desync and a new snapshot fetch while diffs
+are buffered again; a snapshot older than the first buffered diff is
+fetched again. The snapshot holds at most 1000 levels a side, so levels
+further out appear only as diffs touch them; the top of the book is exact.
+
+Trades: `@trade` (live subscription) and `@aggTrade` (older captures); `m`
+says the buyer was the maker, so the taker sold. `@bookTicker` and
+`@kline_*` events carry nothing the book needs and are ignored.
+
+Keep-alive: the venue pings at the websocket level; quiet markets may send
+nothing for minutes, so `LIST_SUBSCRIPTIONS` is asked periodically, which
+also proves the book streams are still subscribed.
+
+Binance.US speaks the same dialect on other hosts: override the endpoints
+with `wss://stream.binance.us:9443/stream` and `https://api.binance.us`.
+
+Symbols have no separator (`NKNUSDT`); the quote is found by the longest
+known quote asset that ends the symbol (QUOTES below). Schemes read no
+files, so the list is kept by hand; a symbol with no known quote raises
+ValueError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import orjson
+
+from translations import symbols
+from translations.protocol import (
+    BookView,
+    Desync,
+    Fetch,
+    Instruction,
+    Instrument,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Snapshot,
+    Trade,
+    Update,
+)
+
+# Quote assets, longest first so that BUSD wins over USD and FDUSD over USD.
+# USD is Binance.US's quote. Deliberately absent: AEUR and EURI (ADAEUR is
+# ADA/EUR), which Binance lists as base assets.
+QUOTES: tuple[str, ...] = tuple(
+    sorted(
+        [
+            "USDT",
+            "BUSD",
+            "USDC",
+            "TUSD",
+            "FDUSD",
+            "USDP",
+            "USDS",
+            "PAX",
+            "DAI",
+            "VAI",
+            "USD",
+            "BTC",
+            "ETH",
+            "BNB",
+            "XRP",
+            "TRX",
+            "DOGE",
+            "EUR",
+            "GBP",
+            "TRY",
+            "BRL",
+            "AUD",
+            "RUB",
+            "UAH",
+            "NGN",
+            "ZAR",
+            "JPY",
+            "ARS",
+            "MXN",
+            "PLN",
+            "RON",
+            "CZK",
+            "COP",
+            "BIDR",
+            "IDRT",
+            "BKRW",
+            "BVND",
+            "GYEN",
+        ],
+        key=len,
+        reverse=True,
+    )
+)
+
+SNAPSHOT_DEPTH = 1000
+MAX_FETCHES = 5  # snapshots in a row that cannot be joined to the stream before giving up
+
+
+@dataclass(slots=True)
+class Market:
+    instrument: Instrument
+    last: int | None = None  # u of the last applied diff (or the snapshot's lastUpdateId); None: not synced
+    straddle: bool = False  # the next diff is the first after a snapshot
+    fetching: bool = False
+    fetches: int = 0
+    buffer: list[dict[str, Any]] = field(default_factory=list)
+    failed: bool = False  # its snapshot cannot be had on this connection: wait for the reconnect
+
+
+@dataclass(slots=True)
+class State:
+    markets: dict[str, Market] = field(default_factory=dict)
+    broken: str | None = None
+    next_id: int = 2  # 1 is the subscribe request
+
+
+class BinanceScheme:
+    name = "BINANCE"
+    ws_url = "wss://stream.binance.com:9443/stream"
+    rest_url = "https://api.binance.com"
+    market_types = (MarketType.SPOT,)
+    ping_interval: float | None = 20.0
+    stale_after = 60.0
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        if market_type is not MarketType.SPOT:
+            raise ValueError(f"{self.name} has no {market_type} markets here")
+        base, quote = base.upper(), quote.upper()
+        if not base or not quote:
+            raise ValueError("base and quote are required")
+        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, base + quote)
+
+    def from_symbol(self, symbol: str) -> Instrument:
+        sym = symbol.upper()
+        for quote in QUOTES:
+            if sym.endswith(quote) and len(sym) > len(quote):
+                base = sym[: -len(quote)]
+                return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, sym)
+        raise ValueError(f"no known quote asset ends the Binance symbol {symbol!r}")
+
+    def _from_streams(self, names: Sequence[Any]) -> list[Instrument]:
+        out: list[Instrument] = []
+        for name in names:
+            if not isinstance(name, str):
+                continue
+            sym, _, kind = name.partition("@")
+            if kind.startswith("depth"):
+                ins = self.from_symbol(sym)
+                if ins not in out:
+                    out.append(ins)
+        return out
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("method") != "SUBSCRIBE":
+            return []
+        return self._from_streams(frame.get("params") or [])
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        parts = urlsplit(url)
+        names: list[str] = []
+        for value in parse_qs(parts.query).get("streams", []):
+            names.extend(value.split("/"))
+        if "/ws/" in parts.path:  # a raw stream: /ws/<name>
+            names.append(parts.path.rsplit("/", 1)[1])
+        return self._from_streams(names)
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        return State({i.symbol: Market(i) for i in instruments})
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        params: list[str] = []
+        for sym in state.markets:
+            low = sym.lower()
+            params += [f"{low}@depth@100ms", f"{low}@trade"]
+        return [orjson.dumps({"method": "SUBSCRIBE", "params": params, "id": 1}).decode()]
+
+    def ping_msg(self, state: State) -> list[str]:
+        state.next_id += 1
+        return [orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": state.next_id}).decode()]
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        raise NotImplementedError("Binance sends no checksums")
+
+    @staticmethod
+    def depth_path(symbol: str) -> str:
+        return f"/api/v3/depth?symbol={symbol}&limit={SNAPSHOT_DEPTH}"
+
+    # --- translate -------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if not isinstance(frame, dict):
+            if isinstance(frame, RestAnswer):
+                return self._rest(frame, state), state
+            return [Malformed("not a JSON object", frame)], state
+        data = frame.get("data", frame) if "stream" in frame else frame
+        if not isinstance(data, dict):
+            return [Malformed("event is not an object", frame)], state
+        kind = data.get("e")
+        try:
+            if kind == "depthUpdate":
+                market = state.markets.get(data["s"])
+                if market is None:
+                    return [Malformed(f"depth for unsubscribed {data['s']}", None)], state
+                out: list[Instruction] = []
+                self._diff(market, data, out)
+                return out, state
+            if kind == "trade" or kind == "aggTrade":
+                return self._trade(data, state, kind), state
+            if kind is None:
+                if "u" in data and "b" in data:  # bookTicker: top-of-book, not needed by the book
+                    return [], state
+                if "id" in data and ("result" in data or "error" in data or "code" in data):
+                    return self._response(data, state), state
+            elif kind == "kline" or kind == "24hrTicker" or kind == "24hrMiniTicker":
+                return [], state
+            elif kind == "serverShutdown":
+                state.broken = "venue server shutting down"
+                return [Reconnect(state.broken)], state
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            return self._bad(data, state, f"{kind}: {type(exc).__name__} {exc}"), state
+        return [Malformed(f"unknown event {kind!r}", frame)], state
+
+    def _bad(self, data: dict[str, Any], state: State, reason: str) -> list[Instruction]:
+        """A malformed diff may have lost changes: that market starts over."""
+        out: list[Instruction] = [Malformed(reason, data)]
+        sym = data.get("s")
+        market = state.markets.get(sym) if data.get("e") == "depthUpdate" and isinstance(sym, str) else None
+        if market is not None:
+            self._restart(market, f"malformed diff: {reason}", out)
+        return out
+
+    def _restart(self, market: Market, reason: str, out: list[Instruction]) -> None:
+        """Desync and fetch a new snapshot; diffs arriving meanwhile are buffered."""
+        if market.failed:
+            return
+        sym = market.instrument.symbol
+        if market.last is not None:
+            out.append(Desync(sym, reason))
+        market.last = None
+        market.straddle = False
+        if not market.fetching:
+            self._fetch(market, out)
+
+    def _fetch(self, market: Market, out: list[Instruction]) -> None:
+        market.fetching = True
+        market.fetches += 1
+        out.append(Fetch(market.instrument.symbol, self.depth_path(market.instrument.symbol)))
+
+    def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction]) -> None:
+        if market.failed:
+            return
+        first, final, bids, asks, stamp = data["U"], data["u"], data["b"], data["a"], data["E"]
+        # Checked before buffering: a buffered diff is replayed where no error may escape.
+        if type(first) is not int or type(final) is not int or type(stamp) is not int:
+            raise ValueError("update ids and event time must be integers")
+        if type(bids) is not list or type(asks) is not list:
+            raise ValueError("b and a must be lists")
+        last = market.last
+        if last is None:
+            market.buffer.append(data)
+            if not market.fetching:
+                self._fetch(market, out)
+            return
+        if final <= last:
+            return  # already in the book: the snapshot had it, or a repeated frame
+        if first != last + 1 and not (market.straddle and first <= last + 1):
+            market.buffer.append(data)
+            self._restart(market, f"update ids jumped: expected {last + 1}, got {first}..{final}", out)
+            return
+        market.straddle = False
+        market.last = final
+        out.append(Update(market.instrument.symbol, bids, asks, final, stamp / 1000.0))
+
+    def _give_up(self, market: Market, state: State, reason: str, malformed: bool) -> list[Instruction]:
+        """No snapshot for this market on this connection. Asking again at once
+        could hammer the REST API; a reconnect backs off. Meanwhile its diffs
+        are dropped, the other markets carry on."""
+        market.failed = True
+        market.buffer = []
+        state.broken = reason
+        out: list[Instruction] = [Malformed(reason, None)] if malformed else []
+        out += [Desync(market.instrument.symbol, reason), Reconnect(reason)]
+        return out
+
+    def _rest(self, answer: RestAnswer, state: State) -> list[Instruction]:
+        market = state.markets.get(answer.symbol)
+        if market is None or not market.fetching:
+            return [Malformed(f"unexpected snapshot for {answer.symbol}", None)]
+        market.fetching = False
+        sym = market.instrument.symbol
+        body = answer.body
+        try:
+            if answer.error is not None or not isinstance(body, dict) or "lastUpdateId" not in body:
+                raise ValueError(answer.error or str(body)[:200])
+            last_id = int(body["lastUpdateId"])
+            bids, asks = body["bids"], body["asks"]
+            if type(bids) is not list or type(asks) is not list:
+                raise ValueError("bids and asks must be lists")
+        except (KeyError, TypeError, ValueError) as exc:
+            return self._give_up(market, state, f"snapshot fetch failed: {exc}", True)
+        buffered, market.buffer = market.buffer, []
+        out: list[Instruction] = []
+        if buffered and last_id + 1 < buffered[0]["U"]:
+            # The snapshot predates the first change this connection saw: a newer one joins up.
+            market.buffer = buffered
+            if market.fetches >= MAX_FETCHES:
+                return self._give_up(market, state, f"{MAX_FETCHES} snapshots older than the stream", False)
+            self._fetch(market, out)
+            return out
+        market.fetches = 0
+        market.last = last_id
+        market.straddle = True
+        out.append(Snapshot(sym, bids, asks, last_id, None))
+        for data in buffered:
+            self._diff(market, data, out)
+        return out
+
+    def _trade(self, data: dict[str, Any], state: State, kind: str) -> list[Instruction]:
+        market = state.markets.get(data["s"])
+        if market is None:
+            return []
+        trade_id = data["t"] if kind == "trade" else data["a"]
+        maker_buys, price, size = data["m"], data["p"], data["q"]
+        if type(maker_buys) is not bool or type(price) is not str or type(size) is not str:
+            raise ValueError("m must be a boolean, p and q decimal strings")
+        # m: the buyer was the maker, so the taker sold.
+        side = "sell" if maker_buys else "buy"
+        return [Trade(market.instrument.symbol, side, price, size, str(trade_id), data["T"] / 1000.0)]
+
+    def _response(self, data: dict[str, Any], state: State) -> list[Instruction]:
+        if "error" in data or "code" in data:
+            err = data.get("error", data)
+            reason = f"venue error: {err.get('code')} {err.get('msg')}" if isinstance(err, dict) else str(err)
+            state.broken = reason
+            return [Malformed(reason, data), Reconnect(reason)]
+        result = data.get("result")
+        if isinstance(result, list):
+            # The answer to LIST_SUBSCRIPTIONS: every book stream must still be there.
+            books = {name.partition("@")[0] for name in result if isinstance(name, str) and "@depth" in name}
+            missing = [s for s in state.markets if s.lower() not in books]
+            if missing:
+                reason = f"depth streams no longer subscribed: {', '.join(missing)}"
+                state.broken = reason
+                out: list[Instruction] = [Desync(s, reason) for s in missing]
+                out.append(Reconnect(reason))
+                return out
+        return []
+
+
+scheme = BinanceScheme()
