@@ -1,0 +1,20 @@
+"""The catalogue: which symbols, exchanges and markets level4 knows, and
+which markets should have a live feed. SQLite by default, PostgreSQL by URL;
+the schema is kept by Alembic migrations (`upgrade`)."""
+
+from __future__ import annotations
+
+from level4.catalogue.config import default_url, mask_url
+from level4.catalogue.errors import CatalogueError, Duplicate, Invalid, NotFound, Unavailable
+from level4.catalogue.migrate import upgrade
+
+__all__ = [
+    "CatalogueError",
+    "Duplicate",
+    "Invalid",
+    "NotFound",
+    "Unavailable",
+    "default_url",
+    "mask_url",
+    "upgrade",
+]
