@@ -7,14 +7,17 @@ from __future__ import annotations
 from level4.catalogue.config import default_url, mask_url
 from level4.catalogue.errors import CatalogueError, Duplicate, Invalid, NotFound, Unavailable
 from level4.catalogue.migrate import upgrade
+from level4.catalogue.repo import Catalogue, market_tag
 
 __all__ = [
+    "Catalogue",
     "CatalogueError",
     "Duplicate",
     "Invalid",
     "NotFound",
     "Unavailable",
     "default_url",
+    "market_tag",
     "mask_url",
     "upgrade",
 ]
