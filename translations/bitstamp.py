@@ -1,0 +1,307 @@
+"""Bitstamp websocket API v2.
+
+Dialect: `{"event": "bts:subscribe", "data": {"channel": ...}}` per
+channel; events arrive as `{"event", "channel", "data"}`.
+
+Book: `diff_order_book_<pair>` sends changed levels (absolute sizes, zero
+removes) stamped with a `microtimestamp`, and the REST snapshot
+`/api/v2/order_book/<pair>` carries the microtimestamp of its moment. The
+documented procedure: subscribe, buffer diffs, fetch the snapshot, drop
+diffs not newer than the snapshot, apply the rest. The snapshot is fetched
+as soon as the venue confirms the subscription, so that quiet markets get a
+book too.
+
+The diff channel has no sequence number; the integrity signals it gives
+are the microtimestamps, which never run backwards on a channel (a diff
+older than the one before it is a Desync and a new snapshot), and their
+`timestamp` seconds, which must agree with them. Diffs with equal
+microtimestamps are applied: sizes are absolute, so a repeated frame is
+harmless and two changes in one microsecond are not lost. A snapshot older
+than every diff buffered for it cannot be proven to join the stream and is
+fetched again. Trade ids (`live_trades_<pair>`) never run backwards either;
+they are venue-wide, so holes in them prove nothing.
+
+Trades: `type` 0 is a taker buy, 1 a taker sell; `price_str` and
+`amount_str` are the exact decimals.
+
+Keep-alive: a `bts:heartbeat` request, answered by the venue.
+`bts:request_reconnect` asks the client to reconnect.
+
+Symbols are lower-case concatenated pairs (`btcusd`, `sgbeur`); the quote
+is the longest known quote currency that ends the pair (QUOTES below).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from translations import symbols
+from translations.numbers import to_decimal_str
+from translations.protocol import (
+    BookView,
+    Desync,
+    Fetch,
+    Instruction,
+    Instrument,
+    Malformed,
+    MarketType,
+    Reconnect,
+    RestAnswer,
+    Snapshot,
+    Trade,
+    Update,
+)
+
+# Quote currencies, longest first (USDT before USD).
+QUOTES: tuple[str, ...] = tuple(
+    sorted(["usdt", "usdc", "pyusd", "rlusd", "usd", "eur", "gbp", "btc", "eth", "pax"], key=len, reverse=True)
+)
+
+BOOK = "diff_order_book_"
+TRADES = "live_trades_"
+MAX_FETCHES = 5  # snapshots in a row that cannot be joined to the stream before giving up
+
+
+@dataclass(slots=True)
+class Market:
+    instrument: Instrument
+    synced: bool = False
+    snapshot_mts: int = 0  # diffs up to this microtimestamp are in the snapshot
+    stream_mts: int | None = None  # microtimestamp of the last diff received
+    fetching: bool = False
+    fetches: int = 0
+    buffer: list[dict[str, Any]] = field(default_factory=list)
+    failed: bool = False  # its snapshot cannot be had on this connection: wait for the reconnect
+    trade_id: int | None = None
+
+
+@dataclass(slots=True)
+class State:
+    markets: dict[str, Market] = field(default_factory=dict)
+    broken: str | None = None
+
+
+class BitstampScheme:
+    name = "BITSTAMP"
+    ws_url = "wss://ws.bitstamp.net"
+    rest_url = "https://www.bitstamp.net"
+    market_types = (MarketType.SPOT,)
+    ping_interval: float | None = 15.0
+    stale_after = 45.0
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        if market_type is not MarketType.SPOT:
+            raise ValueError(f"{self.name} has no {market_type} markets here")
+        if not base or not quote:
+            raise ValueError("base and quote are required")
+        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, (base + quote).lower())
+
+    def from_symbol(self, pair: str) -> Instrument:
+        low = pair.lower()
+        for quote in QUOTES:
+            if low.endswith(quote) and len(low) > len(quote):
+                base = low[: -len(quote)]
+                return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, low)
+        raise ValueError(f"no known quote currency ends the Bitstamp pair {pair!r}")
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        if not isinstance(frame, dict) or frame.get("event") != "bts:subscribe":
+            return []
+        data = frame.get("data")
+        channel = data.get("channel", "") if isinstance(data, dict) else ""
+        if isinstance(channel, str) and channel.startswith(BOOK):
+            return [self.from_symbol(channel[len(BOOK) :])]
+        return []
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        return []
+
+    def initial_state(self, instruments: Sequence[Instrument]) -> State:
+        return State({i.symbol: Market(i) for i in instruments})
+
+    def subscribe_msg(self, state: State) -> list[str]:
+        return [
+            orjson.dumps({"event": "bts:subscribe", "data": {"channel": prefix + sym}}).decode()
+            for prefix in (BOOK, TRADES)
+            for sym in state.markets
+        ]
+
+    def ping_msg(self, state: State) -> list[str]:
+        return ['{"event":"bts:heartbeat"}']
+
+    def synchronised(self, state: State) -> bool:
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int:
+        raise NotImplementedError("Bitstamp sends no checksums")
+
+    @staticmethod
+    def book_path(symbol: str) -> str:
+        return f"/api/v2/order_book/{symbol}"
+
+    # --- translate -------------------------------------------------------------
+
+    def translate(self, frame: Any, state: State) -> tuple[list[Instruction], State]:
+        if not isinstance(frame, dict):
+            if isinstance(frame, RestAnswer):
+                return self._rest(frame, state), state
+            return [Malformed("not a JSON object", frame)], state
+        event = frame.get("event")
+        channel: Any = frame.get("channel")
+        try:
+            if event == "data":
+                if channel.startswith(BOOK):
+                    market = state.markets.get(channel[len(BOOK) :])
+                    if market is None:
+                        return [Malformed(f"diff for unsubscribed {channel}", None)], state
+                    out: list[Instruction] = []
+                    self._diff(market, frame["data"], out)
+                    return out, state
+            elif event == "trade":
+                if channel.startswith(TRADES):
+                    return self._trade(frame["data"], channel[len(TRADES) :], state), state
+            elif event == "bts:subscription_succeeded":
+                return self._subscribed(channel, state), state
+            elif event == "bts:heartbeat" or event == "bts:unsubscription_succeeded":
+                return [], state
+            elif event == "bts:request_reconnect":
+                state.broken = "venue requested a reconnect"
+                return [Reconnect(state.broken)], state
+            elif event == "bts:error":
+                data = frame.get("data")
+                message = data.get("message") if isinstance(data, dict) else data
+                state.broken = f"venue error: {message}"
+                return [Malformed(state.broken, frame), Reconnect(state.broken)], state
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+            return self._bad(frame, state, f"{event} {channel}: {type(exc).__name__} {exc}"), state
+        return [Malformed(f"unknown event {event!r} on {channel!r}", frame)], state
+
+    def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
+        """A malformed diff may have lost changes: that market starts over."""
+        out: list[Instruction] = [Malformed(reason, frame)]
+        channel = frame.get("channel")
+        if frame.get("event") == "data" and isinstance(channel, str) and channel.startswith(BOOK):
+            market = state.markets.get(channel[len(BOOK) :])
+            if market is not None:
+                self._restart(market, f"malformed diff: {reason}", out)
+        return out
+
+    def _subscribed(self, channel: Any, state: State) -> list[Instruction]:
+        if not isinstance(channel, str) or not channel.startswith(BOOK):
+            return []
+        market = state.markets.get(channel[len(BOOK) :])
+        out: list[Instruction] = []
+        if market is not None and not market.synced and not market.fetching:
+            self._fetch(market, out)
+        return out
+
+    def _restart(self, market: Market, reason: str, out: list[Instruction]) -> None:
+        """Desync and fetch a new snapshot; diffs arriving meanwhile are buffered."""
+        if market.failed:
+            return
+        if market.synced:
+            out.append(Desync(market.instrument.symbol, reason))
+        market.synced = False
+        if not market.fetching:
+            self._fetch(market, out)
+
+    def _fetch(self, market: Market, out: list[Instruction]) -> None:
+        market.fetching = True
+        market.fetches += 1
+        out.append(Fetch(market.instrument.symbol, self.book_path(market.instrument.symbol)))
+
+    def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction]) -> None:
+        if market.failed:
+            return
+        mts = int(data["microtimestamp"])
+        if int(data["timestamp"]) != mts // 1_000_000:
+            raise ValueError(f"timestamp {data['timestamp']} disagrees with microtimestamp {mts}")
+        # Checked before buffering: a buffered diff is replayed where no error may escape.
+        if type(data["bids"]) is not list or type(data["asks"]) is not list:
+            raise ValueError("bids and asks must be lists")
+        previous = market.stream_mts
+        market.stream_mts = mts
+        if previous is not None and mts < previous:
+            market.buffer.clear()
+            self._restart(market, f"diff microtimestamp ran backwards {previous} -> {mts}", out)
+            return
+        if not market.synced:
+            market.buffer.append(data)
+            if not market.fetching:
+                self._fetch(market, out)
+            return
+        if mts <= market.snapshot_mts:
+            return  # the snapshot already has it
+        out.append(Update(market.instrument.symbol, data["bids"], data["asks"], None, mts / 1_000_000))
+
+    def _give_up(self, market: Market, state: State, reason: str, malformed: bool) -> list[Instruction]:
+        """No snapshot for this market on this connection. Asking again at once
+        could hammer the REST API; a reconnect backs off. Meanwhile its diffs
+        are dropped, the other markets carry on."""
+        market.failed = True
+        market.buffer = []
+        state.broken = reason
+        out: list[Instruction] = [Malformed(reason, None)] if malformed else []
+        out += [Desync(market.instrument.symbol, reason), Reconnect(reason)]
+        return out
+
+    def _rest(self, answer: RestAnswer, state: State) -> list[Instruction]:
+        market = state.markets.get(answer.symbol)
+        if market is None or not market.fetching:
+            return [Malformed(f"unexpected snapshot for {answer.symbol}", None)]
+        market.fetching = False
+        sym = market.instrument.symbol
+        body = answer.body
+        try:
+            if answer.error is not None or not isinstance(body, dict) or "microtimestamp" not in body:
+                raise ValueError(answer.error or str(body)[:200])
+            snap_mts = int(body["microtimestamp"])
+            bids, asks = body["bids"], body["asks"]
+            if type(bids) is not list or type(asks) is not list:
+                raise ValueError("bids and asks must be lists")
+        except (KeyError, TypeError, ValueError) as exc:
+            return self._give_up(market, state, f"snapshot fetch failed: {exc}", True)
+        buffered, market.buffer = market.buffer, []
+        out: list[Instruction] = []
+        if buffered and int(buffered[0]["microtimestamp"]) > snap_mts:
+            # Every change seen is newer than the snapshot: changes between the two may be missing.
+            market.buffer = buffered
+            if market.fetches >= MAX_FETCHES:
+                return self._give_up(market, state, f"{MAX_FETCHES} snapshots older than the stream", False)
+            self._fetch(market, out)
+            return out
+        market.fetches = 0
+        market.synced = True
+        market.snapshot_mts = snap_mts
+        out.append(Snapshot(sym, bids, asks, None, snap_mts / 1_000_000))
+        for data in buffered:
+            mts = int(data["microtimestamp"])
+            if mts > snap_mts:
+                out.append(Update(sym, data["bids"], data["asks"], None, mts / 1_000_000))
+        return out
+
+    def _trade(self, data: dict[str, Any], pair: str, state: State) -> list[Instruction]:
+        market = state.markets.get(pair)
+        if market is None:
+            return []
+        trade_id = int(data["id"])
+        out: list[Instruction] = []
+        if market.trade_id is not None and trade_id < market.trade_id:
+            out.append(Malformed(f"trade ids ran backwards {market.trade_id} -> {trade_id}", data))
+        else:
+            market.trade_id = trade_id
+        kind = data["type"]
+        if kind not in (0, 1):
+            raise ValueError(f"unknown trade type {kind!r}")
+        price = data.get("price_str") or to_decimal_str(data["price"])
+        size = data.get("amount_str") or to_decimal_str(data["amount"])
+        stamp = int(data["microtimestamp"]) / 1_000_000 if "microtimestamp" in data else float(data["timestamp"])
+        out.append(Trade(market.instrument.symbol, "buy" if kind == 0 else "sell", price, size, str(trade_id), stamp))
+        return out
+
+
+scheme = BitstampScheme()
