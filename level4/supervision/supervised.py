@@ -1,0 +1,210 @@
+"""SupervisedActor: a pykka actor that tells its supervisor when it goes down.
+
+pykka stops an actor after an unhandled exception in a message handler (or in
+on_start/on_stop) and tells nobody. A SupervisedActor wraps pykka's actor loop,
+so whatever way its thread ends - failure, `ref.stop()` from anywhere, or the
+actor stopping itself - the parent supervisor gets one `ChildDown` message,
+sent after every pykka hook (on_stop/on_failure) has run. A stop the supervisor
+asked for (`stop_quietly`) is not reported.
+
+Subclasses use on_start/on_stop/on_failure/on_receive exactly as with a plain
+`pykka.ThreadingActor` and need not call `super()` in them: supervision hooks
+into the thread, not into those methods. The one duty of a subclass is to
+forward the `parent` and `child_name` keyword arguments to
+`SupervisedActor.__init__` (`ChildSpec.for_actor` passes them).
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any
+
+import pykka
+import structlog
+
+__all__ = [
+    "ActorLifecycle",
+    "ChildDown",
+    "SupervisedActor",
+    "describe_reason",
+    "lifecycle_of",
+    "stop_quietly",
+]
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ChildDown:
+    """A supervised actor's thread has ended without its supervisor asking.
+
+    `reason` is the exception that brought it down, or None for a normal stop.
+    `urn` tells the supervisor which incarnation died, so a late report about a
+    child that has since been replaced can be recognised and ignored.
+    """
+
+    name: str
+    urn: str
+    reason: BaseException | None
+
+
+@dataclass(eq=False)
+class ActorLifecycle:
+    """Shared between a supervised actor's thread and its supervisor.
+
+    Lives outside the actor object because a supervisor holds only an ActorRef
+    (which keeps the actor weakly) and must still be able to mark a stop as
+    requested and join the thread after the actor itself is gone.
+    """
+
+    urn: str
+    name: str
+    parent_urn: str | None
+    stop_requested: threading.Event = field(default_factory=threading.Event)
+    exited: threading.Event = field(default_factory=threading.Event)
+    thread: threading.Thread | None = None
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait until the actor's thread has finished; True if it has."""
+        if not self.exited.wait(timeout):
+            return False
+        thread = self.thread
+        if thread is not None and thread is not threading.current_thread():
+            # `exited` is set as the thread's last act; this join is short.
+            thread.join(timeout)
+            return not thread.is_alive()
+        return True
+
+
+# By actor URN, for actors whose thread has not ended. Only single dict
+# operations touch it (atomic in CPython), so a finalizer may too without a lock.
+_lifecycles: dict[str, ActorLifecycle] = {}
+
+
+def lifecycle_of(ref: pykka.ActorRef[Any]) -> ActorLifecycle | None:
+    """The lifecycle of a supervised actor whose thread has not ended yet."""
+    return _lifecycles.get(ref.actor_urn)
+
+
+def describe_reason(reason: BaseException | None) -> str | None:
+    """A reason fit for a log line or a status field: type and message."""
+    if reason is None:
+        return None
+    text = str(reason)
+    return f"{type(reason).__name__}: {text}" if text else type(reason).__name__
+
+
+def stop_quietly(
+    ref: pykka.ActorRef[Any],
+    timeout: float | None = None,
+    lifecycle: ActorLifecycle | None = None,
+) -> bool:
+    """Stop an actor without it reporting ChildDown, and join its thread.
+
+    Returns True when the actor's thread has ended within `timeout` (also when
+    it had ended already), False if it is still running.
+    """
+    lifecycle = lifecycle or lifecycle_of(ref)
+    if lifecycle is not None:
+        lifecycle.stop_requested.set()
+    # One deadline for the stop and the join, so `timeout` bounds the whole wait.
+    deadline = None if timeout is None else time.monotonic() + timeout
+    try:
+        ref.stop(block=True, timeout=timeout)
+    except pykka.Timeout:
+        return False
+    if lifecycle is None:
+        return True  # not a SupervisedActor: pykka's stop reply is all there is
+    remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+    return lifecycle.join(remaining)
+
+
+class SupervisedActor(pykka.ThreadingActor):
+    """Base of every actor in a supervision tree.
+
+    `parent` is the supervisor's ActorRef (None for a tree's root) and
+    `child_name` the name the supervisor knows this actor by.
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        parent: pykka.ActorRef[Any] | None = None,
+        child_name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.parent = parent
+        self.child_name = child_name if child_name is not None else type(self).__name__
+        self._exit_reason: BaseException | None = None
+        self._lifecycle = ActorLifecycle(
+            urn=self.actor_urn,
+            name=self.child_name,
+            parent_urn=parent.actor_urn if parent is not None else None,
+        )
+        _lifecycles[self.actor_urn] = self._lifecycle
+        # An actor whose subclass __init__ raises never runs _finish; forget it when collected.
+        weakref.finalize(self, _lifecycles.pop, self.actor_urn, None)
+
+    # pykka's thread target. Wrapping it, rather than on_stop/on_failure, is
+    # what spares subclasses from calling super() and catches every way out.
+    def _actor_loop(self) -> None:
+        self._lifecycle.thread = threading.current_thread()
+        try:
+            super()._actor_loop()
+        finally:
+            self._finish()
+
+    def _handle_failure(
+        self,
+        exception_type: type[BaseException] | None,
+        exception_value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # pykka funnels every failure (on_start, handlers, on_stop, on_failure)
+        # through here; the first one is the reason the actor went down.
+        if self._exit_reason is None:
+            if exception_value is None and exception_type is not None:
+                exception_value = exception_type()
+            self._exit_reason = exception_value
+        super()._handle_failure(exception_type, exception_value, traceback)
+
+    def _go_down(self, reason: BaseException) -> None:
+        """Stop this actor now, reporting `reason` to the parent.
+
+        For failures this class has already logged: skips pykka's error log but
+        otherwise ends the actor as pykka does after a failure.
+        """
+        if self._exit_reason is None:
+            self._exit_reason = reason
+        pykka.ActorRegistry.unregister(self.actor_ref)
+        self.actor_stopped.set()
+        try:
+            self.on_failure(type(reason), reason, reason.__traceback__)
+        except Exception:
+            self._handle_failure(*sys.exc_info())
+
+    def _on_exit(self) -> None:
+        """Runs in the actor's thread after pykka's loop ends, before ChildDown."""
+
+    def _finish(self) -> None:
+        lifecycle = self._lifecycle
+        try:
+            try:
+                self._on_exit()
+            except Exception:
+                log.exception("actor_exit_hook_failed", child=self.child_name)
+            if self.parent is not None and not lifecycle.stop_requested.is_set():
+                try:
+                    self.parent.tell(ChildDown(self.child_name, self.actor_urn, self._exit_reason))
+                except pykka.ActorDeadError:
+                    # The supervisor is gone; it stops its children itself.
+                    log.debug("child_down_unheard", child=self.child_name)
+        finally:
+            _lifecycles.pop(self.actor_urn, None)
+            lifecycle.exited.set()
