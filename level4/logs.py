@@ -1,4 +1,5 @@
-"""structlog set-up: one JSON event per line on stderr."""
+"""structlog set-up: one JSON event per line on stderr, for level4's own
+events and for the libraries that log through the standard library."""
 
 from __future__ import annotations
 
@@ -7,17 +8,20 @@ import sys
 
 import structlog
 
+SHARED = [
+    structlog.contextvars.merge_contextvars,
+    structlog.stdlib.add_log_level,
+    structlog.processors.TimeStamper(fmt="iso", utc=True),
+]
+
 
 def configure(level: str = "INFO") -> None:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         numeric = logging.INFO
-    logging.basicConfig(stream=sys.stderr, level=numeric, format="%(message)s")
     structlog.configure(
         processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            *SHARED,
             structlog.processors.format_exc_info,
             structlog.processors.JSONRenderer(),
         ],
@@ -25,6 +29,20 @@ def configure(level: str = "INFO") -> None:
         logger_factory=structlog.WriteLoggerFactory(file=sys.stderr),
         cache_logger_on_first_use=True,
     )
-    # uvicorn and websockets log through the standard library; keep them quiet and on one stream.
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets"):
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=[*SHARED, structlog.stdlib.add_logger_name],
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    # Chatty libraries: their warnings matter, their info lines do not.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets", "alembic", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))

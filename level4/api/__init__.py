@@ -1,0 +1,1 @@
+"""The control API: JSON over HTTP, served by uvicorn."""

@@ -1,0 +1,52 @@
+"""Settings from the environment, overridable on the command line."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+
+from level4.catalogue.config import default_url
+
+
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        raise SystemExit(f"{name} must be a number, got {raw!r}") from None
+
+
+@dataclass
+class Settings:
+    host: str = field(default_factory=lambda: os.environ.get("LEVEL4_HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(os.environ.get("LEVEL4_PORT", "8000")))
+    database_url: str = field(default_factory=default_url)
+    api_token: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_API_TOKEN") or None)
+    log_level: str = field(default_factory=lambda: os.environ.get("LEVEL4_LOG_LEVEL", "INFO"))
+    # A market tree restarted more often than this is stopped and reported failed.
+    market_max_restarts: int = field(default_factory=lambda: int(_env_float("LEVEL4_MARKET_MAX_RESTARTS", 5)))
+    market_restart_window: float = field(default_factory=lambda: _env_float("LEVEL4_MARKET_RESTART_WINDOW", 60.0))
+    ssl_certfile: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_SSL_CERTFILE") or None)
+    ssl_keyfile: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_SSL_KEYFILE") or None)
+    start_enabled: bool = True  # start markets whose feed flag is set in the catalogue
+
+    def check_exposure(self) -> None:
+        """Refuse to serve the control API beyond this machine without a token."""
+        if self.api_token:
+            return
+        if not is_loopback(self.host):
+            raise SystemExit(
+                f"refusing to listen on {self.host}: the control API would be open to the network. "
+                "Set LEVEL4_API_TOKEN (clients then send 'Authorization: Bearer <token>'), "
+                "or listen on 127.0.0.1."
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False  # a host name other than localhost may resolve anywhere

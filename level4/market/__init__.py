@@ -1,0 +1,1 @@
+"""A running market: its actors, its status, its events."""

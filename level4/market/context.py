@@ -1,0 +1,38 @@
+"""What every actor of one market's tree shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from level4.market.hub import EventHub
+from level4.market.registry import Registry
+from level4.market.status import StatusBoard
+from translations.protocol import Instrument, Scheme
+
+
+@dataclass
+class MarketContext:
+    market: dict[str, Any]  # the catalogue's market dict
+    scheme: Scheme
+    instrument: Instrument
+    registry: Registry
+    board: StatusBoard
+    hub: EventHub
+    ws_url: str
+    rest_url: str
+    log: Any = field(default=None)
+
+    def __post_init__(self) -> None:
+        if self.log is None:
+            self.log = structlog.get_logger("level4.market").bind(market=self.tag)
+
+    @property
+    def market_id(self) -> int:
+        return int(self.market["id"])
+
+    @property
+    def tag(self) -> str:
+        return str(self.market["tag"])

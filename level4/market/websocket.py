@@ -1,0 +1,100 @@
+"""The websocket actor: owns the market's connection (a coroutine on the
+shared IO loop) and relays between it and the mediator."""
+
+from __future__ import annotations
+
+import concurrent.futures
+from typing import Any
+
+from level4.market.context import MarketContext
+from level4.market.messages import (
+    Connected,
+    Crash,
+    Disconnected,
+    DoFetch,
+    DoReconnect,
+    Frames,
+    PingDue,
+    RestReply,
+    SendFrames,
+)
+from level4.market.status import Status
+from level4.net.feed import Batch, FeedCallbacks, FeedConnection
+from level4.net.ioloop import IOLoop
+from level4.supervision.supervised import SupervisedActor
+from translations.protocol import RestAnswer
+
+
+class _Relay(FeedCallbacks):
+    """Runs on the IO loop: forwards to the mediator without blocking."""
+
+    def __init__(self, ctx: MarketContext) -> None:
+        self.ctx = ctx
+
+    def _tell(self, message: Any) -> None:
+        self.ctx.registry.tell(self.ctx.market_id, "mediator", message)
+
+    def connected(self, generation: int) -> None:
+        self._tell(Connected(generation))
+
+    def frames(self, generation: int, batch: Batch) -> None:
+        self._tell(Frames(generation, batch))
+
+    def disconnected(self, generation: int, reason: str) -> None:
+        self.ctx.log.info("feed_disconnected", reason=reason)
+        self._tell(Disconnected(generation, reason))
+
+    def rest_answer(self, symbol: str, path: str, body: Any, error: str | None) -> None:
+        if error:
+            self.ctx.log.warning("rest_fetch_failed", path=path, error=error)
+        self._tell(RestReply(RestAnswer(symbol, path, body, error)))
+
+    def ping_due(self, generation: int) -> None:
+        self._tell(PingDue(generation))
+
+
+class WebsocketActor(SupervisedActor):
+    def __init__(self, ctx: MarketContext, **supervision: Any) -> None:
+        super().__init__(**supervision)
+        self.ctx = ctx
+        self.io = IOLoop.get()
+        self.feed = FeedConnection(
+            ctx.ws_url,
+            ctx.rest_url,
+            _Relay(ctx),
+            ctx.scheme.ping_interval,
+            ctx.scheme.stale_after,
+            tag=ctx.tag,
+        )
+        self._running: concurrent.futures.Future[None] | None = None
+
+    def on_start(self) -> None:
+        self.ctx.registry.register(self.ctx.market_id, "websocket", self.actor_ref)
+        self.ctx.board.set(self.ctx.market_id, Status.CONNECTING)
+        self._running = self.io.submit(self.feed.run())
+
+    def on_stop(self) -> None:
+        self._close()
+
+    def on_failure(self, *exc_info: Any) -> None:
+        self._close()  # pykka skips on_stop after a failure; the socket must close all the same
+
+    def _close(self) -> None:
+        self.ctx.registry.unregister(self.ctx.market_id, "websocket", self.actor_ref)
+        # Close the socket before the actor is gone: a stopped feed holds no connection.
+        try:
+            self.io.submit(self.feed.stop()).result(timeout=5)
+        except (concurrent.futures.TimeoutError, RuntimeError):
+            self.ctx.log.warning("feed_stop_timeout")
+
+    def on_receive(self, message: Any) -> Any:
+        kind = type(message)
+        if kind is SendFrames:
+            self.io.submit(self.feed.send(message.generation, message.frames))
+        elif kind is DoFetch:
+            self.io.submit(self.feed.fetch(message.symbol, message.path))
+        elif kind is DoReconnect:
+            self.io.submit(self.feed.reconnect(message.reason))
+        elif kind is Crash:
+            raise RuntimeError(message.detail)
+        return None

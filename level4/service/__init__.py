@@ -1,0 +1,1 @@
+"""The running service: its root tree and the control surface over it."""

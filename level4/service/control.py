@@ -1,0 +1,113 @@
+"""The control surface: what the HTTP API and the console do to the service.
+
+Catalogue writes go through the repo actor; feed switches change the stored
+desired state first and then start or stop the market's tree, so that the
+database always says what should run after a restart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pykka
+
+from level4.catalogue.errors import CatalogueError, Unavailable
+from level4.market.status import Status, StatusBoard
+from level4.service.markets import MarketControl
+
+
+class ServiceControl:
+    def __init__(
+        self,
+        repo: Callable[[], pykka.ActorProxy[Any]],
+        markets: MarketControl,
+        board: StatusBoard,
+        timeout: float = 15.0,
+    ) -> None:
+        self._repo = repo
+        self.markets = markets
+        self.board = board
+        self.timeout = timeout
+
+    def _db(self, method: str, *args: Any) -> Any:
+        try:
+            return self._repo().call(method, *args).get(timeout=self.timeout)
+        except CatalogueError:
+            raise
+        except (pykka.ActorDeadError, pykka.Timeout) as exc:
+            raise Unavailable(f"the catalogue is not answering ({type(exc).__name__}); try again shortly") from None
+
+    def _with_status(self, market: dict[str, Any]) -> dict[str, Any]:
+        state = self.board.get(int(market["id"]))
+        out = dict(market)
+        out["status"] = str(state.status)
+        out["status_reason"] = state.reason
+        return out
+
+    # --- symbols and exchanges -------------------------------------------------------
+
+    def add_symbol(self, symbol: str) -> dict[str, Any]:
+        return dict(self._db("add_symbol", symbol))
+
+    def list_symbols(self) -> list[dict[str, Any]]:
+        return list(self._db("list_symbols"))
+
+    def add_exchange(self, name: str, ws_url: str | None, rest_url: str | None) -> dict[str, Any]:
+        return dict(self._db("add_exchange", name, ws_url, rest_url))
+
+    def list_exchanges(self) -> list[dict[str, Any]]:
+        return list(self._db("list_exchanges"))
+
+    # --- markets -----------------------------------------------------------------------
+
+    def add_market(
+        self, exchange: str | int, base: str | int, quote: str | int, market_type: str = "SPOT", instrument: str = ""
+    ) -> dict[str, Any]:
+        return self._with_status(self._db("add_market", exchange, base, quote, market_type, instrument))
+
+    def list_markets(self, enabled: bool | None = None) -> list[dict[str, Any]]:
+        return [self._with_status(m) for m in self._db("list_markets", enabled)]
+
+    def get_market(self, market_id: int) -> dict[str, Any]:
+        return self._with_status(self._db("get_market", market_id))
+
+    def set_feed(self, market_id: int, enabled: bool) -> dict[str, Any]:
+        market = self._db("set_feed_enabled", market_id, enabled)
+        if enabled:
+            self.markets.start(market)
+        else:
+            self.markets.stop(market_id)
+        return self._with_status(market)
+
+    def delete_market(self, market_id: int) -> None:
+        self._db("get_market", market_id)  # 404 before anything stops
+        self.markets.stop(market_id)
+        self._db("delete_market", market_id)
+
+    def book(self, market_id: int, depth: int | None) -> dict[str, Any]:
+        market = self._db("get_market", market_id)
+        return self.markets.book(market, depth)
+
+    def start_enabled(self) -> int:
+        """Start every market whose stored feed flag is on; returns how many."""
+        started = 0
+        for market in self._db("list_markets", True):
+            self.markets.start(market)
+            started += 1
+        return started
+
+    def health(self) -> dict[str, Any]:
+        try:
+            enabled = self._db("list_markets", True)
+            database = "ok"
+        except CatalogueError as exc:
+            return {"database": "unavailable", "detail": exc.detail, "markets_not_live": None}
+        not_live = []
+        for market in enabled:
+            state = self.board.get(int(market["id"]))
+            if state.status is not Status.LIVE:
+                not_live.append(
+                    {"id": market["id"], "tag": market["tag"], "status": str(state.status), "reason": state.reason}
+                )
+        return {"database": database, "markets_enabled": len(enabled), "markets_not_live": not_live}

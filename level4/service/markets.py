@@ -1,0 +1,126 @@
+"""Starting and stopping market trees under the dynamic market supervisor,
+and reading what they hold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import pykka
+import structlog
+
+from level4.market.context import MarketContext
+from level4.market.hub import EventHub
+from level4.market.messages import BookQuery
+from level4.market.registry import Registry
+from level4.market.status import Status, StatusBoard
+from level4.market.tree import child_name, market_spec
+from level4.supervision.supervised import describe_reason
+from level4.supervision.supervisor import ChildEvent
+from translations import scheme_for
+from translations.protocol import Instrument, MarketType
+
+log = structlog.get_logger(__name__)
+
+
+def instrument_for(market: dict[str, Any]) -> Instrument:
+    scheme = scheme_for(market["exchange"])
+    inst = scheme.instrument(market["base_symbol"], market["quote_symbol"], MarketType(market["market_type"]))
+    if market.get("instrument"):
+        # Dated futures and options: the catalogue names the venue's instrument itself.
+        inst = Instrument(inst.base, inst.quote, inst.market_type, market["instrument"])
+    return inst
+
+
+class MarketControl:
+    def __init__(
+        self,
+        supervisor: Callable[[], pykka.ActorProxy[Any]],
+        registry: Registry,
+        board: StatusBoard,
+        hub: EventHub,
+        max_restarts: int,
+        max_seconds: float,
+        timeout: float = 15.0,
+    ) -> None:
+        self._supervisor = supervisor
+        self.registry = registry
+        self.board = board
+        self.hub = hub
+        self.max_restarts = max_restarts
+        self.max_seconds = max_seconds
+        self.timeout = timeout
+
+    def start(self, market: dict[str, Any]) -> None:
+        """Start the market's tree (a no-op when it is running)."""
+        market_id = int(market["id"])
+        name = child_name(market_id)
+        if self._supervisor().child(name).get(timeout=self.timeout) is not None:
+            return
+        # A failed tree is gone already; a leftover entry for it must not block a new start.
+        self._supervisor().terminate_child(name).get(timeout=self.timeout)
+        scheme = scheme_for(market["exchange"])
+        ctx = MarketContext(
+            market=market,
+            scheme=scheme,
+            instrument=instrument_for(market),
+            registry=self.registry,
+            board=self.board,
+            hub=self.hub,
+            ws_url=market.get("ws_url") or scheme.ws_url,
+            rest_url=market.get("rest_url") or scheme.rest_url,
+        )
+        self.registry.tag(ctx.tag, market_id)
+        self.board.set(market_id, Status.CONNECTING)
+
+        def on_event(child: str, event: ChildEvent, reason: BaseException | None) -> None:
+            self._child_event(market_id, ctx.tag, child, event, reason)
+
+        spec = market_spec(ctx, self.max_restarts, self.max_seconds, on_event)
+        try:
+            self._supervisor().start_child(spec).get(timeout=self.timeout)
+        except Exception as exc:
+            self.board.set(market_id, Status.FAILED, f"could not start: {describe_reason(exc)}")
+            log.error("market_start_failed", market=ctx.tag, reason=describe_reason(exc))
+            raise
+        log.info("market_started", market=ctx.tag)
+
+    def stop(self, market_id: int) -> None:
+        name = child_name(market_id)
+        self._supervisor().terminate_child(name).get(timeout=self.timeout)
+        self.board.set(market_id, Status.STOPPED)
+        log.info("market_stopped", market_id=market_id)
+
+    def running(self) -> list[int]:
+        names = [n for n, _ in self._supervisor().which_children().get(timeout=self.timeout)]
+        return [int(n.split("-", 1)[1]) for n in names if n.startswith("market-")]
+
+    def stop_all(self) -> None:
+        for market_id in self.running():
+            self.stop(market_id)
+
+    def book(self, market: dict[str, Any], depth: int | None) -> dict[str, Any]:
+        ref = self.registry.lookup(int(market["id"]), "orderbook")
+        if ref is not None:
+            try:
+                return cast(dict[str, Any], ref.ask(BookQuery(depth), timeout=self.timeout))
+            except (pykka.ActorDeadError, pykka.Timeout):
+                pass  # restarting: answer as for a market without a book
+        state = self.board.get(int(market["id"]))
+        reason = state.reason or f"feed is {state.status}"
+        return {"market": market["tag"], "synchronised": False, "bids": [], "asks": [], "reason": reason}
+
+    def _child_event(
+        self, market_id: int, tag: str, child: str, event: ChildEvent, reason: BaseException | None
+    ) -> None:
+        # Giving up is seen one level up, as the market tree's exit (on_dynamic_event).
+        if event is ChildEvent.RESTARTED:
+            self.board.count(market_id, restarts=1)
+
+    def on_dynamic_event(self, child: str, event: ChildEvent, reason: BaseException | None) -> None:
+        """Events of the dynamic market supervisor itself: a market tree exited."""
+        if event is ChildEvent.EXITED and child.startswith("market-") and reason is not None:
+            market_id = int(child.split("-", 1)[1])
+            why = describe_reason(reason)
+            self.board.set(market_id, Status.FAILED, why)
+            log.error("market_failed", market_id=market_id, reason=why)

@@ -1,0 +1,119 @@
+"""The root of the running service.
+
+    root (one_for_one)
+      registries   who is who in the market trees
+      repo         the catalogue (SQLAlchemy)
+      http         uvicorn serving the control API
+      markets      dynamic: one tree per running market
+
+Stopping the root stops these in reverse: feeds first, then the HTTP
+server, the repo and the registries.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pykka
+import structlog
+
+from level4.api.app import create_app
+from level4.catalogue import mask_url, upgrade
+from level4.config import Settings
+from level4.market.hub import EventHub
+from level4.market.registry import Registry
+from level4.market.status import StatusBoard
+from level4.service.control import ServiceControl
+from level4.service.http import HttpServerActor
+from level4.service.markets import MarketControl
+from level4.service.repo import RepoActor
+from level4.supervision.supervised import SupervisedActor, describe_reason, stop_quietly
+from level4.supervision.supervisor import ChildSpec, Strategy, Supervisor
+
+log = structlog.get_logger(__name__)
+
+
+class RegistryActor(SupervisedActor):
+    """Owns the registry's lifetime: a restarted tree starts with an empty one."""
+
+    def __init__(self, registry: Registry, **supervision: Any) -> None:
+        super().__init__(**supervision)
+        self.registry = registry
+
+    def on_stop(self) -> None:
+        self.registry.clear()
+
+
+class Service:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.registry = Registry()
+        self.board = StatusBoard()
+        self.hub = EventHub()
+        self.gave_up = threading.Event()
+        self.root: pykka.ActorRef[Any] | None = None
+        self.markets = MarketControl(
+            lambda: self._child("markets"),
+            self.registry,
+            self.board,
+            self.hub,
+            settings.market_max_restarts,
+            settings.market_restart_window,
+        )
+        self.control = ServiceControl(lambda: self._child("repo"), self.markets, self.board)
+
+    def _child(self, name: str) -> pykka.ActorProxy[Any]:
+        if self.root is None:
+            raise pykka.ActorDeadError("the service is not running")
+        ref = self.root.proxy().child(name).get(timeout=10)
+        if ref is None:
+            raise pykka.ActorDeadError(f"{name} is restarting")
+        return ref.proxy()
+
+    def start(self) -> None:
+        s = self.settings
+        upgrade(s.database_url)
+        app = create_app(self.control, s.api_token)
+        children = [
+            ChildSpec.for_actor("registries", RegistryActor, self.registry),
+            ChildSpec.for_actor("repo", RepoActor, s.database_url),
+            ChildSpec.for_actor(
+                "http", HttpServerActor, app, s.host, s.port, ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile
+            ),
+            ChildSpec(
+                "markets",
+                lambda parent: Supervisor.start(
+                    strategy=Strategy.ONE_FOR_ONE,
+                    on_child_event=self.markets.on_dynamic_event,
+                    parent=parent,
+                    child_name="markets",
+                ),
+                shutdown=60.0,
+            ),
+        ]
+        self.root = Supervisor.start(
+            children,
+            strategy=Strategy.ONE_FOR_ONE,
+            max_restarts=10,
+            max_seconds=60.0,
+            on_give_up=self._gave_up,
+            child_name="root",
+        )
+        log.info("service_started", database=mask_url(s.database_url), host=s.host, port=self.http_port())
+        if s.start_enabled:
+            started = self.control.start_enabled()
+            log.info("enabled_markets_started", count=started)
+
+    def http_port(self) -> int:
+        return int(self._child("http").port().get(timeout=10))
+
+    def _gave_up(self, reason: BaseException) -> None:
+        log.critical("service_gave_up", reason=describe_reason(reason))
+        self.gave_up.set()
+
+    def stop(self, timeout: float = 60.0) -> None:
+        root, self.root = self.root, None
+        if root is not None:
+            stop_quietly(root, timeout)
+            log.info("service_stopped")

@@ -1,0 +1,55 @@
+"""`level4 simulate`: a local venue speaking one dialect."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+from level4.simulator.server import VenueSimulator
+from translations.protocol import MarketType
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("simulate", help="serve a simulated venue on 127.0.0.1")
+    p.add_argument("--venue", required=True, help="dialect, e.g. coinbase")
+    p.add_argument("--port", type=int, default=0, help="port (0: any free port, printed on start)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--symbols", default="BTC-USD", help="comma-separated BASE-QUOTE pairs")
+    p.add_argument("--market-type", choices=[t.value for t in MarketType], help="default: the venue's first")
+    p.add_argument("--rate", type=float, default=50.0, help="order-flow steps per second")
+    p.add_argument("--seed", type=int, default=1)
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    symbols = [s.strip().upper() for s in args.symbols.split(",") if s.strip()]
+    try:
+        sim = VenueSimulator(
+            args.venue,
+            symbols,
+            host=args.host,
+            port=args.port,
+            rate=args.rate,
+            seed=args.seed,
+            market_type=MarketType(args.market_type) if args.market_type else None,
+        )
+    except (KeyError, ValueError) as exc:
+        print(f"level4 simulate: {exc}", file=sys.stderr)
+        return 2
+
+    async def main() -> None:
+        await sim.start()
+        print(f"simulating {sim.venue} on ws://{sim.host}:{sim.port}/ markets {', '.join(sim.markets)}", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        await sim.stop()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())
+    return 0
