@@ -60,6 +60,15 @@ ONE_SIDED = -1  # no mid to compare: one side of the book is empty
 CROSSED = -2
 
 
+def num(value: Any) -> str:
+    """to_decimal_str with a fast path for the plain floats that make up almost every level."""
+    if type(value) is float:
+        text = repr(value)
+        if "e" not in text:
+            return text[:-2] if text.endswith(".0") else text
+    return to_decimal_str(value)
+
+
 def scaled(text: str) -> int:
     """An exact decimal string as an integer count of 10**-SCALE."""
     whole, _, frac = text.partition(".")
@@ -274,7 +283,7 @@ class BitflyerScheme:
 
     @staticmethod
     def _levels(raw: list[dict[str, Any]]) -> list[Level]:
-        return [(to_decimal_str(lv["price"]), to_decimal_str(lv["size"])) for lv in raw]
+        return [(num(lv["price"]), num(lv["size"])) for lv in raw]
 
     def _verify(self, message: dict[str, Any], symbol: str) -> list[Instruction]:
         mid = message.get("mid_price")

@@ -48,6 +48,15 @@ from translations.protocol import (
 HEARTBEAT_SECONDS = 30
 
 
+def num(value: Any) -> str:
+    """to_decimal_str with a fast path for the plain floats that make up almost every level."""
+    if type(value) is float:
+        text = repr(value)
+        if "e" not in text:
+            return text[:-2] if text.endswith(".0") else text
+    return to_decimal_str(value)
+
+
 @dataclass(slots=True)
 class Market:
     instrument: Instrument
@@ -225,9 +234,9 @@ class DeribitScheme:
         out: list[Level] = []
         for action, price, amount in raw:
             if action == "delete":
-                out.append((to_decimal_str(price), "0"))
+                out.append((num(price), "0"))
             elif action == "new" or action == "change":
-                out.append((to_decimal_str(price), to_decimal_str(amount)))
+                out.append((num(price), num(amount)))
             else:
                 raise ValueError(f"unknown level action {action!r}")
         return out
