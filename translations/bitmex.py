@@ -50,6 +50,20 @@ MONTH_CODES = frozenset("FGHJKMNQUVXZ")
 QUOTES = ("USDT", "USDC", "USD", "EUR", "XBT", "ETH")
 
 
+def _num(value: Any) -> str:
+    """to_decimal_str with the common cases first: it runs for every level."""
+    cls = value.__class__
+    if cls is str:
+        return value  # type: ignore[no-any-return]
+    if cls is int:
+        return str(value)
+    if cls is float:
+        text = repr(value)
+        if "e" not in text:
+            return text[:-2] if text.endswith(".0") else text
+    return to_decimal_str(value)
+
+
 @dataclass(slots=True)
 class Market:
     instrument: Instrument
@@ -256,7 +270,7 @@ class BitmexScheme:
                     failed[sym] = f"update for id {rid} disagrees with its level"
                     del work[sym]
                     continue
-                (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
+                (bids if is_bid else asks).append((price, _num(row["size"])))
             elif action == "insert":
                 if rid in market.levels:
                     failed[sym] = f"insert for existing id {rid}"
@@ -266,10 +280,10 @@ class BitmexScheme:
                 if side != "Buy" and side != "Sell":
                     raise ValueError(f"unknown side {side!r}")
                 value = row["price"]
-                price = to_decimal_str(value)
+                price = _num(value)
                 is_bid = side == "Buy"
                 market.levels[rid] = (is_bid, price, value)
-                (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
+                (bids if is_bid else asks).append((price, _num(row["size"])))
             elif action == "delete":
                 known = market.levels.pop(rid, None)
                 if known is None:
@@ -317,10 +331,10 @@ class BitmexScheme:
             if side != "Buy" and side != "Sell":
                 raise ValueError(f"unknown side {side!r}")
             value = row["price"]
-            price = to_decimal_str(value)
+            price = _num(value)
             is_bid = side == "Buy"
             levels[row["id"]] = (is_bid, price, value)
-            (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
+            (bids if is_bid else asks).append((price, _num(row["size"])))
             ts = row.get("timestamp")
             if ts:
                 stamps[sym] = ts
@@ -356,8 +370,8 @@ class BitmexScheme:
                 Trade(
                     sym,
                     taker,
-                    to_decimal_str(row["price"]),
-                    to_decimal_str(row["size"]),
+                    _num(row["price"]),
+                    _num(row["size"]),
                     row.get("trdMatchID"),
                     iso_seconds(row["timestamp"]),
                 )

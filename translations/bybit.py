@@ -56,6 +56,20 @@ MAX_ARGS = 10  # the venue takes at most ten topics per subscribe request
 LegacyLevels = dict[Any, tuple[bool, str]]
 
 
+def _num(value: Any) -> str:
+    """to_decimal_str with the common cases first: it runs for every level."""
+    cls = value.__class__
+    if cls is str:
+        return value  # type: ignore[no-any-return]
+    if cls is int:
+        return str(value)
+    if cls is float:
+        text = repr(value)
+        if "e" not in text:
+            return text[:-2] if text.endswith(".0") else text
+    return to_decimal_str(value)
+
+
 @dataclass(slots=True)
 class Market:
     instrument: Instrument
@@ -249,17 +263,18 @@ class BybitScheme:
             return [Malformed(f"book for unsubscribed {sym}", None)]
         kind = frame["type"]
         u = data["u"]
-        seq = data.get("seq", 0)
+        seq = data.get("seq")
         ts = frame.get("cts") or frame["ts"]
+        topic = frame["topic"]
+        if topic != market.topic:
+            # Resubscribe what the venue actually sends: the depth may differ.
+            market.topic = topic
+            market.depth = int(topic.split(".")[1])
         if kind == "snapshot":
-            topic = frame["topic"]
-            if topic != market.topic:
-                market.topic = topic
-                market.depth = int(topic.split(".")[1])
             market.snapshot_seen = True
             market.resyncing = False
             market.update_id = u
-            market.seq = seq
+            market.seq = seq or 0
             return [Snapshot(sym, data["b"], data["a"], u, ts / 1000.0)]
         if kind != "delta":
             return [Malformed(f"unknown book message type {kind!r}", frame)]
@@ -267,10 +282,11 @@ class BybitScheme:
             return self._before_snapshot(market)
         if u != market.update_id + 1:
             return self._desync(market, f"update id {market.update_id} followed by {u}")
-        if seq < market.seq:
-            return self._desync(market, f"sequence ran backwards {market.seq} -> {seq}")
+        if seq is not None:
+            if seq < market.seq:
+                return self._desync(market, f"sequence ran backwards {market.seq} -> {seq}")
+            market.seq = seq
         market.update_id = u
-        market.seq = seq
         return [Update(sym, data["b"], data["a"], u, ts / 1000.0), Truncate(sym, market.depth)]
 
     def _trades(self, frame: dict[str, Any], state: State) -> list[Instruction]:
@@ -299,21 +315,21 @@ class BybitScheme:
         seq = int(frame["cross_seq"])
         ts = int(frame["timestamp_e6"]) / 1_000_000.0
         data = frame["data"]
+        market.topic = topic
         if kind == "snapshot":
-            market.topic = topic
             rows = data["order_book"] if isinstance(data, dict) else data
             bids: list[Level] = []
             asks: list[Level] = []
             ids: LegacyLevels = {}
             for row in rows:
-                price = to_decimal_str(row["price"])
+                price = _num(row["price"])
                 side = row["side"]
                 if side == "Buy":
                     ids[row["id"]] = (True, price)
-                    bids.append((price, to_decimal_str(row["size"])))
+                    bids.append((price, _num(row["size"])))
                 elif side == "Sell":
                     ids[row["id"]] = (False, price)
-                    asks.append((price, to_decimal_str(row["size"])))
+                    asks.append((price, _num(row["size"])))
                 else:
                     raise ValueError(f"unknown side {side!r}")
             market.ids = ids
@@ -335,27 +351,27 @@ class BybitScheme:
             known = ids.pop(row["id"], None)
             if known is None:
                 return self._desync(market, f"delete for unknown id {row['id']}")
-            if "price" in row and to_decimal_str(row["price"]) != known[1]:
+            if "price" in row and _num(row["price"]) != known[1]:
                 return self._desync(market, f"delete for id {row['id']} names another price")
             (bids if known[0] else asks).append((known[1], "0"))
         for row in data["update"]:
             known = ids.get(row["id"])
             if known is None:
                 return self._desync(market, f"update for unknown id {row['id']}")
-            if "price" in row and to_decimal_str(row["price"]) != known[1]:
+            if "price" in row and _num(row["price"]) != known[1]:
                 return self._desync(market, f"update for id {row['id']} names another price")
-            (bids if known[0] else asks).append((known[1], to_decimal_str(row["size"])))
+            (bids if known[0] else asks).append((known[1], _num(row["size"])))
         for row in data["insert"]:
             rid = row["id"]
             if rid in ids:
                 return self._desync(market, f"insert for existing id {rid}")
-            price = to_decimal_str(row["price"])
+            price = _num(row["price"])
             side = row["side"]
             if side != "Buy" and side != "Sell":
                 raise ValueError(f"unknown side {side!r}")
             is_bid = side == "Buy"
             ids[rid] = (is_bid, price)
-            (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
+            (bids if is_bid else asks).append((price, _num(row["size"])))
         market.seq = seq
         return [Update(sym, bids, asks, seq, ts)]
 
@@ -376,8 +392,8 @@ class BybitScheme:
                 Trade(
                     sym,
                     "buy" if side == "Buy" else "sell",
-                    to_decimal_str(row["price"]),
-                    to_decimal_str(row["size"]),
+                    _num(row["price"]),
+                    _num(row["size"]),
                     str(row["trade_id"]),
                     stamp,
                 )

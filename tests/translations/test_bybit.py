@@ -197,6 +197,16 @@ def test_delta_before_any_snapshot_is_a_loss_of_sync() -> None:
     expect_resync(feed, feed(ob("delta", 3, [["1", "1"]], [])))
 
 
+def test_depth_and_topic_follow_what_the_venue_sends() -> None:
+    feed = Feed()
+    feed(ob("snapshot", 1, [], [], depth=200))
+    no_seq = ob("delta", 2, [["1", "1"]], [], depth=200)
+    del no_seq["data"]["seq"]
+    out = feed(no_seq)
+    assert isinstance(out[-1], Truncate) and out[-1].depth == 200
+    expect_resync(feed, feed(ob("delta", 4, [], [], depth=200)), "orderbook.200.BTCUSDT")
+
+
 def test_snapshot_after_deltas_replaces_the_book() -> None:
     # After a service restart the venue sends u = 1 with a fresh snapshot.
     feed = Feed()
@@ -352,6 +362,11 @@ def test_legacy_loss_of_sync(bad: dict) -> None:
     assert feed(delta(864131790, insert=[lrow("1", "Buy", "1", 1)])) == []  # dropped until the snapshot
     feed(LSNAP)
     assert feed.keeper.books["BCHUSDT"].synchronised
+
+
+def test_legacy_delta_before_snapshot_resubscribes_the_legacy_topic() -> None:
+    feed = Feed(BCH)
+    expect_resync(feed, feed(delta(5, insert=[lrow("1", "Buy", "1", 1)])), "orderBookL2_25.BCHUSDT")
 
 
 def test_legacy_trades_name_the_taker() -> None:
