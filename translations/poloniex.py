@@ -44,7 +44,6 @@ from translations.protocol import (
 ALIASES = {"STR": "XLM", "BCHSV": "BSV"}
 VENUE_CODES = {v: k for k, v in ALIASES.items()}
 BOOK_CHANNEL = "book_lv2"
-DEPTH = 20  # levels per side that book_lv2 maintains
 # Updates dropped while waiting for a resubscription's snapshot before the
 # connection is given up as beyond repair (the snapshot never came).
 MAX_DROPPED = 1000
