@@ -134,7 +134,7 @@ class BitfinexScheme:
     name = "BITFINEX"
     ws_url = "wss://api-pub.bitfinex.com/ws/2"
     rest_url = ""  # the websocket sends its own snapshots
-    market_types = (MarketType.SPOT, MarketType.PERP)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP)
     ping_interval: float | None = None  # every channel sends a heartbeat when it has been quiet
     stale_after = 35.0  # heartbeats come every 15 seconds
 
@@ -241,6 +241,8 @@ class BitfinexScheme:
                 state.sequence = sequence
                 return self._gap(state, f"sequence gap {last} -> {sequence}")
             state.sequence = sequence
+        if state.broken is not None:
+            return []  # the connection is being replaced; its books wait for the new one
         channel = state.channels.get(frame[0])
         if channel is None:
             # Heartbeats may precede a channel's `subscribed` event.

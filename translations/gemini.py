@@ -68,7 +68,7 @@ class GeminiScheme:
     name = "GEMINI"
     ws_url = "wss://api.gemini.com/v2/marketdata"
     rest_url = ""  # the websocket sends the whole book on subscribing
-    market_types = (MarketType.SPOT, MarketType.PERP)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP)
     ping_interval: float | None = None  # the venue's heartbeats keep the socket alive
     stale_after = 15.0  # heartbeats come every 5 seconds
 
