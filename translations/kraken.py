@@ -73,10 +73,6 @@ def _levels_ok(levels: Any) -> Sequence[Any]:
     return levels  # type: ignore[no-any-return]
 
 
-def _digits(text: str) -> str:
-    return text.replace(".", "").lstrip("0")
-
-
 class KrakenScheme:
     name = "KRAKEN"
     ws_url = "wss://ws.kraken.com"
@@ -142,13 +138,9 @@ class KrakenScheme:
     def checksum(self, book: BookView, symbol: str) -> int:
         """CRC32 of the ten best asks then the ten best bids, each level as
         its price then its volume with the point and leading zeros removed."""
-        parts: list[str] = []
-        for lv in book.asks_levels(CHECKSUM_DEPTH):
-            parts.append(_digits(lv[0]))
-            parts.append(_digits(lv[1]))
-        for lv in book.bids_levels(CHECKSUM_DEPTH):
-            parts.append(_digits(lv[0]))
-            parts.append(_digits(lv[1]))
+        levels = book.asks_levels(CHECKSUM_DEPTH)
+        levels += book.bids_levels(CHECKSUM_DEPTH)
+        parts = [lv[0].replace(".", "").lstrip("0") + lv[1].replace(".", "").lstrip("0") for lv in levels]
         return zlib.crc32("".join(parts).encode())
 
     # --- translate ---------------------------------------------------------------
