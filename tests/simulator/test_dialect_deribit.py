@@ -5,9 +5,12 @@ answered, and a lost notification must be noticed and repaired."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import orjson
+import pytest
+from websockets.asyncio.client import connect
 
 from level4.book.orderbook import OrderBook
 from level4.feed.bookkeeper import BookKeeper
@@ -15,8 +18,9 @@ from level4.feed.translator import ConnectionWork, Translator
 from level4.simulator.dialects.base import ClientSession, SimMarket, SimTrade
 from level4.simulator.dialects.deribit import dialect
 from level4.simulator.orderflow import OrderFlow
+from level4.simulator.server import VenueSimulator
 from translations.deribit import scheme
-from translations.protocol import Instruction, Instrument, MarketType, Trade
+from translations.protocol import ChecksumMismatch, Instruction, Instrument, MarketType, Trade
 
 
 def exact(book: dict[str, object]) -> dict[str, list[tuple[Decimal, Decimal]]]:
@@ -142,3 +146,49 @@ def test_the_dialect_answers_like_the_venue() -> None:
     (err,) = dialect.on_client_frame(session, "not json", markets, h.now)
     assert orjson.loads(err)["error"]["code"] == -32700
     assert dialect.heartbeat(session, markets, h.now + 100) == []  # none until asked for
+
+
+@pytest.mark.slow
+async def test_over_a_real_socket() -> None:
+    """The simulator's server speaking this dialect on loopback, read by the scheme."""
+    sim = VenueSimulator("DERIBIT", ["BTC-USD", "ETH-USD"], rate=400)
+    await sim.start()
+    instruments = [m.instrument for m in sim.markets.values()]
+    tr = Translator(scheme, instruments)
+    keeper = BookKeeper([i.symbol for i in instruments], scheme.checksum)
+    try:
+        async with connect(f"ws://127.0.0.1:{sim.port}") as ws:
+            for frame in scheme.subscribe_msg(tr.state):
+                await ws.send(frame)
+
+            async def pump(seconds: float) -> None:
+                loop = asyncio.get_running_loop()
+                end = loop.time() + seconds
+                while (left := end - loop.time()) > 0:
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), left)
+                    except TimeoutError:
+                        return
+                    out: list[Instruction] = []
+                    work = ConnectionWork()
+                    tr.feed_raw(raw, out, work)
+                    while out:
+                        mismatches: list[ChecksumMismatch] = []
+                        keeper.apply(out, [], mismatches)
+                        out = []
+                        for m in mismatches:
+                            tr.feed(m, out, work)
+                    assert work.reconnect is None
+                    for send in work.sends:
+                        for frame in send.frames:
+                            await ws.send(frame)
+
+            await pump(1.5)
+            sim.paused = True  # let the last frames arrive, then compare
+            await pump(0.3)
+    finally:
+        await sim.stop()
+    assert sim.steps > 200 and tr.trades > 10 and tr.resyncs == 0 and tr.malformed == 0
+    for symbol, market in sim.markets.items():
+        assert keeper.books[symbol].synchronised
+        assert exact(keeper.books[symbol].as_dict()) == exact(market.book.as_dict()), symbol
