@@ -14,7 +14,13 @@ the snapshot channel is also resubscribed to hurry one along.
 
 Diffs that arrive before a product's first snapshot describe changes the
 snapshot already holds, so they are dropped, never buffered: replaying them
-over the snapshot would bring back levels it has already removed.
+over the snapshot would bring back levels it has already removed. The two
+channels are not strictly ordered, though: a diff just after a snapshot may
+still carry changes older than it. Re-applying those is harmless unless a
+level changed again in between, and then the diff's mid_price disagrees.
+
+Snapshots stop at 300 levels a side; deeper than that the book holds only
+what diffs have reported since.
 """
 
 from __future__ import annotations
