@@ -27,6 +27,9 @@ class MarketType(StrEnum):
 
 # A price level as the venue sent it: (price, size) or (price, size, order count),
 # a tuple or the venue's own list (passing it through saves a copy per level).
+# Only [0] and [1] are guaranteed: a venue's own list may carry other things
+# after them (Kraken a timestamp), so an order count is only read from tuples
+# a scheme built for the purpose.
 # Prices and sizes stay decimal strings end to end; a size that is zero deletes.
 Level = tuple[str, str] | tuple[str, str, int] | list[Any]
 

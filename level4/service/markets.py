@@ -18,18 +18,25 @@ from level4.market.tree import child_name, market_spec
 from level4.supervision.supervised import describe_reason
 from level4.supervision.supervisor import ChildEvent
 from translations import scheme_for
-from translations.protocol import Instrument, MarketType
+from translations.protocol import Instrument, MarketType, Scheme
 
 log = structlog.get_logger(__name__)
 
 
 def instrument_for(market: dict[str, Any]) -> Instrument:
-    scheme = scheme_for(market["exchange"])
-    inst = scheme.instrument(market["base_symbol"], market["quote_symbol"], MarketType(market["market_type"]))
+    market_type = MarketType(market["market_type"])
     if market.get("instrument"):
-        # Dated futures and options: the catalogue names the venue's instrument itself.
-        inst = Instrument(inst.base, inst.quote, inst.market_type, market["instrument"])
-    return inst
+        # Dated futures and options: the expiry (and strike) cannot be derived from the
+        # pair, so the catalogue names the venue's instrument itself.
+        return Instrument(market["base_symbol"], market["quote_symbol"], market_type, market["instrument"])
+    return scheme_for(market["exchange"]).instrument(market["base_symbol"], market["quote_symbol"], market_type)
+
+
+def endpoint_for(scheme: Scheme, instrument: Instrument) -> str:
+    """The venue's default websocket URL for this market: some venues (Bybit v5)
+    serve each market category on its own path."""
+    endpoint = getattr(scheme, "endpoint", None)
+    return str(endpoint([instrument])) if callable(endpoint) else scheme.ws_url
 
 
 class MarketControl:
@@ -60,14 +67,15 @@ class MarketControl:
         # A failed tree is gone already; a leftover entry for it must not block a new start.
         self._supervisor().terminate_child(name).get(timeout=self.timeout)
         scheme = scheme_for(market["exchange"])
+        instrument = instrument_for(market)
         ctx = MarketContext(
             market=market,
             scheme=scheme,
-            instrument=instrument_for(market),
+            instrument=instrument,
             registry=self.registry,
             board=self.board,
             hub=self.hub,
-            ws_url=market.get("ws_url") or scheme.ws_url,
+            ws_url=market.get("ws_url") or endpoint_for(scheme, instrument),
             rest_url=market.get("rest_url") or scheme.rest_url,
         )
         self.registry.tag(ctx.tag, market_id)
