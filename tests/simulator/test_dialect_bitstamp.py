@@ -6,9 +6,13 @@ delivered out of order must be noticed and repaired from a new snapshot."""
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import parse_qsl, urlsplit
 
+import httpx
 import orjson
+import pytest
+from websockets.asyncio.client import connect
 
 from level4.book.orderbook import OrderBook
 from level4.feed.bookkeeper import BookKeeper
@@ -16,6 +20,7 @@ from level4.feed.translator import ConnectionWork, Translator
 from level4.simulator.dialects.base import ClientSession, SimMarket, SimTrade
 from level4.simulator.dialects.bitstamp import dialect
 from level4.simulator.orderflow import OrderFlow
+from level4.simulator.server import VenueSimulator
 from translations.bitstamp import scheme
 from translations.protocol import Fetch, Instruction, Instrument, MarketType, RestAnswer, Trade
 
@@ -189,3 +194,60 @@ def test_the_dialect_answers_like_the_venue() -> None:
     assert later is not None and int(later[1]["microtimestamp"]) > int(body["microtimestamp"])
     assert dialect.rest("/api/v2/order_book/nope", {}, markets, now) is not None
     assert dialect.rest("/api/v2/ticker/btcusd", {}, markets, now) is None
+
+
+@pytest.mark.slow
+async def test_over_a_real_socket() -> None:
+    """The simulator's server speaking this dialect on loopback, REST snapshot
+    over HTTP included, read by the scheme."""
+    sim = VenueSimulator("BITSTAMP", ["BTC-USD", "ETH-EUR"], rate=400)
+    await sim.start()
+    instruments = [m.instrument for m in sim.markets.values()]
+    tr = Translator(scheme, instruments)
+    keeper = BookKeeper([i.symbol for i in instruments])
+    base = f"http://127.0.0.1:{sim.port}"
+    heartbeats = 0
+    try:
+        async with connect(f"ws://127.0.0.1:{sim.port}") as ws, httpx.AsyncClient(base_url=base) as http:
+            for frame in scheme.subscribe_msg(tr.state):
+                await ws.send(frame)
+
+            async def handle(frame: str | RestAnswer) -> None:
+                nonlocal heartbeats
+                if isinstance(frame, str) and '"bts:heartbeat"' in frame:
+                    heartbeats += 1
+                out: list[Instruction] = []
+                work = ConnectionWork()
+                if isinstance(frame, RestAnswer):
+                    tr.feed(frame, out, work)
+                else:
+                    tr.feed_raw(frame, out, work)
+                keeper.apply(out, [], [])
+                assert work.reconnect is None, work.reconnect
+                for fetch in work.fetches:
+                    response = await http.get(fetch.path)
+                    await handle(RestAnswer(fetch.symbol, fetch.path, response.json()))
+
+            async def pump(seconds: float) -> None:
+                loop = asyncio.get_running_loop()
+                end = loop.time() + seconds
+                while (left := end - loop.time()) > 0:
+                    try:
+                        raw = await asyncio.wait_for(ws.recv(), left)
+                    except TimeoutError:
+                        return
+                    await handle(raw if isinstance(raw, str) else raw.decode())
+
+            await pump(1.0)
+            for frame in scheme.ping_msg(tr.state):
+                await ws.send(frame)
+            await pump(0.5)
+            sim.paused = True  # let the last frames arrive, then compare
+            await pump(0.3)
+    finally:
+        await sim.stop()
+    assert sim.steps > 200 and tr.trades > 10 and tr.resyncs == 0 and tr.malformed == 0 and tr.synchronised()
+    assert heartbeats == 1
+    for symbol, market in sim.markets.items():
+        assert keeper.books[symbol].synchronised
+        assert keeper.books[symbol].as_dict() == market.book.as_dict(), symbol
