@@ -13,5 +13,7 @@ CAPTURES = Path(os.environ.get("LEVEL4_CAPTURES", Path(__file__).resolve().paren
 def capture(name: str) -> Path:
     path = CAPTURES / name
     if not path.exists():
+        if os.environ.get("LEVEL4_REQUIRE_CAPTURES"):
+            pytest.fail(f"capture {name} not found under {CAPTURES}")
         pytest.skip(f"capture {name} not found under {CAPTURES} (set LEVEL4_CAPTURES)")
     return path
