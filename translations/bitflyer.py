@@ -208,10 +208,12 @@ class BitflyerScheme:
     def synchronised(self, state: State) -> bool:
         return state.broken is None
 
-    def checksum(self, book: BookView, symbol: str) -> int:
+    def checksum(self, book: BookView, symbol: str) -> int | None:
         """Not a checksum the venue names, but its integrity signal all the
-        same: the book's mid_price (see `book_mid`)."""
-        return book_mid(book.bids_levels(GRID_DEPTH), book.asks_levels(GRID_DEPTH))
+        same: the book's mid_price (see `book_mid`); None when one side is
+        empty and there is no mid to compare."""
+        mid = book_mid(book.bids_levels(GRID_DEPTH), book.asks_levels(GRID_DEPTH))
+        return None if mid == ONE_SIDED else mid
 
     # --- translate ---------------------------------------------------------------------
 
@@ -279,8 +281,6 @@ class BitflyerScheme:
         product = state.products.get(mismatch.symbol)
         if product is None or not product.snapshot_seen:
             return []
-        if mismatch.actual == ONE_SIDED:
-            return []  # an empty side has no mid to compare
         if mismatch.actual == CROSSED:
             return self._resync(product, state, "crossed book")
         return self._resync(

@@ -83,7 +83,7 @@ class Update:
 @dataclass(slots=True)
 class Trade:
     symbol: str
-    side: str  # taker side: "buy" or "sell"
+    side: str  # taker side: "buy" or "sell"; "" for auction fills, which have no taker
     price: str
     size: str
     trade_id: str | None
@@ -217,8 +217,9 @@ class Scheme(Protocol):
     def synchronised(self, state: Any) -> bool:
         """False means the connection is beyond repair: reconnect."""
 
-    def checksum(self, book: BookView, symbol: str) -> int:
-        """The venue's checksum of a book (only venues that send Verify)."""
+    def checksum(self, book: BookView, symbol: str) -> int | None:
+        """The venue's checksum of a book (only venues that send Verify);
+        None when the book is in no state to be compared (not counted)."""
 
 
 @dataclass(slots=True)

@@ -71,7 +71,8 @@ class FeedConnection:
 
     async def run(self) -> None:
         self._task = asyncio.current_task()
-        self._http = httpx.AsyncClient(timeout=10.0)
+        # Venues move REST paths behind redirects (trailing slashes, new hosts).
+        self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=True)
         try:
             while not self._stopping:
                 reason = await self._session()

@@ -33,6 +33,7 @@ class Summary:
     checksums_verified: int = 0
     checksum_failures: int = 0
     reconnects_requested: int = 0
+    resubscribes_requested: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
         return dict(self.__dict__)
@@ -99,6 +100,7 @@ class Replay:
         self.pending: list[tuple[str, str]] = []  # (symbol, path) fetches not yet answered
         self.events: list[MarketEvent] = []
         self.reconnects_requested = 0
+        self.sends_requested = 0  # frames a live feed would have sent (resubscribes, pongs)
         self._book_work: list[Instruction] = []
         self._work = ConnectionWork()
         self._mismatches: list[ChecksumMismatch] = []
@@ -126,6 +128,7 @@ class Replay:
             self.keeper.apply(work, self.events, self._mismatches)
             for fetch in self._work.fetches:
                 self.pending.append((fetch.symbol, fetch.path))
+            self.sends_requested += len(self._work.sends)
             if self._work.reconnect is not None:
                 # A replay cannot reconnect; the books stay as the scheme left them.
                 self.reconnects_requested += 1
@@ -179,6 +182,7 @@ def replay(
         summary.checksums_verified += rp.keeper.checksums_verified
         summary.checksum_failures += rp.keeper.checksum_failures
         summary.reconnects_requested += rp.reconnects_requested
+        summary.resubscribes_requested += rp.sends_requested
     return replays, summary
 
 
