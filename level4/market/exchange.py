@@ -13,9 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from level4.feed.events import BookDelta, BookStatus, TopChange
+from level4.market.base import MarketActor
 from level4.market.context import MarketContext
 from level4.market.messages import Crash, Events
-from level4.supervision.supervised import SupervisedActor
 from translations.protocol import Trade
 
 
@@ -23,21 +23,20 @@ def _level(lv: Any) -> list[str] | None:
     return None if lv is None else [lv[0], lv[1]]
 
 
-class ExchangeActor(SupervisedActor):
+class ExchangeActor(MarketActor):
+    role = "exchange"
+
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:
-        super().__init__(**supervision)
-        self.ctx = ctx
+        super().__init__(ctx, **supervision)
         self.sequence = 0
         self.top: dict[str, Any] | None = None
         self.trades: deque[dict[str, Any]] = deque(maxlen=1000)
 
     def on_start(self) -> None:
-        self.ctx.registry.register(self.ctx.market_id, "exchange", self.actor_ref)
         self._publish("status", {"status": "started", "reason": None}, None, time.time())
 
     def on_stop(self) -> None:
         self._publish("status", {"status": "stopped", "reason": None}, None, time.time())
-        self.ctx.registry.unregister(self.ctx.market_id, "exchange", self.actor_ref)
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)

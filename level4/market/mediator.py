@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from level4.feed.translator import ConnectionWork, Translator
+from level4.market.base import MarketActor
 from level4.market.context import MarketContext
 from level4.market.messages import (
     ApplyBatch,
@@ -25,23 +26,17 @@ from level4.market.messages import (
     SendFrames,
 )
 from level4.market.status import Status
-from level4.supervision.supervised import SupervisedActor
 from translations.protocol import Desync, Instruction
 
 
-class MediatorActor(SupervisedActor):
+class MediatorActor(MarketActor):
+    role = "mediator"
+
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:
-        super().__init__(**supervision)
-        self.ctx = ctx
+        super().__init__(ctx, **supervision)
         self.translator = Translator(ctx.scheme, [ctx.instrument])
         self.generation = 0
         self.work = ConnectionWork()
-
-    def on_start(self) -> None:
-        self.ctx.registry.register(self.ctx.market_id, "mediator", self.actor_ref)
-
-    def on_stop(self) -> None:
-        self.ctx.registry.unregister(self.ctx.market_id, "mediator", self.actor_ref)
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)

@@ -7,26 +7,21 @@ from typing import Any
 
 from level4.feed.bookkeeper import BookKeeper
 from level4.feed.events import BookStatus, MarketEvent
+from level4.market.base import MarketActor
 from level4.market.context import MarketContext
 from level4.market.messages import ApplyBatch, BookQuery, Crash, Events, Mismatches
 from level4.market.status import Status
-from level4.supervision.supervised import SupervisedActor
 from translations.protocol import ChecksumMismatch
 
 
-class OrderBookActor(SupervisedActor):
+class OrderBookActor(MarketActor):
+    role = "orderbook"
+
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:
-        super().__init__(**supervision)
-        self.ctx = ctx
+        super().__init__(ctx, **supervision)
         checksum = getattr(ctx.scheme, "checksum", None)
         self.keeper = BookKeeper([ctx.instrument.symbol], checksum)
         self.book = self.keeper.books[ctx.instrument.symbol]
-
-    def on_start(self) -> None:
-        self.ctx.registry.register(self.ctx.market_id, "orderbook", self.actor_ref)
-
-    def on_stop(self) -> None:
-        self.ctx.registry.unregister(self.ctx.market_id, "orderbook", self.actor_ref)
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)

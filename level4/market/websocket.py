@@ -6,6 +6,7 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Any
 
+from level4.market.base import MarketActor
 from level4.market.context import MarketContext
 from level4.market.messages import (
     Connected,
@@ -21,7 +22,6 @@ from level4.market.messages import (
 from level4.market.status import Status
 from level4.net.feed import Batch, FeedCallbacks, FeedConnection
 from level4.net.ioloop import IOLoop
-from level4.supervision.supervised import SupervisedActor
 from translations.protocol import RestAnswer
 
 
@@ -53,10 +53,11 @@ class _Relay(FeedCallbacks):
         self._tell(PingDue(generation))
 
 
-class WebsocketActor(SupervisedActor):
+class WebsocketActor(MarketActor):
+    role = "websocket"
+
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:
-        super().__init__(**supervision)
-        self.ctx = ctx
+        super().__init__(ctx, **supervision)
         self.io = IOLoop.get()
         self.feed = FeedConnection(
             ctx.ws_url,
@@ -69,7 +70,6 @@ class WebsocketActor(SupervisedActor):
         self._running: concurrent.futures.Future[None] | None = None
 
     def on_start(self) -> None:
-        self.ctx.registry.register(self.ctx.market_id, "websocket", self.actor_ref)
         self.ctx.board.set(self.ctx.market_id, Status.CONNECTING)
         self._running = self.io.submit(self.feed.run())
 
@@ -80,7 +80,6 @@ class WebsocketActor(SupervisedActor):
         self._close()  # pykka skips on_stop after a failure; the socket must close all the same
 
     def _close(self) -> None:
-        self.ctx.registry.unregister(self.ctx.market_id, "websocket", self.actor_ref)
         # Close the socket before the actor is gone: a stopped feed holds no connection.
         try:
             self.io.submit(self.feed.stop()).result(timeout=5)
