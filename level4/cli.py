@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -113,7 +114,8 @@ def run_console(args: argparse.Namespace) -> int:
     from level4.console import run
 
     settings = settings_from(args)
-    logs.configure(settings.log_level)
+    # An interactive prompt drowns in info lines; warnings and worse still show.
+    logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
     return run(settings)
 
 
