@@ -55,7 +55,7 @@ class OrderFlow:
             return self._market_order(now)
         side_is_bid = self.rng.random() < 0.5
         side = book.bids if side_is_bid else book.asks
-        if roll < 0.35 and len(side) > self.levels // 2:
+        if roll < 0.35 and len(side) > self.levels:
             # cancel a whole level somewhere in the book
             key = side.keys()[self.rng.randrange(len(side))]
             level = side[key]
