@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import orjson
+
 
 @dataclass(frozen=True, slots=True)
 class Opened:
@@ -73,15 +75,30 @@ def parse_line(line: str) -> Record | None:
 
 
 def read(path: str | Path) -> Iterator[Record]:
-    with open(path, encoding="utf-8") as fh:
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for number, line in enumerate(fh, 1):
             try:
                 record = parse_line(line)
             except (CaptureError, ValueError) as exc:
-                # A torn last line (the recorder was killed) is skipped, not fatal.
+                if not line.endswith("\n"):
+                    return  # a torn last line: the recorder was stopped mid-write
                 raise CaptureError(f"{path}:{number}: {exc}") from exc
+            if not line.endswith("\n") and not _whole(record):
+                return  # the last record was cut short
             if record is not None:
                 yield record
+
+
+def _whole(record: Record | None) -> bool:
+    """Whether an unterminated last line holds a complete frame."""
+    body = getattr(record, "frame", None) or getattr(record, "body", None)
+    if body is None:
+        return True
+    try:
+        orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 def is_http_file(path: str | Path) -> bool:
