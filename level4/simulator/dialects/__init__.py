@@ -8,6 +8,11 @@ from typing import cast
 from level4.simulator.dialects.base import Dialect
 
 
+class UnknownDialect(KeyError):
+    def __str__(self) -> str:
+        return f"the simulator has no {self.args[0]!r} dialect"
+
+
 def dialect_for(venue: str) -> Dialect:
     name = venue.lower()
     try:
@@ -15,5 +20,5 @@ def dialect_for(venue: str) -> Dialect:
     except ModuleNotFoundError as exc:
         if exc.name != f"level4.simulator.dialects.{name}":
             raise
-        raise KeyError(f"the simulator has no {venue!r} dialect") from None
+        raise UnknownDialect(venue) from None
     return cast(Dialect, module.dialect)
