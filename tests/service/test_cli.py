@@ -44,4 +44,4 @@ def test_version_and_unknown_commands() -> None:
     done = level4("frobnicate")
     assert done.returncode == 2 and "invalid choice" in done.stderr
     done = level4("simulate", "--venue", "nowhere")
-    assert done.returncode == 2 and "the simulator has no 'nowhere' dialect" in done.stderr
+    assert done.returncode == 2 and "the simulator has no 'NOWHERE' dialect" in done.stderr
