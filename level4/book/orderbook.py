@@ -4,64 +4,103 @@ Levels are keyed by the float value of their price, which orders them and
 makes "1.50" and "1.5" the same level; the venue's own price and size
 strings are kept as the level's value, so nothing is ever rounded. Floats
 represent every decimal of up to 15 significant digits distinctly, which
-covers every price a venue quotes. Bids are keyed by the negated price so
-that both sides iterate best first.
+covers every price a venue quotes.
+
+Each side is a dict (key -> level; bids keyed by the negated price, so that
+a smaller key is a better level on both sides) beside a plain ascending list
+of the negated keys, searched and changed with the C `bisect` functions: the
+best level is the list's last item. Almost every change a venue sends is
+near the top of the book, so inserting or removing there moves only the few
+items after it, and the best level or the top N is a slice of the tail.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from itertools import islice
-
-from sortedcontainers import SortedDict
 
 from translations.protocol import Level
 
 
+def _side(levels: Iterable[Level], sign: float) -> tuple[dict[float, Level], list[float]]:
+    side = {sign * float(lv[0]): lv for lv in levels if float(lv[1]) != 0.0}
+    return side, sorted([-key for key in side])
+
+
+def _apply(side: dict[float, Level], ranks: list[float], levels: Iterable[Level], sign: float) -> None:
+    get = side.get
+    for lv in levels:
+        key = sign * float(lv[0])
+        if float(lv[1]) == 0.0:
+            if side.pop(key, None) is not None:
+                del ranks[bisect_left(ranks, -key)]
+        else:
+            if get(key) is None:
+                insort(ranks, -key)
+            side[key] = lv
+
+
+def _levels(side: dict[float, Level], ranks: list[float], depth: int | None) -> list[Level]:
+    if depth is not None:
+        ranks = ranks[-depth:] if depth > 0 else []
+    return [side[-rank] for rank in reversed(ranks)]
+
+
 class OrderBook:
-    __slots__ = ("asks", "bids", "reason", "sequence", "symbol", "synchronised", "timestamp")
+    __slots__ = (
+        "ask_ranks",
+        "asks",
+        "bid_ranks",
+        "bids",
+        "reason",
+        "sequence",
+        "symbol",
+        "synchronised",
+        "timestamp",
+        "top_ask",
+        "top_bid",
+    )
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        self.bids: SortedDict = SortedDict()
-        self.asks: SortedDict = SortedDict()
+        # key (bids: -price, asks: price) -> level; the negated keys ascending, best last
+        self.bids: dict[float, Level] = {}
+        self.asks: dict[float, Level] = {}
+        self.bid_ranks: list[float] = []
+        self.ask_ranks: list[float] = []
         self.synchronised = False
         self.sequence: int | None = None
         self.timestamp: float | None = None
         self.reason: str | None = "no snapshot yet"
+        # The top of book last announced (by the BookKeeper's TopChange events).
+        self.top_bid: Level | None = None
+        self.top_ask: Level | None = None
 
     # --- changes -------------------------------------------------------------
 
     def replace(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        self.bids = SortedDict({-float(lv[0]): lv for lv in bids if float(lv[1]) != 0.0})
-        self.asks = SortedDict({float(lv[0]): lv for lv in asks if float(lv[1]) != 0.0})
+        self.bids, self.bid_ranks = _side(bids, -1.0)
+        self.asks, self.ask_ranks = _side(asks, 1.0)
         self.synchronised = True
         self.reason = None
 
     def update(self, bids: Sequence[Level], asks: Sequence[Level]) -> None:
-        side = self.bids
-        for lv in bids:
-            key = -float(lv[0])
-            if float(lv[1]) == 0.0:
-                side.pop(key, None)
-            else:
-                side[key] = lv
-        side = self.asks
-        for lv in asks:
-            key = float(lv[0])
-            if float(lv[1]) == 0.0:
-                side.pop(key, None)
-            else:
-                side[key] = lv
+        if bids:
+            _apply(self.bids, self.bid_ranks, bids, -1.0)
+        if asks:
+            _apply(self.asks, self.ask_ranks, asks, 1.0)
 
     def truncate(self, depth: int) -> None:
-        for side in (self.bids, self.asks):
-            while len(side) > depth:
-                side.popitem()
+        for side, ranks in ((self.bids, self.bid_ranks), (self.asks, self.ask_ranks)):
+            extra = len(ranks) - depth
+            if extra > 0:
+                for rank in ranks[:extra]:
+                    del side[-rank]
+                del ranks[:extra]
 
     def clear(self, reason: str) -> None:
-        self.bids = SortedDict()
-        self.asks = SortedDict()
+        self.bids, self.bid_ranks = {}, []
+        self.asks, self.ask_ranks = {}, []
         self.synchronised = False
         self.sequence = None
         self.reason = reason
@@ -69,23 +108,23 @@ class OrderBook:
     # --- reads ---------------------------------------------------------------
 
     def best_bid(self) -> Level | None:
-        return self.bids.peekitem(0)[1] if self.bids else None
+        ranks = self.bid_ranks
+        return self.bids[-ranks[-1]] if ranks else None
 
     def best_ask(self) -> Level | None:
-        return self.asks.peekitem(0)[1] if self.asks else None
+        ranks = self.ask_ranks
+        return self.asks[-ranks[-1]] if ranks else None
 
     def bids_levels(self, depth: int | None = None) -> list[Level]:
-        values = self.bids.values()
-        return list(values if depth is None else islice(values, depth))
+        return _levels(self.bids, self.bid_ranks, depth)
 
     def asks_levels(self, depth: int | None = None) -> list[Level]:
-        values = self.asks.values()
-        return list(values if depth is None else islice(values, depth))
+        return _levels(self.asks, self.ask_ranks, depth)
 
     def crossed(self) -> bool:
-        if not self.bids or not self.asks:
+        if not self.bid_ranks or not self.ask_ranks:
             return False
-        return -self.bids.peekitem(0)[0] >= self.asks.peekitem(0)[0]
+        return self.bid_ranks[-1] >= -self.ask_ranks[-1]
 
     def as_dict(self, depth: int | None = None) -> dict[str, object]:
         """The public JSON shape: best first, [price, size] decimal strings."""

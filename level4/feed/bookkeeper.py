@@ -42,33 +42,41 @@ class BookKeeper:
     def apply(
         self, instructions: Sequence[Instruction], events: list[MarketEvent], mismatches: list[ChecksumMismatch]
     ) -> None:
-        """Apply in order; append events and checksum mismatches found."""
-        touched: dict[str, tuple[object, object, float | None]] = {}
+        """Apply in order; append events and checksum mismatches found.
+
+        The top of book is compared once per batch with the one last
+        announced, so a batch yields at most one TopChange per book."""
+        books = self.books
+        touched: list[OrderBook] = []
+        last: OrderBook | None = None  # most batches touch one book: skip the membership test
         for ins in instructions:
             kind = type(ins)
             if kind is Update:
                 assert isinstance(ins, Update)
-                book = self.book(ins.symbol)
+                book = books.get(ins.symbol) or self.book(ins.symbol)
                 if not book.synchronised:
                     continue  # nothing to update until a snapshot makes it whole
-                if ins.symbol not in touched:
-                    touched[ins.symbol] = (book.best_bid(), book.best_ask(), ins.timestamp)
                 book.update(ins.bids, ins.asks)
                 if ins.sequence is not None:
                     book.sequence = ins.sequence
                 if ins.timestamp is not None:
                     book.timestamp = ins.timestamp
+                if book is not last:
+                    if book not in touched:
+                        touched.append(book)
+                    last = book
                 if self.deltas:
                     events.append(BookDelta(ins.symbol, list(ins.bids), list(ins.asks), False, ins.timestamp))
             elif kind is Trade:
                 assert isinstance(ins, Trade)
                 events.append(ins)
+            elif kind is Verify:
+                assert isinstance(ins, Verify)
+                self._verify(ins, mismatches)
             elif kind is Snapshot:
                 assert isinstance(ins, Snapshot)
                 book = self.book(ins.symbol)
                 was = book.synchronised
-                if ins.symbol not in touched:
-                    touched[ins.symbol] = (book.best_bid(), book.best_ask(), ins.timestamp)
                 book.replace(ins.bids, ins.asks)
                 book.sequence = ins.sequence
                 book.timestamp = ins.timestamp
@@ -76,32 +84,49 @@ class BookKeeper:
                     events.append(BookStatus(ins.symbol, True, None))
                 if self.deltas:
                     events.append(BookDelta(ins.symbol, book.bids_levels(), book.asks_levels(), True, ins.timestamp))
-            elif kind is Verify:
-                assert isinstance(ins, Verify)
-                book = self.book(ins.symbol)
-                if not book.synchronised or self._checksum is None:
-                    continue
-                actual = self._checksum(book, ins.symbol)
-                if actual is None:
-                    continue  # the scheme says this book cannot be compared now
-                self.checksums_verified += 1
-                if actual != ins.expected:
-                    self.checksum_failures += 1
-                    mismatches.append(ChecksumMismatch(ins.symbol, ins.expected, actual))
+                if book is not last:
+                    if book not in touched:
+                        touched.append(book)
+                    last = book
             elif kind is Truncate:
                 assert isinstance(ins, Truncate)
-                self.book(ins.symbol).truncate(ins.depth)
+                book = self.book(ins.symbol)
+                depth = ins.depth
+                if self.deltas and book.synchronised and (len(book.bids) > depth or len(book.asks) > depth):
+                    # consumers applying deltas must drop the same levels
+                    gone_bids = [(lv[0], "0") for lv in book.bids_levels()[depth:]]
+                    gone_asks = [(lv[0], "0") for lv in book.asks_levels()[depth:]]
+                    events.append(BookDelta(ins.symbol, gone_bids, gone_asks, False, book.timestamp))
+                book.truncate(depth)
             elif kind is Desync:
                 assert isinstance(ins, Desync)
                 book = self.book(ins.symbol)
-                if ins.symbol not in touched:
-                    touched[ins.symbol] = (book.best_bid(), book.best_ask(), None)
                 was = book.synchronised
                 book.clear(ins.reason)
                 if was:
                     events.append(BookStatus(ins.symbol, False, ins.reason))
-        for symbol, (bid, ask, ts) in touched.items():
-            book = self.books[symbol]
-            new_bid, new_ask = book.best_bid(), book.best_ask()
-            if new_bid != bid or new_ask != ask:
-                events.append(TopChange(symbol, new_bid, new_ask, book.timestamp or ts))
+                if book is not last:
+                    if book not in touched:
+                        touched.append(book)
+                    last = book
+        for book in touched:
+            ranks = book.bid_ranks
+            bid = book.bids[-ranks[-1]] if ranks else None
+            ranks = book.ask_ranks
+            ask = book.asks[-ranks[-1]] if ranks else None
+            top_bid, top_ask = book.top_bid, book.top_ask
+            if (bid is not top_bid and bid != top_bid) or (ask is not top_ask and ask != top_ask):
+                book.top_bid, book.top_ask = bid, ask
+                events.append(TopChange(book.symbol, bid, ask, book.timestamp))
+
+    def _verify(self, ins: Verify, mismatches: list[ChecksumMismatch]) -> None:
+        book = self.book(ins.symbol)
+        if not book.synchronised or self._checksum is None:
+            return
+        actual = self._checksum(book, ins.symbol)
+        if actual is None:
+            return  # the scheme says this book cannot be compared now
+        self.checksums_verified += 1
+        if actual != ins.expected:
+            self.checksum_failures += 1
+            mismatches.append(ChecksumMismatch(ins.symbol, ins.expected, actual))

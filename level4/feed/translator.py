@@ -22,8 +22,14 @@ from translations.protocol import (
     Reconnect,
     Scheme,
     Send,
+    Snapshot,
     Trade,
+    Truncate,
+    Update,
+    Verify,
 )
+
+_BOOK_WORK = frozenset({Snapshot, Trade, Verify, Truncate, Desync})
 
 
 @dataclass(slots=True)
@@ -74,7 +80,15 @@ class Translator:
             instructions.append(Reconnect(f"scheme error: {type(exc).__name__}"))
         for ins in instructions:
             kind = type(ins)
-            if kind is Fetch:
+            if kind is Update:  # by far the most frequent: one test
+                book_work.append(ins)
+            elif kind in _BOOK_WORK:
+                if kind is Trade:
+                    self.trades += 1
+                elif kind is Desync:
+                    self.resyncs += 1
+                book_work.append(ins)
+            elif kind is Fetch:
                 work.fetches.append(ins)  # type: ignore[arg-type]
             elif kind is Send:
                 work.sends.append(ins)  # type: ignore[arg-type]
@@ -83,12 +97,6 @@ class Translator:
             elif kind is Malformed:
                 self.malformed += 1
                 work.malformed.append(ins)  # type: ignore[arg-type]
-            else:
-                if kind is Desync:
-                    self.resyncs += 1
-                elif kind is Trade:
-                    self.trades += 1
-                book_work.append(ins)
 
     def synchronised(self) -> bool:
         return self.scheme.synchronised(self.state)

@@ -123,25 +123,34 @@ class Replay:
         self._flush()
 
     def _flush(self) -> None:
-        while self._book_work or self._work.fetches:
-            work, self._book_work = self._book_work, []
-            self.keeper.apply(work, self.events, self._mismatches)
-            for fetch in self._work.fetches:
-                self.pending.append((fetch.symbol, fetch.path))
-            self.sends_requested += len(self._work.sends)
-            if self._work.reconnect is not None:
+        work = self._work
+        while self._book_work or work.fetches:
+            book_work, self._book_work = self._book_work, []
+            if book_work:
+                self.keeper.apply(book_work, self.events, self._mismatches)
+            if work.fetches:
+                self.pending.extend((fetch.symbol, fetch.path) for fetch in work.fetches)
+            self._connection_work()
+            if self._mismatches:
+                mismatches, self._mismatches = self._mismatches, []
+                for mismatch in mismatches:
+                    self.translator.feed(mismatch, self._book_work, work)
+
+    def _connection_work(self) -> None:
+        work = self._work
+        if work.sends or work.reconnect is not None or work.fetches or work.malformed:
+            self.sends_requested += len(work.sends)
+            if work.reconnect is not None:
                 # A replay cannot reconnect; the books stay as the scheme left them.
                 self.reconnects_requested += 1
-            self._work.clear()
-            mismatches, self._mismatches = self._mismatches, []
-            for mismatch in mismatches:
-                self.translator.feed(mismatch, self._book_work, self._work)
+            work.clear()
 
     def feed(self, received: float, raw: str) -> None:
         if self.pending:
             self._answer_fetches(received)
         self.translator.feed_raw(raw, self._book_work, self._work)
-        self._flush()
+        if self._book_work or self._work.fetches:
+            self._flush()
 
     def finish(self) -> None:
         """Answer fetches still outstanding with whatever was recorded later."""

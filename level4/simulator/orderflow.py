@@ -56,9 +56,8 @@ class OrderFlow:
         side_is_bid = self.rng.random() < 0.5
         side = book.bids if side_is_bid else book.asks
         if roll < 0.35 and len(side) > self.levels:
-            # cancel a whole level somewhere in the book
-            key = side.keys()[self.rng.randrange(len(side))]
-            level = side[key]
+            # cancel a whole level somewhere in the book (by rank from the best)
+            level = (book.bids_levels() if side_is_bid else book.asks_levels())[self.rng.randrange(len(side))]
             change = (level[0], "0")
         else:
             best = self._best_ticks(side_is_bid)
@@ -85,8 +84,9 @@ class OrderFlow:
     def _market_order(self, now: float) -> Step:
         book = self.market.book
         taker_buys = self.rng.random() < 0.5
-        side = book.asks if taker_buys else book.bids
-        price, size = side.peekitem(0)[1][:2]
+        best = book.best_ask() if taker_buys else book.best_bid()
+        assert best is not None
+        price, size = best[0], best[1]
         units = int(size.replace(".", ""))
         take = min(units, self._size_units())
         left = units - take

@@ -180,10 +180,12 @@ def test_capture_books_agree_with_every_trade() -> None:
         key = float(frame["price"]) if frame["side"] == "buy" else -float(frame["price"])
         assert key in maker, frame
         assert Decimal(maker[key][1]) >= quantity
-        assert maker.peekitem(0)[0] <= key  # the best maker level is at least as good
-        other = book.bids if frame["side"] == "buy" else book.asks
-        if other:
-            best_other = Decimal(other.peekitem(0)[1][0])
+        best_maker = book.best_ask() if frame["side"] == "buy" else book.best_bid()
+        assert best_maker is not None and min(maker) == (1 if frame["side"] == "buy" else -1) * float(best_maker[0])
+        assert min(maker) <= key  # the best maker level is at least as good
+        other = book.best_bid() if frame["side"] == "buy" else book.best_ask()
+        if other is not None:
+            best_other = Decimal(other[0])
             assert best_other < price if frame["side"] == "buy" else best_other > price
         checked += 1
 

@@ -1,0 +1,75 @@
+"""The book against a plain model: every change, every read, best first."""
+
+from __future__ import annotations
+
+import random
+from decimal import Decimal
+
+from level4.book.orderbook import OrderBook
+from level4.feed.bookkeeper import BookKeeper
+from level4.feed.events import TopChange
+from translations.protocol import Desync, Snapshot, Update
+
+
+def model_levels(side: dict[Decimal, tuple[str, str]], bids: bool) -> list[tuple[str, str]]:
+    return [side[p] for p in sorted(side, reverse=bids)]
+
+
+def test_random_changes_match_a_sorted_model() -> None:
+    rng = random.Random(7)
+    book = OrderBook("X")
+    model: dict[bool, dict[Decimal, tuple[str, str]]] = {True: {}, False: {}}
+    book.replace([], [])
+    for step in range(5000):
+        is_bid = rng.random() < 0.5
+        ticks = rng.randint(9_900, 10_100) if is_bid else rng.randint(10_101, 10_300)
+        # the same price written differently must be the same level
+        price = f"{ticks / 100:.2f}" if rng.random() < 0.5 else f"{ticks / 100:.4f}"
+        size = "0" if rng.random() < 0.3 else f"{rng.randint(1, 999)}.{rng.randint(0, 99):02d}"
+        level = (price, size)
+        book.update([level] if is_bid else [], [] if is_bid else [level])
+        side = model[is_bid]
+        if Decimal(size) == 0:
+            side.pop(Decimal(price), None)
+        else:
+            side[Decimal(price)] = level
+        if step % 97 == 0:
+            assert book.bids_levels() == model_levels(model[True], True)
+            assert book.asks_levels() == model_levels(model[False], False)
+            assert book.bids_levels(5) == model_levels(model[True], True)[:5]
+            assert book.asks_levels(0) == []
+            best_bid = model_levels(model[True], True)[:1]
+            assert book.best_bid() == (best_bid[0] if best_bid else None)
+    book.truncate(3)
+    assert book.bids_levels() == model_levels(model[True], True)[:3]
+    assert book.asks_levels() == model_levels(model[False], False)[:3]
+    assert len(book.bids) == 3 and len(book.asks) == 3
+
+
+def test_strings_are_kept_and_crossing_is_seen() -> None:
+    book = OrderBook("X")
+    book.replace([("1.50", "2.000"), ("1.4", "0")], [("1.6", "1e-8")])
+    assert book.bids_levels() == [("1.50", "2.000")]
+    book.update([("1.5", "3")], [])
+    assert book.as_dict() == {"synchronised": True, "bids": [["1.5", "3"]], "asks": [["1.6", "1e-8"]]}
+    assert not book.crossed()
+    book.update([("1.60", "1")], [])
+    assert book.crossed()
+
+
+def test_top_change_once_per_batch_and_only_when_the_top_moves() -> None:
+    keeper = BookKeeper(["X"])
+    events: list[object] = []
+    keeper.apply([Snapshot("X", [("10", "1")], [("11", "1")])], events, [])  # type: ignore[arg-type]
+    assert [e for e in events if isinstance(e, TopChange)] == [TopChange("X", ("10", "1"), ("11", "1"), None)]
+    events.clear()
+    deep = Update("X", [("9", "1")], [])
+    keeper.apply([deep, Update("X", [], [("12", "5")])], events, [])  # type: ignore[arg-type]
+    assert events == []  # below the top: no event
+    keeper.apply([Update("X", [("10", "2")], []), Update("X", [("10", "3")], [])], events, [])  # type: ignore[arg-type]
+    assert events == [TopChange("X", ("10", "3"), ("11", "1"), None)]
+    events.clear()
+    keeper.apply([Update("X", [("10", "3")], [])], events, [])  # type: ignore[arg-type]
+    assert events == []  # the same level again is no change
+    keeper.apply([Desync("X", "gap")], events, [])  # type: ignore[arg-type]
+    assert events[-1] == TopChange("X", None, None, None)
