@@ -22,6 +22,12 @@ log = structlog.get_logger("level4")
 def _service_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--database-url", help="SQLAlchemy URL (default: LEVEL4_DATABASE_URL, else ./level4.sqlite3)")
     p.add_argument("--no-start", action="store_true", help="do not start markets whose feed flag is on")
+    p.add_argument(
+        "--sink",
+        action="append",
+        metavar="URL",
+        help="send every event to this nats:// or redis:// URL (repeatable; replaces LEVEL4_SINKS)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,6 +65,8 @@ def settings_from(args: argparse.Namespace) -> Settings:
             setattr(settings, name, value)
     if getattr(args, "no_start", False):
         settings.start_enabled = False
+    if getattr(args, "sink", None):
+        settings.sinks = list(args.sink)
     return settings
 
 

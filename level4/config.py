@@ -17,6 +17,10 @@ def _env_float(name: str, default: float) -> float:
         raise SystemExit(f"{name} must be a number, got {raw!r}") from None
 
 
+def _env_list(name: str) -> list[str]:
+    return [part.strip() for part in os.environ.get(name, "").split(",") if part.strip()]
+
+
 @dataclass
 class Settings:
     host: str = field(default_factory=lambda: os.environ.get("LEVEL4_HOST", "127.0.0.1"))
@@ -30,6 +34,8 @@ class Settings:
     ssl_certfile: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_SSL_CERTFILE") or None)
     ssl_keyfile: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_SSL_KEYFILE") or None)
     start_enabled: bool = True  # start markets whose feed flag is set in the catalogue
+    # Sink URLs (level4.sinks.spec): every event also goes to these NATS / Redis servers.
+    sinks: list[str] = field(default_factory=lambda: _env_list("LEVEL4_SINKS"))
 
     def check_exposure(self) -> None:
         """Refuse to serve the control API beyond this machine without a token."""

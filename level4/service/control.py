@@ -24,8 +24,10 @@ class ServiceControl:
         markets: MarketControl,
         board: StatusBoard,
         timeout: float = 15.0,
+        sinks: Callable[[], list[dict[str, Any]]] = list,
     ) -> None:
         self._repo = repo
+        self._sinks = sinks
         self.markets = markets
         self.board = board
         self.timeout = timeout
@@ -102,7 +104,7 @@ class ServiceControl:
             enabled = self._db("list_markets", True)
             database = "ok"
         except CatalogueError as exc:
-            return {"database": "unavailable", "detail": exc.detail, "markets_not_live": None}
+            return {"database": "unavailable", "detail": exc.detail, "markets_not_live": None, "sinks": self._sinks()}
         not_live = []
         for market in enabled:
             state = self.board.get(int(market["id"]))
@@ -110,4 +112,9 @@ class ServiceControl:
                 not_live.append(
                     {"id": market["id"], "tag": market["tag"], "status": str(state.status), "reason": state.reason}
                 )
-        return {"database": database, "markets_enabled": len(enabled), "markets_not_live": not_live}
+        return {
+            "database": database,
+            "markets_enabled": len(enabled),
+            "markets_not_live": not_live,
+            "sinks": self._sinks(),
+        }

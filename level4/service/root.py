@@ -3,11 +3,13 @@
     root (one_for_one)
       registries   who is who in the market trees
       repo         the catalogue (SQLAlchemy)
+      sink:<name>  one per configured sink (NATS, Redis): queued events out
       http         uvicorn serving the control API
       markets      dynamic: one tree per running market
 
 Stopping the root stops these in reverse: feeds first, then the HTTP
-server, the repo and the registries.
+server, the sinks (each flushing what is queued, within its deadline), the
+repo and the registries.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from level4.service.control import ServiceControl
 from level4.service.http import HttpServerActor
 from level4.service.markets import MarketControl
 from level4.service.repo import RepoActor
+from level4.sinks import SinkConfigError, Sinks
 from level4.supervision.supervised import SupervisedActor, describe_reason, stop_quietly
 from level4.supervision.supervisor import ChildSpec, Strategy, Supervisor
 
@@ -52,6 +55,10 @@ class Service:
         self.board = StatusBoard()
         self.hub = EventHub()
         self.gave_up = threading.Event()
+        try:
+            self.sinks = Sinks(settings.sinks)
+        except SinkConfigError as exc:
+            raise SystemExit(f"LEVEL4_SINKS / --sink: {exc}") from None
         self.root: pykka.ActorRef[Any] | None = None
         self.markets = MarketControl(
             lambda: self._child("markets"),
@@ -61,7 +68,7 @@ class Service:
             settings.market_max_restarts,
             settings.market_restart_window,
         )
-        self.control = ServiceControl(lambda: self._child("repo"), self.markets, self.board)
+        self.control = ServiceControl(lambda: self._child("repo"), self.markets, self.board, sinks=self.sinks.status)
 
     def _child(self, name: str) -> pykka.ActorProxy[Any]:
         if self.root is None:
@@ -78,6 +85,7 @@ class Service:
         children = [
             ChildSpec.for_actor("registries", RegistryActor, self.registry),
             ChildSpec.for_actor("repo", RepoActor, s.database_url),
+            *self.sinks.child_specs(),
             ChildSpec.for_actor(
                 "http", HttpServerActor, app, s.host, s.port, ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile
             ),
@@ -92,6 +100,7 @@ class Service:
                 shutdown=60.0,
             ),
         ]
+        self.sinks.attach(self.hub)  # queue from the first event on, whatever the sinks' servers do
         self.root = Supervisor.start(
             children,
             strategy=Strategy.ONE_FOR_ONE,
@@ -117,3 +126,4 @@ class Service:
         if root is not None:
             stop_quietly(root, timeout)
             log.info("service_stopped")
+        self.sinks.detach()
