@@ -16,12 +16,10 @@ import threading
 import time
 import uuid
 from collections import deque
-from typing import Any, NamedTuple
+from typing import Any
 
-
-class Queued(NamedTuple):
-    serial: int
-    event: dict[str, Any]
+# (serial, event): a plain tuple, as this is built on the publishing thread for every event.
+Queued = tuple[int, dict[str, Any]]
 
 
 class Outbox:
@@ -47,7 +45,7 @@ class Outbox:
                 self.dropped += 1
                 self.last_drop_at = time.time()
             self.accepted += 1
-            self._items.append(Queued(self.accepted, event))
+            self._items.append((self.accepted, event))
             waiter, self._waiter = self._waiter, None
         if waiter is not None:  # only a waiting consumer costs a wake-up
             _set_soon(*waiter)

@@ -17,8 +17,8 @@ def test_full_outbox_drops_the_oldest_and_counts() -> None:
         box.put({"sequence": i})
     assert box.dropped == 2 and box.accepted == 5 and len(box) == 3
     taken = box.take_nowait(10)
-    assert [q.event["sequence"] for q in taken] == [3, 4, 5]
-    assert [q.serial for q in taken] == [3, 4, 5]  # serials keep counting across drops
+    assert [q[1]["sequence"] for q in taken] == [3, 4, 5]
+    assert [q[0] for q in taken] == [3, 4, 5]  # serials keep counting across drops
     assert box.take_nowait(10) == []
 
 
@@ -26,8 +26,8 @@ def test_take_returns_at_most_the_limit_in_order() -> None:
     box = Outbox(100)
     for i in range(10):
         box.put({"i": i})
-    assert [q.event["i"] for q in box.take_nowait(4)] == [0, 1, 2, 3]
-    assert [q.event["i"] for q in box.take_nowait(100)] == [4, 5, 6, 7, 8, 9]
+    assert [q[1]["i"] for q in box.take_nowait(4)] == [0, 1, 2, 3]
+    assert [q[1]["i"] for q in box.take_nowait(100)] == [4, 5, 6, 7, 8, 9]
 
 
 def test_capacity_must_be_positive() -> None:
@@ -40,7 +40,7 @@ async def test_a_put_from_another_thread_wakes_the_waiting_loop() -> None:
     threading.Timer(0.05, box.put, args=({"x": 1},)).start()
     started = time.monotonic()
     taken = await box.take(10, timeout=5.0)
-    assert [q.event for q in taken] == [{"x": 1}]
+    assert [q[1] for q in taken] == [{"x": 1}]
     assert time.monotonic() - started < 2.0
 
 
@@ -77,5 +77,5 @@ def test_many_producers_lose_nothing_below_the_bound() -> None:
     items = box.take_nowait(100_000)
     assert len(items) == 20_000 and box.dropped == 0
     for k in range(4):
-        assert [q.event["i"] for q in items if q.event["p"] == k] == list(range(5_000))  # each producer in order
-    assert [q.serial for q in items] == list(range(1, 20_001))
+        assert [q[1]["i"] for q in items if q[1]["p"] == k] == list(range(5_000))  # each producer in order
+    assert [q[0] for q in items] == list(range(1, 20_001))
