@@ -35,6 +35,7 @@ from translations.protocol import (
     Instruction,
     Instrument,
     Level,
+    Malformed,
     MarketType,
     Reconnect,
     RestAnswer,
@@ -47,6 +48,8 @@ NOW = 1_700_000_000.0
 # Book-change frames on their way to one client -> what arrives instead, or
 # None to let them pass and wait for a later change.
 Tamper = Callable[[list[str]], list[str] | None]
+# The flow that makes every step, or a function of the step number that picks it.
+Pick = OrderFlow | Callable[[int], OrderFlow]
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,7 @@ class DialectClient:
         self.made: list[tuple[str, SimTrade]] = []  # made in markets this client was subscribed to
         self.desyncs: list[Desync] = []
         self.reconnects: list[Reconnect] = []
+        self.malformed: list[Malformed] = []
         self.received: list[str] = []  # every frame the scheme was given, after tampering
         self.requests: list[Any] = []  # every frame sent to the venue, as it parsed them
         self.book_frames = 0  # frames the dialect rendered for book changes
@@ -208,6 +212,7 @@ class DialectClient:
         work = self.work
         if work.malformed and not self.allow_malformed:
             raise AssertionError(f"malformed: {[m.reason for m in work.malformed]}")
+        self.malformed.extend(work.malformed)
         if work.reconnect is not None:
             assert self.allow_reconnect, work.reconnect
             self.reconnects.append(work.reconnect)
@@ -270,7 +275,7 @@ class DialectClient:
         self,
         steps: int,
         *,
-        pick: Callable[[int], OrderFlow] | None = None,
+        pick: Pick | None = None,
         ping_every: int | None = None,
         heartbeat_every: int | None = None,
     ) -> None:
@@ -326,18 +331,18 @@ def drive(
     clients: Sequence[DialectClient],
     steps: int,
     *,
-    pick: Callable[[int], OrderFlow] | None = None,
+    pick: Pick | None = None,
     ping_every: int | None = None,
     heartbeat_every: int | None = None,
 ) -> None:
     """Random happenings on the clients' venue, rendered to each client the
-    way the server renders them. `pick` chooses the flow for a step number
-    (default: each market in turn); every `ping_every` steps the clients ping,
+    way the server renders them. `pick` chooses the flow (default: each
+    market in turn); every `ping_every` steps the clients ping,
     every `heartbeat_every` steps the venue sends its heartbeats."""
     sim = clients[0].sim
+    choose = (lambda n: sim.flows[n % len(sim.flows)]) if pick is None else pick
     for _ in range(steps):
-        n = sim.steps
-        flow = pick(n) if pick is not None else sim.flows[n % len(sim.flows)]
+        flow = choose if isinstance(choose, OrderFlow) else choose(sim.steps)
         step = sim.step(flow)
         ping = ping_every is not None and sim.steps % ping_every == 0
         heartbeat = heartbeat_every is not None and sim.steps % heartbeat_every == 0

@@ -43,21 +43,17 @@ def test_a_lost_update_is_detected_and_the_resubscription_heals_the_book() -> No
     client = connected(seed=3)
     flow = client.sim.flows[0]
     symbol = flow.market.instrument.symbol
-
-    def only(_n: int) -> OrderFlow:
-        return flow
-
-    client.drive(50, pick=only)
+    client.drive(50, pick=flow)
     client.tamper = lambda frames: frames[1:] if frames else None  # the next change is not delivered
     while client.tamper is not None:
-        client.drive(1, pick=only)
+        client.drive(1, pick=flow)
     assert not client.desyncs  # nothing can tell until the next update
     while not client.desyncs:
-        client.drive(1, pick=only)
+        client.drive(1, pick=flow)
     # the scheme resubscribed; the dialect answered with a fresh snapshot
     assert [d.symbol for d in client.desyncs] == [symbol]
     assert client.keeper.books[symbol].synchronised
-    client.drive(200, pick=only)
+    client.drive(200, pick=flow)
     client.assert_books_equal(sequence=True)
 
 

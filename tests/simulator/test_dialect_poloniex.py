@@ -47,18 +47,14 @@ def test_a_lost_update_is_detected_and_the_resubscription_heals_the_book() -> No
     client = connected(seed=5)
     flow = client.sim.flows[0]
     symbol = flow.market.instrument.symbol
-
-    def only(_n: int) -> OrderFlow:
-        return flow
-
-    client.drive(50, pick=only)
+    client.drive(50, pick=flow)
     client.tamper = lambda frames: frames[1:] if frames else None  # lose the first change the client would see
     while not client.desyncs:
-        client.drive(1, pick=only)
+        client.drive(1, pick=flow)
     assert client.tamper is None
     assert [d.symbol for d in client.desyncs] == [symbol]
     assert client.keeper.books[symbol].synchronised  # the dialect answered the resubscription with a snapshot
-    client.drive(200, pick=only)
+    client.drive(200, pick=flow)
     client.assert_books_equal(DEPTH)
 
 
