@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
+
 from level4.market.hub import EventHub
 from level4.sinks import Sinks
 from level4.sinks.actor import SinkActor
@@ -73,6 +75,7 @@ def test_a_dead_sink_loop_is_restarted_by_its_supervisor_and_keeps_the_queue() -
     assert state.status is SinkStatus.STOPPED
 
 
+@pytest.mark.slow
 def test_stopping_a_sink_whose_server_is_down_waits_only_the_flush_deadline() -> None:
     hub = EventHub()
     sinks = Sinks([f"redis://127.0.0.1:{free_port()}/0?flush=0.5&retry_max=0.2"])  # nothing listens there
