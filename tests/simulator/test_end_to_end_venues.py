@@ -38,9 +38,10 @@ def test_the_table_covers_every_venue() -> None:
     assert sorted(VENUES) == translations.names()
 
 
-def values(levels: list[list[str]], depth: int | None) -> list[tuple[Decimal, Decimal]]:
-    """By value: venues that send JSON numbers drop trailing zeros ("50000.10" -> 50000.1)."""
-    return [(Decimal(p), Decimal(s)) for p, s in levels[:depth]]
+def values(levels: list[list[Any]], depth: int | None) -> list[tuple[Decimal, Decimal]]:
+    """By value: venues that send JSON numbers drop trailing zeros ("50000.10" -> 50000.1);
+    a level may carry its order count after price and size."""
+    return [(Decimal(lv[0]), Decimal(lv[1])) for lv in levels[:depth]]
 
 
 def same_book(book: dict[str, Any], reference: dict[str, Any], depth: int | None) -> bool:
