@@ -66,13 +66,8 @@ ONE_SIDED = -1  # no mid to compare: one side of the book is empty
 CROSSED = -2
 
 
-def num(value: Any) -> str:
-    """to_decimal_str with a fast path for the plain floats that make up almost every level."""
-    if type(value) is float:
-        text = repr(value)
-        if "e" not in text:
-            return text[:-2] if text.endswith(".0") else text
-    return to_decimal_str(value)
+# Every level's price and size pass through it.
+num = to_decimal_str
 
 
 def scaled(text: str) -> int:

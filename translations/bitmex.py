@@ -50,18 +50,8 @@ MONTH_CODES = frozenset("FGHJKMNQUVXZ")
 QUOTES = ("USDT", "USDC", "USD", "EUR", "XBT", "ETH")
 
 
-def _num(value: Any) -> str:
-    """to_decimal_str with the common cases first: it runs for every level."""
-    cls = value.__class__
-    if cls is str:
-        return value  # type: ignore[no-any-return]
-    if cls is int:
-        return str(value)
-    if cls is float:
-        text = repr(value)
-        if "e" not in text:
-            return text[:-2] if text.endswith(".0") else text
-    return to_decimal_str(value)
+# Every level's price and size pass through it.
+_num = to_decimal_str
 
 
 @dataclass(slots=True)
