@@ -29,6 +29,7 @@ from translations.protocol import (
     Desync,
     Instruction,
     Instrument,
+    Level,
     Malformed,
     MarketType,
     Reconnect,
@@ -71,6 +72,10 @@ def _levels_ok(levels: Any) -> Sequence[Any]:
         float(lv[0])
         float(lv[1])
     return levels  # type: ignore[no-any-return]
+
+
+def _checksum_text(levels: list[Level]) -> str:
+    return "".join([lv[0].replace(".", "").lstrip("0") + lv[1].replace(".", "").lstrip("0") for lv in levels])
 
 
 class KrakenScheme:
@@ -138,10 +143,19 @@ class KrakenScheme:
     def checksum(self, book: BookView, symbol: str) -> int:
         """CRC32 of the ten best asks then the ten best bids, each level as
         its price then its volume with the point and leading zeros removed."""
-        levels = book.asks_levels(CHECKSUM_DEPTH)
-        levels += book.bids_levels(CHECKSUM_DEPTH)
-        parts = [lv[0].replace(".", "").lstrip("0") + lv[1].replace(".", "").lstrip("0") for lv in levels]
-        return zlib.crc32("".join(parts).encode())
+        asks = book.asks_levels(CHECKSUM_DEPTH)
+        bids = book.bids_levels(CHECKSUM_DEPTH)
+        derived: dict[str, Any] | None = getattr(book, "derived", None)
+        if derived is None:
+            return zlib.crc32((_checksum_text(asks) + _checksum_text(bids)).encode())
+        # Most changes of a deep book leave one side's top ten as they were: reuse its text.
+        text = []
+        for name, levels in (("kraken.asks", asks), ("kraken.bids", bids)):
+            kept = derived.get(name)
+            if kept is None or kept[0] != levels:
+                kept = derived[name] = (levels, _checksum_text(levels))
+            text.append(kept[1])
+        return zlib.crc32("".join(text).encode())
 
     # --- translate ---------------------------------------------------------------
 

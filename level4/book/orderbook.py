@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from translations.protocol import Level
 
@@ -52,6 +53,7 @@ class OrderBook:
         "asks",
         "bid_ranks",
         "bids",
+        "derived",
         "reason",
         "sequence",
         "symbol",
@@ -75,6 +77,10 @@ class OrderBook:
         # The top of book last announced (by the BookKeeper's TopChange events).
         self.top_bid: Level | None = None
         self.top_ask: Level | None = None
+        # Scratch space for what a scheme derives from the levels (a checksum's
+        # text of the top levels); whatever is kept is checked against the
+        # levels it came from before it is used, so it can never go stale.
+        self.derived: dict[str, Any] = {}
 
     # --- changes -------------------------------------------------------------
 
