@@ -1,0 +1,1 @@
+"""level4's benchmarks: `python -m benchmarks` (see README.org, Performance)."""

@@ -1,0 +1,90 @@
+"""Run level4's benchmarks and print their tables (org-mode, as in README.org).
+
+    .venv/bin/python -m benchmarks                 all three parts
+    .venv/bin/python -m benchmarks hot live        some of them
+    .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
+
+The first run installs cryptofeed 2.4.1 into benchmarks/.cryptofeed-venv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+from level4 import logs
+
+PARTS = ("hot", "live", "scale")
+
+
+def machine() -> str:
+    model = "unknown cpu"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
+    return (
+        f"{os.cpu_count()} cores ({model}), Python {platform.python_version()}, "
+        f"{platform.system()} {platform.release()}; load average at start {load}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description="level4's benchmarks")
+    parser.add_argument("parts", nargs="*", metavar="PART", help=f"some of {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--captures", type=Path, default=Path(os.environ.get("LEVEL4_CAPTURES", "../shared/captures")))
+    parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter steps")
+    parser.add_argument("--no-cryptofeed", action="store_true", help="skip cryptofeed in the hot-path part")
+    parser.add_argument("--markets", type=int, default=4, help="markets sharing the live part's rate")
+    args = parser.parse_args(argv)
+    parts = args.parts or list(PARTS)
+    unknown = sorted(set(parts) - set(PARTS))
+    if unknown:
+        parser.error(f"unknown part {unknown[0]!r}; choose from {', '.join(PARTS)}")
+    logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
+
+    print(f"machine: {machine()}")
+    print(f"command: {' '.join([Path(sys.executable).name, '-m', 'benchmarks', *(argv or sys.argv[1:])])}")
+    if "hot" in parts:
+        from benchmarks import hotpath
+
+        if not args.captures.is_dir():
+            print(f"\n* hot path: skipped, no captures at {args.captures} (set LEVEL4_CAPTURES)")
+        else:
+            started = time.monotonic()
+            results = hotpath.run(args.captures, repeats=3 if args.quick else 9, with_cryptofeed=not args.no_cryptofeed)
+            print("\n* hot path: recorded sessions, frames per second (best of the repeats)\n")
+            print(hotpath.table(results).org())
+            for note in hotpath.notes(results):
+                print(f"- {note}")
+            print(f"({time.monotonic() - started:.0f}s)")
+    if "live" in parts:
+        from benchmarks import live
+
+        started = time.monotonic()
+        steps = live.run(markets=args.markets, seconds=2.0 if args.quick else 5.0)
+        print(f"\n* live pipeline: {args.markets} Coinbase markets over loopback websockets, consumed from the hub\n")
+        print(live.table(steps).org())
+        print(f"- highest sustained rate: {live.highest_sustained(steps) or 'none'} frames/s")
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "scale" in parts:
+        from benchmarks import scale
+
+        started = time.monotonic()
+        rows = scale.run(quiet_seconds=5.0 if args.quick else 10.0)
+        print("\n* scale: quiet simulated markets in one process\n")
+        print(scale.table(rows).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
