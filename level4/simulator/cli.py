@@ -8,6 +8,7 @@ import contextlib
 import signal
 import sys
 
+from level4.simulator.faults import FAULTS, parse
 from level4.simulator.server import VenueSimulator
 from translations.protocol import MarketType
 
@@ -20,7 +21,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--symbols", default="BTC-USD", help="comma-separated BASE-QUOTE pairs")
     p.add_argument("--market-type", choices=[t.value for t in MarketType], help="default: the venue's first")
     p.add_argument("--rate", type=float, default=50.0, help="order-flow steps per second")
-    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seed", type=int, default=1, help="order flow and faults")
+    p.add_argument(
+        "--faults",
+        default="",
+        metavar="NAME=RATE[,...]",
+        help=f"inject faults at these rates (0..1; per book frame, connection or REST request): {', '.join(FAULTS)};"
+        " change them while running with GET /control/faults?NAME=RATE",
+    )
     p.set_defaults(func=run)
 
 
@@ -35,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
             rate=args.rate,
             seed=args.seed,
             market_type=MarketType(args.market_type) if args.market_type else None,
+            faults=parse(args.faults),
         )
     except (KeyError, ValueError) as exc:
         print(f"level4 simulate: {exc}", file=sys.stderr)
@@ -43,6 +52,8 @@ def run(args: argparse.Namespace) -> int:
     async def main() -> None:
         await sim.start()
         print(f"simulating {sim.venue} on ws://{sim.host}:{sim.port}/ markets {', '.join(sim.markets)}", flush=True)
+        if rates := sim.faults.describe()["rates"]:
+            print(f"faults {rates}", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -3,6 +3,7 @@ REST snapshots where it has them, and the reference books.
 
     GET /reference?symbol=BTC-USD   the reference book, shaped like level4's book endpoint
     GET /control/pause | /control/resume   freeze or restart the order flow (for exact comparisons)
+    GET /control/faults[?drop=0.01&stall=0&clear=1]   fault rates and counts; set some, or clear all first
     anything else                   the dialect's REST answer, or 404
 """
 
@@ -26,6 +27,7 @@ from websockets.http11 import Request, Response
 from level4.book.orderbook import OrderBook
 from level4.simulator.dialects import dialect_for
 from level4.simulator.dialects.base import ClientSession, Dialect, SimMarket
+from level4.simulator.faults import Faults, Link, Signal, parse
 from level4.simulator.orderflow import OrderFlow
 from translations import scheme_for
 from translations.protocol import Instrument, MarketType
@@ -43,7 +45,8 @@ def json_response(status: int, body: Any) -> Response:
 class Client:
     connection: ServerConnection
     session: ClientSession = field(default_factory=ClientSession)
-    outbox: asyncio.Queue[str | None] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[str | Signal | None] = field(default_factory=asyncio.Queue)
+    link: Link = field(default_factory=Link)
 
 
 class VenueSimulator:
@@ -56,9 +59,11 @@ class VenueSimulator:
         rate: float = 50.0,
         seed: int = 1,
         market_type: MarketType | None = None,
+        faults: dict[str, float] | None = None,
     ) -> None:
         self.venue = venue.upper()
         self.dialect: Dialect = dialect_for(self.venue)
+        self.faults = Faults(self.venue, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
         scheme = scheme_for(self.venue)
         mtype = market_type or scheme.market_types[0]
         self.host, self.port, self.rate = host, port, rate
@@ -123,9 +128,24 @@ class VenueSimulator:
         body["update_id"] = market.update_id
         return body
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+    def set_faults(self, rates: dict[str, float], clear: bool = False) -> None:
+        """Change fault rates while running; frames held back for reordering go out."""
+        if clear:
+            self.faults.clear()
+        self.faults.set(rates)
+        self._release_held()
+
+    def _release_held(self) -> None:
+        for client in list(self.clients):
+            for frame in self.faults.release(client.link):
+                client.outbox.put_nowait(frame)
+
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
-            return None
+            status = self.faults.refuse_upgrade()
+            if status is None:
+                return None
+            return json_response(status, {"error": "fault", "detail": "simulated upgrade refusal"})
         parts = urlsplit(request.path)
         query = dict(parse_qsl(parts.query))
         if parts.path == "/reference":
@@ -135,11 +155,33 @@ class VenueSimulator:
             return json_response(200, body)
         if parts.path in ("/control/pause", "/control/resume"):
             self.paused = parts.path.endswith("pause")
+            if self.paused:
+                self._release_held()  # frames in flight arrive; only new ones stop
             return json_response(200, {"paused": self.paused, "steps": self.steps})
+        if parts.path == "/control/faults":
+            return self._faults_control(query)
+        fault = self.faults.rest_fault()
+        if isinstance(fault, float):
+            await asyncio.sleep(fault)  # hung: the client's timeout should have given up long before
+        elif fault is not None:
+            return json_response(fault, {"error": "fault", "detail": "simulated REST failure"})
         answer = self.dialect.rest(parts.path, query, self.markets, time.time())
         if answer is None:
             return json_response(404, {"error": "not_found", "detail": parts.path})
         return json_response(*answer)
+
+    def _faults_control(self, query: dict[str, str]) -> Response:
+        clear = query.pop("clear", "") not in ("", "0", "false")
+        try:
+            self.set_faults(parse(",".join(f"{k}={v}" for k, v in query.items())), clear)
+        except ValueError as exc:
+            return json_response(422, {"error": "invalid", "detail": str(exc)})
+        answer = self.faults.describe()
+        # Stalled connections stay stalled after the faults stop, until their clients give up on them.
+        answer["stalled"] = sum(1 for c in self.clients if c.link.stalled)
+        answer["cut"] = sum(1 for c in self.clients if c.link.cut)  # being closed
+        answer["connections"] = len(self.clients)
+        return json_response(200, answer)
 
     # --- websocket -------------------------------------------------------------------
 
@@ -147,8 +189,11 @@ class VenueSimulator:
         client = Client(connection)
         self.clients.add(client)
         writer = asyncio.create_task(self._writer(client))
+        hold_until = time.monotonic() + self.faults.subscribe_delay()
         try:
             async for raw in connection:
+                if (wait := hold_until - time.monotonic()) > 0:
+                    await asyncio.sleep(wait)  # a slow venue: requests answered late, in order
                 try:
                     frame: Any = orjson.loads(raw)
                 except orjson.JSONDecodeError:
@@ -163,9 +208,22 @@ class VenueSimulator:
             await writer
 
     async def _writer(self, client: Client) -> None:
+        stalled = False
         with contextlib.suppress(ConnectionClosed):
             while (frame := await client.outbox.get()) is not None:
-                await client.connection.send(frame)
+                if frame is Signal.STALL:
+                    stalled = True  # open, silent: only the client's watchdog can tell
+                elif frame is Signal.DISCONNECT:
+                    await self._cut(client.connection)
+                    return
+                elif not stalled:
+                    await client.connection.send(frame)
+
+    async def _cut(self, connection: ServerConnection) -> None:
+        if self.faults.abort_next():
+            connection.transport.abort()  # no close frame: as when a network path dies
+        else:
+            await connection.close(1011, "simulated disconnect")
 
     async def _flow(self) -> None:
         interval = 1.0 / self.rate if self.rate > 0 else None
@@ -184,11 +242,14 @@ class VenueSimulator:
             for client in list(self.clients):
                 if symbol not in client.session.subscribed:
                     continue
-                frames = self.dialect.on_book_change(client.session, market, step.bids, step.asks, now)
-                if step.trade is not None:
+                book = self.dialect.on_book_change(client.session, market, step.bids, step.asks, now)
+                frames, signal = self.faults.book_frames(client.link, book)
+                if signal is None and step.trade is not None:
                     frames += self.dialect.on_trade(client.session, market, step.trade, now)
                 for frame in frames:
                     client.outbox.put_nowait(frame)
+                if signal is not None:
+                    client.outbox.put_nowait(signal)
 
     async def _heartbeats(self, interval: float) -> None:
         while True:

@@ -208,6 +208,15 @@ class BitfinexDialect:
             out += self._checksum(client, window, market)
         return out
 
+    @staticmethod
+    def corrupt_checksum(frame: str) -> str | None:
+        """The frame with a wrong checksum (fault injection), or None when it is no checksum frame."""
+        parsed = orjson.loads(frame)
+        if not isinstance(parsed, list) or len(parsed) < 3 or parsed[1] != "cs":
+            return None
+        parsed[2] = parsed[2] + 1 if parsed[2] < 2**31 - 1 else -(2**31)  # still a signed 32-bit number
+        return dumps(parsed)
+
     def on_trade(self, session: ClientSession, market: SimMarket, trade: SimTrade, now: float) -> list[str]:
         client = self._client(session)
         chan = client.trades.get(market.instrument.symbol)

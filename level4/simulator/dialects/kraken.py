@@ -167,6 +167,18 @@ class KrakenDialect:
         text += "".join(_digits(p) + _digits(s) for p, s in list(bids.items())[:10])
         return zlib.crc32(text.encode())
 
+    @staticmethod
+    def corrupt_checksum(frame: str) -> str | None:
+        """The frame with a wrong checksum (fault injection), or None when it carries none."""
+        parsed = orjson.loads(frame)
+        if not isinstance(parsed, list):
+            return None
+        for part in parsed:
+            if isinstance(part, dict) and "c" in part:
+                part["c"] = str((int(part["c"]) + 1) % 2**32)
+                return dumps(parsed)
+        return None
+
     def on_trade(self, session: ClientSession, market: SimMarket, trade: SimTrade, now: float) -> list[str]:
         symbol = market.instrument.symbol
         channel_id = session.extra.get("trades", {}).get(symbol)

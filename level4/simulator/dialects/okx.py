@@ -150,6 +150,18 @@ class OkxDialect:
         value = zlib.crc32(":".join(parts).encode())
         return value - (1 << 32) if value & (1 << 31) else value
 
+    @staticmethod
+    def corrupt_checksum(frame: str) -> str | None:
+        """The frame with a wrong checksum (fault injection), or None when it carries none
+        (OKX's 0 means "not computed")."""
+        parsed = orjson.loads(frame)
+        data = parsed.get("data") if isinstance(parsed, dict) else None
+        if not data or not isinstance(data[0], dict) or not data[0].get("checksum"):
+            return None
+        value = data[0]["checksum"]
+        data[0]["checksum"] = value + 1 if 0 <= value < 2**31 - 1 else value - 1  # never 0, still 32-bit
+        return dumps(parsed)
+
     def on_trade(self, session: ClientSession, market: SimMarket, trade: SimTrade, now: float) -> list[str]:
         inst = market.instrument.symbol
         if inst not in session.extra.get("trades", ()):
