@@ -4,7 +4,10 @@ shared IO loop) and relays between it and the mediator."""
 from __future__ import annotations
 
 import concurrent.futures
+from dataclasses import dataclass
 from typing import Any
+
+import pykka
 
 from level4.market.base import MarketActor
 from level4.market.context import MarketContext
@@ -20,7 +23,7 @@ from level4.market.messages import (
     SendFrames,
 )
 from level4.market.status import Status
-from level4.net.feed import Batch, FeedCallbacks, FeedConnection
+from level4.net.feed import Batch, FeedCallbacks, FeedConnection, Refused
 from level4.net.ioloop import IOLoop
 from translations.protocol import RestAnswer
 
@@ -28,8 +31,9 @@ from translations.protocol import RestAnswer
 class _Relay(FeedCallbacks):
     """Runs on the IO loop: forwards to the mediator without blocking."""
 
-    def __init__(self, ctx: MarketContext) -> None:
+    def __init__(self, ctx: MarketContext, owner: pykka.ActorRef[Any]) -> None:
         self.ctx = ctx
+        self.owner = owner
 
     def _tell(self, message: Any) -> None:
         self.ctx.registry.tell(self.ctx.market_id, "mediator", message)
@@ -52,6 +56,16 @@ class _Relay(FeedCallbacks):
     def ping_due(self, generation: int) -> None:
         self._tell(PingDue(generation))
 
+    def refused(self, reason: str) -> None:
+        self.owner.tell(_Refused(reason))
+
+
+@dataclass(slots=True)
+class _Refused:
+    """From the feed to its own actor: the venue refuses it for good."""
+
+    reason: str
+
 
 class WebsocketActor(MarketActor):
     role = "websocket"
@@ -62,7 +76,7 @@ class WebsocketActor(MarketActor):
         self.feed = FeedConnection(
             ctx.ws_url,
             ctx.rest_url,
-            _Relay(ctx),
+            _Relay(ctx, self.actor_ref),
             ctx.scheme.ping_interval,
             ctx.scheme.stale_after,
             tag=ctx.tag,
@@ -94,6 +108,10 @@ class WebsocketActor(MarketActor):
             self.io.submit(self.feed.fetch(message.symbol, message.path))
         elif kind is DoReconnect:
             self.io.submit(self.feed.reconnect(message.reason))
+        elif kind is _Refused:
+            # Fail like a crash: the supervisors' restart intensity decides how often to try
+            # again, and past it the market is reported failed with this reason.
+            raise Refused(message.reason)
         elif kind is Crash:
             raise RuntimeError(message.detail)
         return None

@@ -17,11 +17,19 @@ from typing import Any
 import httpx
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
 from level4.net.backoff import Backoff
 
 log = structlog.get_logger(__name__)
+
+RECONNECT_BASE = 0.5  # seconds before the first reconnect (then doubling, with jitter)
+RECONNECT_CAP = 30.0  # the longest wait between attempts
+REST_TIMEOUT = 10.0  # a snapshot slower than this counts as failed
+
+# A venue that answers the upgrade with these is overloaded or restarting: try again later.
+# Any other 4xx says the request itself is wrong (path, symbol, permission): no retry will help.
+_RETRYABLE_4XX = frozenset({408, 425, 429})
 
 # Process-wide, so a restarted actor's new connection never shares a
 # generation with frames still in flight from the one it replaced.
@@ -38,6 +46,12 @@ class FeedCallbacks:
     def disconnected(self, generation: int, reason: str) -> None: ...
     def rest_answer(self, symbol: str, path: str, body: Any, error: str | None) -> None: ...
     def ping_due(self, generation: int) -> None: ...
+    def refused(self, reason: str) -> None:
+        """The venue refuses this feed for good; the connection has stopped trying."""
+
+
+class Refused(Exception):
+    """The venue's answer says no retry of this connection can succeed."""
 
 
 class FeedConnection:
@@ -56,7 +70,7 @@ class FeedConnection:
         self.cb = callbacks
         self.ping_interval = ping_interval
         self.stale_after = stale_after
-        self.backoff = backoff or Backoff()
+        self.backoff = backoff or Backoff(RECONNECT_BASE, RECONNECT_CAP)
         self.log = log.bind(market=tag)
         self.generation = 0
         self._ws: ClientConnection | None = None
@@ -72,10 +86,15 @@ class FeedConnection:
     async def run(self) -> None:
         self._task = asyncio.current_task()
         # Venues move REST paths behind redirects (trailing slashes, new hosts).
-        self._http = httpx.AsyncClient(timeout=10.0, follow_redirects=True)
+        self._http = httpx.AsyncClient(timeout=REST_TIMEOUT, follow_redirects=True)
         try:
             while not self._stopping:
-                reason = await self._session()
+                try:
+                    reason = await self._session()
+                except Refused as exc:
+                    self.log.error("feed_refused", reason=str(exc))
+                    self.cb.refused(str(exc))
+                    return
                 if self._stopping:
                     break
                 self.cb.disconnected(self.generation, reason)
@@ -92,7 +111,14 @@ class FeedConnection:
             ws = await connect(
                 self.url, open_timeout=10, ping_interval=20, ping_timeout=20, max_size=2**25, close_timeout=2
             )
-        except (OSError, InvalidHandshake, InvalidURI, TimeoutError) as exc:
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if 400 <= status < 500 and status not in _RETRYABLE_4XX:
+                raise Refused(f"websocket upgrade refused: HTTP {status}") from None
+            return f"websocket upgrade refused: HTTP {status}"
+        except InvalidURI as exc:
+            raise Refused(f"unusable websocket URL: {exc}") from None
+        except (OSError, InvalidHandshake, TimeoutError) as exc:
             return f"connect failed: {type(exc).__name__}: {exc}"
         self._ws = ws
         self.cb.connected(generation)
