@@ -137,6 +137,7 @@ class BitfinexScheme:
     market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP)
     ping_interval: float | None = None  # every channel sends a heartbeat when it has been quiet
     stale_after = 35.0  # heartbeats come every 15 seconds
+    level_counts = True  # levels are (price, size, orders): P0 books count the orders at each price
 
     # --- instruments -------------------------------------------------------------
 

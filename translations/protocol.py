@@ -29,7 +29,8 @@ class MarketType(StrEnum):
 # a tuple or the venue's own list (passing it through saves a copy per level).
 # Only [0] and [1] are guaranteed: a venue's own list may carry other things
 # after them (Kraken a timestamp), so an order count is only read from tuples
-# a scheme built for the purpose.
+# a scheme built for the purpose, and only of a scheme whose class says
+# `level_counts = True` (every level it makes then carries one).
 # Prices and sizes stay decimal strings end to end; a size that is zero deletes.
 Level = tuple[str, str] | tuple[str, str, int] | list[Any]
 

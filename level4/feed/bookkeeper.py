@@ -14,6 +14,7 @@ from translations.protocol import (
     ChecksumMismatch,
     Desync,
     Instruction,
+    Level,
     Snapshot,
     Trade,
     Truncate,
@@ -94,8 +95,8 @@ class BookKeeper:
                 depth = ins.depth
                 if self.deltas and book.synchronised and (len(book.bids) > depth or len(book.asks) > depth):
                     # consumers applying deltas must drop the same levels
-                    gone_bids = [(lv[0], "0") for lv in book.bids_levels()[depth:]]
-                    gone_asks = [(lv[0], "0") for lv in book.asks_levels()[depth:]]
+                    gone_bids: list[Level] = [(lv[0], "0") for lv in book.bids_levels()[depth:]]
+                    gone_asks: list[Level] = [(lv[0], "0") for lv in book.asks_levels()[depth:]]
                     events.append(BookDelta(ins.symbol, gone_bids, gone_asks, False, book.timestamp))
                 book.truncate(depth)
             elif kind is Desync:

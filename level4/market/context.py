@@ -8,6 +8,7 @@ from typing import Any
 import structlog
 
 from level4.market.hub import EventHub
+from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
 from level4.market.status import StatusBoard
 from translations.protocol import Instrument, Scheme
@@ -24,10 +25,13 @@ class MarketContext:
     ws_url: str
     rest_url: str
     log: Any = field(default=None)
+    publisher: MarketPublisher | None = None  # kept by the caller across runs of the market
 
     def __post_init__(self) -> None:
         if self.log is None:
             self.log = structlog.get_logger("level4.market").bind(market=self.tag)
+        if self.publisher is None:
+            self.publisher = MarketPublisher(self.market_id, self.tag, self.hub)
 
     @property
     def market_id(self) -> int:

@@ -1,22 +1,26 @@
 """The exchange actor: the market's voice downstream.
 
-Numbers every event with a per-market sequence (no gaps, so a consumer can
-see one it missed), stamps venue and receipt time, remembers the current
-top of book and recent trades, and publishes to the event hub.
+Turns the orderbook's events into the public ones (`top`, `trade`, `book`,
+`status`), stamps venue and receipt time, and publishes them through the
+market's publisher, which numbers them without gaps. Whenever the book stops
+being good (start, desync, a restarted orderbook, stop) a `book` snapshot
+with `synchronised: false` and no levels follows, so a consumer applying
+book events never holds a stale book believing it good.
 """
 
 from __future__ import annotations
 
 import time
-from collections import deque
 from decimal import Decimal
 from typing import Any
 
 from level4.feed.events import BookDelta, BookStatus, TopChange
 from level4.market.base import MarketActor
 from level4.market.context import MarketContext
-from level4.market.messages import Crash, Events
-from translations.protocol import Trade
+from level4.market.levels import has_counts, render
+from level4.market.messages import BookGone, BookState, Crash, Events, StatusNotice
+from level4.market.publisher import MarketPublisher, book_payload, no_book
+from translations.protocol import Level, Trade
 
 
 def _level(lv: Any) -> list[str] | None:
@@ -28,72 +32,83 @@ class ExchangeActor(MarketActor):
 
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:
         super().__init__(ctx, **supervision)
-        self.sequence = 0
-        self.top: dict[str, Any] | None = None
-        self.trades: deque[dict[str, Any]] = deque(maxlen=1000)
+        assert ctx.publisher is not None
+        self.publisher: MarketPublisher = ctx.publisher
+        self.counts = has_counts(ctx.scheme)
+        self.book_good = False  # what consumers were last told
 
     def on_start(self) -> None:
-        self._publish("status", {"status": "started", "reason": None}, None, time.time())
+        now = time.time()
+        self._status("started", None, now)
+        self._book_gone("no snapshot yet", now)
 
     def on_stop(self) -> None:
-        self._publish("status", {"status": "stopped", "reason": None}, None, time.time())
+        now = time.time()
+        self._status("stopped", None, now)
+        if self.book_good:
+            self._book_gone("feed stopped", now)
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)
         if kind is Events:
             self._events(message)
+        elif kind is BookState:
+            self._deliver(message)
+        elif kind is StatusNotice:
+            self._status(message.status, message.reason, message.at)
+        elif kind is BookGone:
+            if self.book_good:
+                now = time.time()
+                self._status("desynchronised", message.reason, now)
+                self._book_gone(message.reason, now)
         elif kind is Crash:
             raise RuntimeError(message.detail)
-        elif message == "top":
-            return self.top
-        elif message == "trades":
-            return list(self.trades)
         return None
 
-    def _publish(self, channel: str, payload: dict[str, Any], venue_time: float | None, received_at: float) -> None:
-        self.sequence += 1
-        event = {
-            "channel": channel,
-            "market_id": self.ctx.market_id,
-            "market": self.ctx.tag,
-            "sequence": self.sequence,
-            "venue_time": venue_time,
-            "received_at": received_at,
-        }
-        event.update(payload)
-        self.ctx.hub.publish(event)
+    def _status(self, status: str, reason: str | None, at: float) -> None:
+        self.publisher.publish("status", {"status": status, "reason": reason}, None, at)
+
+    def _book_gone(self, reason: str, at: float) -> None:
+        self.book_good = False
+        self.publisher.publish("book", no_book(reason), None, at)
+
+    def _levels(self, levels: list[Level]) -> list[list[Any]]:
+        return render(levels, self.counts)
+
+    def _deliver(self, state: BookState) -> None:
+        bids, asks = self._levels(state.bids), self._levels(state.asks)
+        payload = book_payload(True, state.synchronised, bids, asks, state.reason)
+        state.deliver(self.publisher.as_of("book", payload, state.timestamp, time.time()))
 
     def _events(self, message: Events) -> None:
         received = message.received_at or time.time()
+        publish = self.publisher.publish
         for ev in message.items:
             kind = type(ev)
-            if kind is TopChange:
+            if kind is BookDelta:
+                assert isinstance(ev, BookDelta)
+                if ev.snapshot:
+                    self.book_good = True
+                payload = book_payload(ev.snapshot, True, self._levels(ev.bids), self._levels(ev.asks), None)
+                publish("book", payload, ev.timestamp, received)
+            elif kind is TopChange:
                 assert isinstance(ev, TopChange)
-                payload = top_payload(ev)
-                self.top = payload
-                self._publish("top", payload, ev.timestamp, received)
+                publish("top", top_payload(ev), ev.timestamp, received)
             elif kind is Trade:
                 assert isinstance(ev, Trade)
-                trade = {
-                    "side": ev.side,
-                    "price": ev.price,
-                    "size": ev.size,
-                    "trade_id": ev.trade_id,
-                }
-                self.trades.append({**trade, "venue_time": ev.timestamp})
-                self._publish("trade", trade, ev.timestamp, received)
+                trade = {"side": ev.side, "price": ev.price, "size": ev.size, "trade_id": ev.trade_id}
+                publish("trade", trade, ev.timestamp, received)
             elif kind is BookStatus:
                 assert isinstance(ev, BookStatus)
-                status = "synchronised" if ev.synchronised else "desynchronised"
-                self._publish("status", {"status": status, "reason": ev.reason}, None, received)
-            elif kind is BookDelta:
-                assert isinstance(ev, BookDelta)
-                payload = {
-                    "snapshot": ev.snapshot,
-                    "bids": [[lv[0], lv[1]] for lv in ev.bids],
-                    "asks": [[lv[0], lv[1]] for lv in ev.asks],
-                }
-                self._publish("book", payload, ev.timestamp, received)
+                if ev.synchronised:
+                    self._status("synchronised", None, received)
+                else:
+                    self._status("desynchronised", ev.reason, received)
+                    self._book_gone(ev.reason or "desynchronised", received)
+
+
+def _plain(value: Decimal) -> str:
+    return format(value, "f")  # never exponent notation ("1E-8")
 
 
 def top_payload(ev: TopChange) -> dict[str, Any]:
@@ -101,6 +116,6 @@ def top_payload(ev: TopChange) -> dict[str, Any]:
     payload: dict[str, Any] = {"bid": _level(ev.bid), "ask": _level(ev.ask), "spread": None, "mid": None}
     if ev.bid is not None and ev.ask is not None:
         bid, ask = Decimal(ev.bid[0]), Decimal(ev.ask[0])
-        payload["spread"] = str(ask - bid)
-        payload["mid"] = str((ask + bid) / 2)
+        payload["spread"] = _plain(ask - bid)
+        payload["mid"] = _plain((ask + bid) / 2)
     return payload

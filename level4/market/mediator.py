@@ -7,6 +7,7 @@ fetches, reconnects) into orders for the websocket actor.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from level4.feed.translator import ConnectionWork, Translator
@@ -24,6 +25,7 @@ from level4.market.messages import (
     PingDue,
     RestReply,
     SendFrames,
+    StatusNotice,
 )
 from level4.market.status import Status
 from translations.protocol import Desync, Instruction
@@ -79,6 +81,7 @@ class MediatorActor(MarketActor):
         board = self.ctx.board
         board.set(self.ctx.market_id, Status.RECONNECTING, message.reason)
         board.count(self.ctx.market_id, reconnects=1)
+        self._tell("exchange", StatusNotice("reconnecting", message.reason, time.time()))
         self._tell("orderbook", ApplyBatch([Desync(self.ctx.instrument.symbol, message.reason)], 0.0))
 
     def _frames(self, message: Frames) -> None:

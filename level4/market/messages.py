@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from level4.feed.events import MarketEvent
 from level4.net.feed import Batch
-from translations.protocol import ChecksumMismatch, Instruction, RestAnswer
+from translations.protocol import ChecksumMismatch, Instruction, Level, RestAnswer
 
 
 # websocket -> mediator
@@ -74,6 +75,41 @@ class Mismatches:
 class Events:
     items: list[MarketEvent]
     received_at: float
+
+
+# mediator -> exchange: connection states that are events too
+@dataclass(slots=True)
+class StatusNotice:
+    status: str  # "reconnecting"
+    reason: str | None
+    at: float
+
+
+# orderbook -> exchange: the book a new orderbook replaced is gone
+@dataclass(slots=True)
+class BookGone:
+    reason: str
+
+
+# a consumer's book snapshot: asked of the orderbook, which hands its book to
+# the exchange behind the events already sent, so the snapshot is numbered in
+# line with them; the exchange calls `deliver` with it
+Deliver = Callable[[dict[str, Any]], None]
+
+
+@dataclass(slots=True)
+class SnapshotRequest:
+    deliver: Deliver
+
+
+@dataclass(slots=True)
+class BookState:
+    bids: list[Level]
+    asks: list[Level]
+    synchronised: bool
+    reason: str | None
+    timestamp: float | None
+    deliver: Deliver
 
 
 # queries (asked)

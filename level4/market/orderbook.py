@@ -1,5 +1,10 @@
 """The orderbook actor: the market's book; applies batches, verifies
-checksums, detects top-of-book changes and answers queries."""
+checksums, detects top-of-book changes and answers queries.
+
+Book deltas are always produced, whoever listens: the event sequence of a
+market then depends on its frames alone (a journal replays to the same
+sequence), and they cost little next to applying the frames.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,17 @@ from level4.feed.bookkeeper import BookKeeper
 from level4.feed.events import BookStatus, MarketEvent
 from level4.market.base import MarketActor
 from level4.market.context import MarketContext
-from level4.market.messages import ApplyBatch, BookQuery, Crash, Events, Mismatches
+from level4.market.levels import has_counts, render
+from level4.market.messages import (
+    ApplyBatch,
+    BookGone,
+    BookQuery,
+    BookState,
+    Crash,
+    Events,
+    Mismatches,
+    SnapshotRequest,
+)
 from level4.market.status import Status
 from translations.protocol import ChecksumMismatch
 
@@ -20,8 +35,13 @@ class OrderBookActor(MarketActor):
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:
         super().__init__(ctx, **supervision)
         checksum = getattr(ctx.scheme, "checksum", None)
-        self.keeper = BookKeeper([ctx.instrument.symbol], checksum)
+        self.keeper = BookKeeper([ctx.instrument.symbol], checksum, deltas=True)
         self.book = self.keeper.books[ctx.instrument.symbol]
+        self.counts = has_counts(ctx.scheme)
+
+    def on_start(self) -> None:
+        # A restarted orderbook starts empty: consumers must hear that the book they hold is gone.
+        self.ctx.registry.tell(self.ctx.market_id, "exchange", BookGone("order book restarted"))
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)
@@ -30,15 +50,26 @@ class OrderBookActor(MarketActor):
             return None
         if kind is BookQuery:
             return self.query(message.depth)
+        if kind is SnapshotRequest:
+            book = self.book
+            state = BookState(
+                book.bids_levels(), book.asks_levels(), book.synchronised, book.reason, book.timestamp, message.deliver
+            )
+            self.ctx.registry.tell(self.ctx.market_id, "exchange", state)
+            return None
         if kind is Crash:
             raise RuntimeError(message.detail)
         return None
 
     def query(self, depth: int | None) -> dict[str, Any]:
-        body: dict[str, Any] = {"market": self.ctx.tag}
-        body.update(self.book.as_dict(depth))
-        body["reason"] = self.book.reason
-        return body
+        book = self.book
+        return {
+            "market": self.ctx.tag,
+            "synchronised": book.synchronised,
+            "bids": render(book.bids_levels(depth), self.counts),
+            "asks": render(book.asks_levels(depth), self.counts),
+            "reason": book.reason,
+        }
 
     def _apply(self, message: ApplyBatch) -> None:
         events: list[MarketEvent] = []

@@ -3,6 +3,7 @@ and reading what they hold."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -12,6 +13,7 @@ import structlog
 from level4.market.context import MarketContext
 from level4.market.hub import EventHub
 from level4.market.messages import BookQuery
+from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
 from level4.market.status import Status, StatusBoard
 from level4.market.tree import child_name, market_spec
@@ -57,6 +59,8 @@ class MarketControl:
         self.max_restarts = max_restarts
         self.max_seconds = max_seconds
         self.timeout = timeout
+        # per market for the life of the process: sequences continue across restarts
+        self.publishers: dict[int, MarketPublisher] = {}
 
     def start(self, market: dict[str, Any]) -> None:
         """Start the market's tree (a no-op when it is running)."""
@@ -68,6 +72,9 @@ class MarketControl:
         self._supervisor().terminate_child(name).get(timeout=self.timeout)
         scheme = scheme_for(market["exchange"])
         instrument = instrument_for(market)
+        publisher = self.publishers.get(market_id)
+        if publisher is None:
+            publisher = self.publishers[market_id] = MarketPublisher(market_id, str(market["tag"]), self.hub)
         ctx = MarketContext(
             market=market,
             scheme=scheme,
@@ -77,6 +84,7 @@ class MarketControl:
             hub=self.hub,
             ws_url=market.get("ws_url") or endpoint_for(scheme, instrument),
             rest_url=market.get("rest_url") or scheme.rest_url,
+            publisher=publisher,
         )
         self.registry.tag(ctx.tag, market_id)
         self.board.set(market_id, Status.CONNECTING)
@@ -88,7 +96,9 @@ class MarketControl:
         try:
             self._supervisor().start_child(spec).get(timeout=self.timeout)
         except Exception as exc:
-            self.board.set(market_id, Status.FAILED, f"could not start: {describe_reason(exc)}")
+            why = f"could not start: {describe_reason(exc)}"
+            self.board.set(market_id, Status.FAILED, why)
+            self._failed(market_id, why)
             log.error("market_start_failed", market=ctx.tag, reason=describe_reason(exc))
             raise
         log.info("market_started", market=ctx.tag)
@@ -131,4 +141,10 @@ class MarketControl:
             market_id = int(child.split("-", 1)[1])
             why = describe_reason(reason)
             self.board.set(market_id, Status.FAILED, why)
+            self._failed(market_id, why)
             log.error("market_failed", market_id=market_id, reason=why)
+
+    def _failed(self, market_id: int, reason: str | None) -> None:
+        publisher = self.publishers.get(market_id)
+        if publisher is not None:
+            publisher.failed(reason or "gave up", time.time())

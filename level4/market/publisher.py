@@ -1,0 +1,67 @@
+"""Numbers one market's events and hands them to the event hub.
+
+One publisher per market for the life of the process: it outlives restarts
+of the market's tree and switching the feed off and on, so a market's
+sequence never goes back and a consumer sees every gap as a gap.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from level4.market.hub import EventHub
+
+
+def book_payload(
+    snapshot: bool, synchronised: bool, bids: list[list[Any]], asks: list[list[Any]], reason: str | None
+) -> dict[str, Any]:
+    return {"snapshot": snapshot, "synchronised": synchronised, "bids": bids, "asks": asks, "reason": reason}
+
+
+def no_book(reason: str) -> dict[str, Any]:
+    """A `book` snapshot saying there is no good book, and why."""
+    return book_payload(True, False, [], [], reason)
+
+
+class MarketPublisher:
+    def __init__(self, market_id: int, tag: str, hub: EventHub) -> None:
+        self.market_id = market_id
+        self.tag = tag
+        self.hub = hub
+        self.sequence = 0
+        # The exchange actor publishes; a failed tree is reported from the supervisor's thread.
+        self._lock = threading.Lock()
+
+    def _event(self, channel: str, venue_time: float | None, received_at: float) -> dict[str, Any]:
+        return {
+            "channel": channel,
+            "market_id": self.market_id,
+            "market": self.tag,
+            "sequence": self.sequence,
+            "venue_time": venue_time,
+            "received_at": received_at,
+        }
+
+    def publish(self, channel: str, payload: dict[str, Any], venue_time: float | None, received_at: float) -> None:
+        # Under the lock: hub consumers see the events in sequence order.
+        with self._lock:
+            self.sequence += 1
+            event = self._event(channel, venue_time, received_at)
+            event.update(payload)
+            self.hub.publish(event)
+
+    def failed(self, reason: str, at: float) -> None:
+        """The market's tree gave up: no actor of it is left to say so."""
+        self.publish("status", {"status": "failed", "reason": reason}, None, at)
+        self.publish("book", no_book(reason), None, at)
+
+    def as_of(
+        self, channel: str, payload: dict[str, Any], venue_time: float | None, received_at: float
+    ) -> dict[str, Any]:
+        """An event for one consumer (a subscription's book snapshot): it takes
+        no number of its own but carries the sequence of the last event it covers."""
+        with self._lock:
+            event = self._event(channel, venue_time, received_at)
+        event.update(payload)
+        return event
