@@ -5,20 +5,34 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 import orjson
 
+from level4.journal.format import JournalError
+from level4.journal.replay import JournalReplay, replay_journal
 from level4.replay import capture
-from level4.replay.replayer import Replay, replay
+from level4.replay.replayer import Replay, Summary, replay
 from translations import UnknownVenue, scheme_for
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser("replay", help="replay recorded venue sessions with no network")
-    p.add_argument("--venue", required=True, help="venue name, e.g. COINBASE")
-    p.add_argument("--format", default="cryptofeed", choices=["cryptofeed"], help="capture format")
-    p.add_argument("files", nargs="+", type=Path, help="capture files; REST answers (.http.) beside them are found")
+    p.add_argument("--venue", help="venue name, e.g. COINBASE (cryptofeed captures; a journal names its own)")
+    p.add_argument(
+        "--format",
+        default="cryptofeed",
+        choices=["cryptofeed", "level4"],
+        help="cryptofeed raw captures, or a journal written by `level4 serve --journal`",
+    )
+    p.add_argument(
+        "files",
+        nargs="+",
+        type=Path,
+        help="capture files (REST answers, .http., beside them are found); for level4: journal directories or files",
+    )
     p.add_argument("--books-json", type=Path, help="write every market's final book here")
+    p.add_argument("--events-jsonl", type=Path, help="level4 format: write every event published, one per line")
     p.add_argument("--repeat", type=int, default=1, help="replay the whole capture N times (benchmarking)")
     p.set_defaults(func=run)
 
@@ -32,30 +46,8 @@ def books_by_tag(venue: str, replays: list[Replay]) -> dict[str, dict[str, objec
     return out
 
 
-def run(args: argparse.Namespace) -> int:
-    try:
-        scheme = scheme_for(args.venue)
-    except UnknownVenue as exc:
-        print(f"level4 replay: {exc}", file=sys.stderr)
-        return 2
-    if args.repeat < 1:
-        print("level4 replay: --repeat must be at least 1", file=sys.stderr)
-        return 2
-    paths: list[Path] = []
-    for f in args.files:
-        if not f.exists():
-            print(f"level4 replay: no such file: {f}", file=sys.stderr)
-            return 2
-        paths.append(f)
-        if not capture.is_http_file(f):
-            paths.extend(p for p in capture.companions(f) if p not in paths and p not in args.files)
-    try:
-        replays, summary = replay(scheme, paths, repeat=args.repeat)
-    except capture.CaptureError as exc:
-        print(f"level4 replay: {exc}", file=sys.stderr)
-        return 2
-    if args.books_json:
-        args.books_json.write_bytes(orjson.dumps(books_by_tag(scheme.name, replays), option=orjson.OPT_INDENT_2))
+def summary_line(summary: Summary, books: dict[str, dict[str, Any]]) -> str:
+    """The last line printed, the same for every format."""
     line = {
         "frames": summary.frames,
         "seconds": round(summary.seconds, 6),
@@ -65,7 +57,74 @@ def run(args: argparse.Namespace) -> int:
         "malformed": summary.malformed,
         "checksums_verified": summary.checksums_verified,
         "checksum_failures": summary.checksum_failures,
-        "unsynchronised": sorted(t for t, b in books_by_tag(scheme.name, replays).items() if not b["synchronised"]),
+        "unsynchronised": sorted(t for t, b in books.items() if not b["synchronised"]),
     }
-    sys.stdout.write(orjson.dumps(line).decode() + "\n")
+    return orjson.dumps(line).decode() + "\n"
+
+
+def _fail(message: str) -> int:
+    print(f"level4 replay: {message}", file=sys.stderr)
+    return 2
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.repeat < 1:
+        return _fail("--repeat must be at least 1")
+    for f in args.files:
+        if not f.exists():
+            return _fail(f"no such file: {f}")
+    if args.format == "level4":
+        return run_journal(args)
+    if args.events_jsonl:
+        return _fail("--events-jsonl needs --format level4 (a capture has no market actors' events)")
+    if not args.venue:
+        return _fail("--venue is needed for cryptofeed captures")
+    try:
+        scheme = scheme_for(args.venue)
+    except UnknownVenue as exc:
+        return _fail(str(exc))
+    paths: list[Path] = []
+    for f in args.files:
+        paths.append(f)
+        if not capture.is_http_file(f):
+            paths.extend(p for p in capture.companions(f) if p not in paths and p not in args.files)
+    try:
+        replays, summary = replay(scheme, paths, repeat=args.repeat)
+    except capture.CaptureError as exc:
+        return _fail(str(exc))
+    books = books_by_tag(scheme.name, replays)
+    if args.books_json:
+        args.books_json.write_bytes(orjson.dumps(books, option=orjson.OPT_INDENT_2))
+    sys.stdout.write(summary_line(summary, books))
+    return 0
+
+
+def run_journal(args: argparse.Namespace) -> int:
+    events = args.events_jsonl.open("wb") if args.events_jsonl else None
+    total = Summary()
+    result = JournalReplay()
+    try:
+        for n in range(args.repeat):
+            # Events of the last pass only: each pass starts from a fresh state and repeats them.
+            last = n == args.repeat - 1
+            sink = events.write if events is not None and last else None
+            on_event = None if sink is None else (lambda ev, w=sink: w(orjson.dumps(ev) + b"\n"))
+            result = replay_journal(args.files, on_event)
+            total.frames += result.summary.frames
+            total.seconds += result.summary.seconds
+    except (JournalError, UnknownVenue) as exc:
+        return _fail(str(exc))
+    finally:
+        if events is not None:
+            events.close()
+    if not result.markets:
+        return _fail("no journal files (*.l4j) in " + ", ".join(str(f) for f in args.files))
+    for report in result.damaged():
+        print(f"level4 replay: {report.describe()}", file=sys.stderr)
+    books = result.books()
+    if args.books_json:
+        args.books_json.write_bytes(orjson.dumps(books, option=orjson.OPT_INDENT_2))
+    summary = result.summary
+    summary.frames, summary.seconds = total.frames, total.seconds
+    sys.stdout.write(summary_line(summary, books))
     return 0
