@@ -34,6 +34,8 @@ class Settings:
     ssl_certfile: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_SSL_CERTFILE") or None)
     ssl_keyfile: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_SSL_KEYFILE") or None)
     start_enabled: bool = True  # start markets whose feed flag is set in the catalogue
+    # Messages a /stream client may have queued unsent before it is disconnected as too slow.
+    stream_queue: int = field(default_factory=lambda: int(_env_float("LEVEL4_STREAM_QUEUE", 10_000)))
     # Sink URLs (level4.sinks.spec): every event also goes to these NATS / Redis servers.
     sinks: list[str] = field(default_factory=lambda: _env_list("LEVEL4_SINKS"))
 

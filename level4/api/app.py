@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
@@ -13,14 +12,20 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from level4.api import body as b
-from level4.api.errors import ApiError
+from level4.api.auth import bearer, matches
+from level4.api.errors import ApiError, invalid
 from level4.api.jsonresponse import json_response
 from level4.api.openapi import spec
 from level4.catalogue.errors import CatalogueError
+from level4.consolidated.pairs import parse_group
+from level4.stream.candles import INTERVALS, KEPT
+from level4.stream.downstream import Downstream
+from level4.stream.endpoint import StreamSession, refuse
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +53,7 @@ class Control(Protocol):
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(control: Control, token: str | None = None) -> Starlette:
+def create_app(control: Control, token: str | None = None, downstream: Downstream | None = None) -> Starlette:
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(fn, *args)
 
@@ -115,7 +120,7 @@ def create_app(control: Control, token: str | None = None) -> Starlette:
     async def get_openapi(request: Request) -> Response:
         return json_response(spec())
 
-    routes = [
+    routes: list[BaseRoute] = [
         Route("/symbols", post_symbol, methods=["POST"]),
         Route("/symbols", get_symbols, methods=["GET"]),
         Route("/exchanges", post_exchange, methods=["POST"]),
@@ -129,6 +134,8 @@ def create_app(control: Control, token: str | None = None) -> Starlette:
         Route("/health", get_health, methods=["GET"]),
         Route("/openapi.json", get_openapi, methods=["GET"]),
     ]
+    if downstream is not None:
+        routes += downstream_routes(downstream, token, call)
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)
@@ -159,6 +166,66 @@ def create_app(control: Control, token: str | None = None) -> Starlette:
     )
 
 
+def downstream_routes(
+    downstream: Downstream, token: str | None, call: Callable[..., Awaitable[Any]]
+) -> list[BaseRoute]:
+    """The query routes over live data and the /stream websocket."""
+    secret = token.encode() if token else None
+
+    async def get_top(request: Request) -> Response:
+        market_id = b.path_id(request.path_params["id"])
+        return json_response(await call(downstream.top, market_id))
+
+    async def get_trades(request: Request) -> Response:
+        market_id = b.path_id(request.path_params["id"])
+        limit = b.query_int(request, "limit", 100, 1, 1000)
+        return json_response(await call(downstream.trades, market_id, limit))
+
+    async def get_candles(request: Request) -> Response:
+        market_id = b.path_id(request.path_params["id"])
+        interval = request.query_params.get("interval", "1m")
+        if interval not in INTERVALS:
+            raise invalid("interval", f"must be one of {', '.join(INTERVALS)}")
+        limit = b.query_int(request, "limit", None, 1, KEPT)
+        return json_response(await call(downstream.candles, market_id, interval, limit))
+
+    async def get_consolidated(request: Request) -> Response:
+        depth = b.query_int(request, "depth", None, 1, 100_000)
+        market_type = request.query_params.get("type", "SPOT").upper()
+        equivalent = [q for q in request.query_params.get("equivalent", "").split(",") if q.strip()]
+        try:
+            group = parse_group(f"{market_type}:{request.path_params['pair']}", equivalent)
+        except ValueError as exc:
+            raise invalid("pair", str(exc)) from None
+        body = await call(downstream.consolidated, group, depth)
+        if not body["markets"] and not body["excluded"]:
+            raise ApiError(404, "not_found", f"no market of {group.name} (quotes {', '.join(sorted(group.quotes))})")
+        return json_response(body)
+
+    async def stream(websocket: WebSocket) -> None:
+        await websocket.accept()
+        if secret is not None:
+            supplied = bearer(websocket.scope["headers"])
+            if supplied is None and "token" in websocket.query_params:
+                supplied = websocket.query_params["token"].encode()
+            if not matches(supplied, secret):
+                detail = "missing token" if supplied is None else "wrong token"
+                await refuse(websocket, "unauthorized", f"{detail}: send Authorization: Bearer or ?token=")
+                return
+        try:
+            await StreamSession(websocket, downstream).run()
+        except Exception:
+            log.exception("stream_failed")
+
+    return [
+        Route("/markets/{id}/top", get_top, methods=["GET"]),
+        Route("/markets/{id}/trades", get_trades, methods=["GET"]),
+        Route("/markets/{id}/candles", get_candles, methods=["GET"]),
+        Route("/books/{pair}", get_consolidated, methods=["GET"]),
+        WebSocketRoute("/stream", stream),
+    ]
+
+
 class TokenAuth:
     """Mutating requests need `Authorization: Bearer <token>` when a token is set."""
 
@@ -168,15 +235,9 @@ class TokenAuth:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.token is not None and scope["type"] == "http" and scope["method"] in MUTATING:
-            supplied = b""
-            for key, value in scope["headers"]:
-                if key == b"authorization":
-                    supplied = value
-                    break
-            scheme_, _, credential = supplied.partition(b" ")
-            # compare_digest: the time taken says nothing about how much of the token matched
-            if scheme_.lower() != b"bearer" or not hmac.compare_digest(credential.strip(), self.token):
-                detail = "missing bearer token" if not supplied else "wrong bearer token"
+            supplied = bearer(scope["headers"])
+            if not matches(supplied, self.token):
+                detail = "missing bearer token" if supplied is None else "wrong bearer token"
                 response = json_response(
                     {"error": "unauthorized", "detail": detail}, 401, {"WWW-Authenticate": "Bearer"}
                 )

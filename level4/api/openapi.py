@@ -28,6 +28,13 @@ def _errors(*codes: int) -> dict[str, Any]:
 
 REF = {"oneOf": [{"type": "string", "minLength": 1}, {"type": "integer", "minimum": 1}]}
 ID_PARAM = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1}}
+# [price, size] decimal strings, plus the order count where the venue gives one (Bitfinex)
+LEVEL = {
+    "type": "array",
+    "minItems": 2,
+    "maxItems": 3,
+    "items": {"oneOf": [{"type": "string"}, {"type": "integer"}]},
+}
 
 
 def spec() -> dict[str, Any]:
@@ -188,6 +195,7 @@ def spec() -> dict[str, Any]:
                 }
             },
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
+            **downstream_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -234,10 +242,198 @@ def spec() -> dict[str, Any]:
                     "properties": {
                         "market": {"type": "string"},
                         "synchronised": {"type": "boolean"},
-                        "bids": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
-                        "asks": {"type": "array", "items": {"type": "array", "items": {"type": "string"}}},
+                        "bids": {"type": "array", "items": LEVEL},
+                        "asks": {"type": "array", "items": LEVEL},
+                        "reason": {"type": "string", "nullable": True},
                     },
                 },
+                **downstream_schemas(),
+            },
+        },
+    }
+
+
+def _query(name: str, schema: dict[str, Any], description: str = "") -> dict[str, Any]:
+    param: dict[str, Any] = {"name": name, "in": "query", "required": False, "schema": schema}
+    if description:
+        param["description"] = description
+    return param
+
+
+def _ref(name: str) -> dict[str, Any]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+STREAM = """Websocket (JSON text messages). Send
+`{"op": "subscribe"|"unsubscribe", "markets": [id, tag, "BASE-QUOTE", ...],
+"channels": ["top", "trade", "book", "status", "consolidated"], "equivalent"?: [quotes], "id"?: any}`.
+Replies: `{"type": "subscribed"|"unsubscribed", ...}`, `{"type": "error", "error", "detail"}`; events carry
+`channel`. A book subscription starts with a snapshot whose `sequence` is the last event it covers.
+With LEVEL4_API_TOKEN set, send `Authorization: Bearer <token>` or `?token=`. A client with more
+than LEVEL4_STREAM_QUEUE messages unsent is closed with code 1008 and the reason. See README.org."""
+
+
+def downstream_paths() -> dict[str, Any]:
+    return {
+        "/markets/{id}/top": {
+            "parameters": [ID_PARAM],
+            "get": {
+                "summary": "The market's best bid and ask, spread and mid, from its last top event",
+                "responses": {"200": {"description": "Top of book", **_json(_ref("Top"))}, **_errors(404, 503)},
+            },
+        },
+        "/markets/{id}/trades": {
+            "parameters": [ID_PARAM],
+            "get": {
+                "summary": "Recent trades, the newest first (up to 1000 kept per market)",
+                "parameters": [_query("limit", {"type": "integer", "minimum": 1, "maximum": 1000, "default": 100})],
+                "responses": {"200": {"description": "Trades", **_json(_ref("Trades"))}, **_errors(404, 422, 503)},
+            },
+        },
+        "/markets/{id}/candles": {
+            "parameters": [ID_PARAM],
+            "get": {
+                "summary": "OHLCV candles from the market's trades, oldest first; the last may be open",
+                "parameters": [
+                    _query("interval", {"type": "string", "enum": ["1m", "5m", "15m", "1h"], "default": "1m"}),
+                    _query("limit", {"type": "integer", "minimum": 1, "maximum": 720}),
+                ],
+                "responses": {"200": {"description": "Candles", **_json(_ref("Candles"))}, **_errors(404, 422, 503)},
+            },
+        },
+        "/books/{pair}": {
+            "parameters": [
+                {
+                    "name": "pair",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "example": "BTC-USD"},
+                    "description": "BASE-QUOTE",
+                }
+            ],
+            "get": {
+                "summary": "The consolidated book: every synchronised market of the pair merged into one ladder",
+                "parameters": [
+                    _query("depth", {"type": "integer", "minimum": 1, "maximum": 100000}, "levels a side (all)"),
+                    _query("type", {"type": "string", "enum": ["SPOT", "PERP"], "default": "SPOT"}),
+                    _query("equivalent", {"type": "string", "example": "USD,USDT,USDC"}, "quotes to treat as one"),
+                ],
+                "responses": {
+                    "200": {"description": "Consolidated book", **_json(_ref("ConsolidatedBook"))},
+                    **_errors(404, 422, 503),
+                },
+            },
+        },
+        "/stream": {
+            "get": {
+                "summary": "Event stream (websocket upgrade)",
+                "description": STREAM,
+                "parameters": [_query("token", {"type": "string"}, "the API token, when not sent as a header")],
+                "responses": {"101": {"description": "Switching to the websocket protocol"}},
+            }
+        },
+    }
+
+
+def downstream_schemas() -> dict[str, Any]:
+    level = {"type": "array", "items": {"type": "string"}, "nullable": True, "description": "[price, size]"}
+    merged = {
+        "type": "object",
+        "properties": {
+            "price": {"type": "string"},
+            "size": {"type": "string", "description": "total over the venues"},
+            "venues": {"type": "object", "additionalProperties": {"type": "string"}, "description": "tag -> size"},
+        },
+    }
+    return {
+        "Top": {
+            "type": "object",
+            "properties": {
+                "market": {"type": "string"},
+                "synchronised": {"type": "boolean"},
+                "bid": level,
+                "ask": level,
+                "spread": {"type": "string", "nullable": True},
+                "mid": {"type": "string", "nullable": True},
+                "sequence": {"type": "integer", "nullable": True},
+                "venue_time": {"type": "number", "nullable": True},
+                "received_at": {"type": "number", "nullable": True},
+            },
+        },
+        "Trades": {
+            "type": "object",
+            "properties": {
+                "market": {"type": "string"},
+                "trades": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "sequence": {"type": "integer"},
+                            "trade_id": {"type": "string", "nullable": True},
+                            "side": {"type": "string", "nullable": True},
+                            "price": {"type": "string"},
+                            "size": {"type": "string"},
+                            "venue_time": {"type": "number", "nullable": True},
+                            "received_at": {"type": "number"},
+                        },
+                    },
+                },
+            },
+        },
+        "Candles": {
+            "type": "object",
+            "properties": {
+                "market": {"type": "string"},
+                "interval": {"type": "string"},
+                "candles": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "start": {"type": "integer"},
+                            "end": {"type": "integer"},
+                            "open": {"type": "string"},
+                            "high": {"type": "string"},
+                            "low": {"type": "string"},
+                            "close": {"type": "string"},
+                            "volume": {"type": "string"},
+                            "trades": {"type": "integer"},
+                        },
+                    },
+                },
+            },
+        },
+        "ConsolidatedBook": {
+            "type": "object",
+            "properties": {
+                "pair": {"type": "string"},
+                "market_type": {"type": "string"},
+                "quotes": {"type": "array", "items": {"type": "string"}},
+                "depth": {"type": "integer", "nullable": True},
+                "markets": {"type": "array", "items": {"type": "object"}, "description": "merged: id, market"},
+                "excluded": {
+                    "type": "array",
+                    "items": {"type": "object"},
+                    "description": "left out, not synchronised: id, market, status, reason",
+                },
+                "best_bid": {**merged, "nullable": True},
+                "best_ask": {**merged, "nullable": True},
+                "crossed": {"type": "boolean"},
+                "crossings": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "bid_market": {"type": "string"},
+                            "bid": {"type": "string"},
+                            "ask_market": {"type": "string"},
+                            "ask": {"type": "string"},
+                        },
+                    },
+                },
+                "bids": {"type": "array", "items": merged},
+                "asks": {"type": "array", "items": merged},
             },
         },
     }

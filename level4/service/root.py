@@ -31,6 +31,7 @@ from level4.service.http import HttpServerActor
 from level4.service.markets import MarketControl
 from level4.service.repo import RepoActor
 from level4.sinks import SinkConfigError, Sinks
+from level4.stream.downstream import Downstream
 from level4.supervision.supervised import SupervisedActor, describe_reason, stop_quietly
 from level4.supervision.supervisor import ChildSpec, Strategy, Supervisor
 
@@ -69,6 +70,7 @@ class Service:
             settings.market_restart_window,
         )
         self.control = ServiceControl(lambda: self._child("repo"), self.markets, self.board, sinks=self.sinks.status)
+        self.downstream = Downstream(self.hub, self.control, self.markets, settings.stream_queue)
 
     def _child(self, name: str) -> pykka.ActorProxy[Any]:
         if self.root is None:
@@ -81,7 +83,7 @@ class Service:
     def start(self) -> None:
         s = self.settings
         upgrade(s.database_url)
-        app = create_app(self.control, s.api_token)
+        app = create_app(self.control, s.api_token, self.downstream)
         children = [
             ChildSpec.for_actor("registries", RegistryActor, self.registry),
             ChildSpec.for_actor("repo", RepoActor, s.database_url),

@@ -162,6 +162,11 @@ def test_openapi_describes_every_route(api: httpx.Client) -> None:
         ("/markets/{id}/book", "get"),
         ("/health", "get"),
         ("/openapi.json", "get"),
+        ("/markets/{id}/top", "get"),
+        ("/markets/{id}/trades", "get"),
+        ("/markets/{id}/candles", "get"),
+        ("/books/{pair}", "get"),
+        ("/stream", "get"),
     }
     described = {(p, m) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
     assert described == expected
