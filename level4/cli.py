@@ -13,6 +13,7 @@ import structlog
 
 from level4 import __version__, logs
 from level4.config import Settings
+from level4.journal import options as journal_options
 from level4.replay import cli as replay_cli
 from level4.simulator import cli as simulate_cli
 
@@ -28,6 +29,7 @@ def _service_args(p: argparse.ArgumentParser) -> None:
         metavar="URL",
         help="send every event to this nats:// or redis:// URL (repeatable; replaces LEVEL4_SINKS)",
     )
+    journal_options.add_arguments(p)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,6 +69,7 @@ def settings_from(args: argparse.Namespace) -> Settings:
         settings.start_enabled = False
     if getattr(args, "sink", None):
         settings.sinks = list(args.sink)
+    journal_options.apply_arguments(args, settings.journal)
     return settings
 
 

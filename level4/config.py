@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass, field
 
 from level4.catalogue.config import default_url
+from level4.journal.options import JournalOptions
 
 
 def _env_float(name: str, default: float) -> float:
@@ -38,6 +39,7 @@ class Settings:
     stream_queue: int = field(default_factory=lambda: int(_env_float("LEVEL4_STREAM_QUEUE", 10_000)))
     # Sink URLs (level4.sinks.spec): every event also goes to these NATS / Redis servers.
     sinks: list[str] = field(default_factory=lambda: _env_list("LEVEL4_SINKS"))
+    journal: JournalOptions = field(default_factory=JournalOptions.from_env)  # no directory: no journal
 
     def check_exposure(self) -> None:
         """Refuse to serve the control API beyond this machine without a token."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 
@@ -12,6 +12,9 @@ from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
 from level4.market.status import StatusBoard
 from translations.protocol import Instrument, Scheme
+
+if TYPE_CHECKING:
+    from level4.journal.writer import MarketRecorder
 
 
 @dataclass
@@ -26,6 +29,7 @@ class MarketContext:
     rest_url: str
     log: Any = field(default=None)
     publisher: MarketPublisher | None = None  # kept by the caller across runs of the market
+    journal: MarketRecorder | None = None  # records what the connection hands the mediator
 
     def __post_init__(self) -> None:
         if self.log is None:

@@ -27,12 +27,16 @@ from level4.net.feed import Batch, FeedCallbacks, FeedConnection, Refused
 from level4.net.ioloop import IOLoop
 from translations.protocol import RestAnswer
 
+JOURNALED_ROLES = ("exchange", "mediator", "orderbook")
+
 
 class _Relay(FeedCallbacks):
-    """Runs on the IO loop: forwards to the mediator without blocking."""
+    """Runs on the IO loop: forwards to the mediator without blocking, and
+    to the journal (a queue put) what it forwards, in the same order."""
 
     def __init__(self, ctx: MarketContext, owner: pykka.ActorRef[Any]) -> None:
         self.ctx = ctx
+        self.journal = ctx.journal
         self.owner = owner
 
     def _tell(self, message: Any) -> None:
@@ -40,18 +44,26 @@ class _Relay(FeedCallbacks):
 
     def connected(self, generation: int) -> None:
         self._tell(Connected(generation))
+        if self.journal is not None:
+            self.journal.opened(generation)
 
     def frames(self, generation: int, batch: Batch) -> None:
         self._tell(Frames(generation, batch))
+        if self.journal is not None:
+            self.journal.frames(generation, batch)
 
     def disconnected(self, generation: int, reason: str) -> None:
         self.ctx.log.info("feed_disconnected", reason=reason)
         self._tell(Disconnected(generation, reason))
+        if self.journal is not None:
+            self.journal.closed(generation, reason)
 
     def rest_answer(self, symbol: str, path: str, body: Any, error: str | None) -> None:
         if error:
             self.ctx.log.warning("rest_fetch_failed", path=path, error=error)
         self._tell(RestReply(RestAnswer(symbol, path, body, error)))
+        if self.journal is not None:
+            self.journal.rest(symbol, path, body, error)
 
     def ping_due(self, generation: int) -> None:
         self._tell(PingDue(generation))
@@ -85,6 +97,10 @@ class WebsocketActor(MarketActor):
 
     def on_start(self) -> None:
         self.ctx.board.set(self.ctx.market_id, Status.CONNECTING)
+        if self.ctx.journal is not None:
+            # Which actors of the tree are new tells a replay what this start restarted.
+            refs = {role: self.ctx.registry.lookup(self.ctx.market_id, role) for role in JOURNALED_ROLES}
+            self.ctx.journal.begin({role: ref.actor_urn for role, ref in refs.items() if ref is not None})
         self._running = self.io.submit(self.feed.run())
 
     def on_stop(self) -> None:
@@ -99,6 +115,8 @@ class WebsocketActor(MarketActor):
             self.io.submit(self.feed.stop()).result(timeout=5)
         except (concurrent.futures.TimeoutError, RuntimeError):
             self.ctx.log.warning("feed_stop_timeout")
+        if self.ctx.journal is not None:
+            self.ctx.journal.end()  # after the feed's last frames
 
     def on_receive(self, message: Any) -> Any:
         kind = type(message)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import pykka
 import structlog
@@ -21,6 +21,9 @@ from level4.supervision.supervised import describe_reason
 from level4.supervision.supervisor import ChildEvent
 from translations import scheme_for
 from translations.protocol import Instrument, MarketType, Scheme
+
+if TYPE_CHECKING:
+    from level4.journal.writer import Journal
 
 log = structlog.get_logger(__name__)
 
@@ -61,6 +64,7 @@ class MarketControl:
         self.timeout = timeout
         # per market for the life of the process: sequences continue across restarts
         self.publishers: dict[int, MarketPublisher] = {}
+        self.journal: Journal | None = None  # set when the service records what markets receive
 
     def start(self, market: dict[str, Any]) -> None:
         """Start the market's tree (a no-op when it is running)."""
@@ -86,6 +90,8 @@ class MarketControl:
             rest_url=market.get("rest_url") or scheme.rest_url,
             publisher=publisher,
         )
+        if self.journal is not None:
+            ctx.journal = self.journal.recorder(ctx)
         self.registry.tag(ctx.tag, market_id)
         self.board.set(market_id, Status.CONNECTING)
 

@@ -23,6 +23,7 @@ import structlog
 from level4.api.app import create_app
 from level4.catalogue import mask_url, upgrade
 from level4.config import Settings
+from level4.journal.writer import Journal
 from level4.market.hub import EventHub
 from level4.market.registry import Registry
 from level4.market.status import StatusBoard
@@ -61,6 +62,7 @@ class Service:
         except SinkConfigError as exc:
             raise SystemExit(f"LEVEL4_SINKS / --sink: {exc}") from None
         self.root: pykka.ActorRef[Any] | None = None
+        self.journal: Journal | None = None
         self.markets = MarketControl(
             lambda: self._child("markets"),
             self.registry,
@@ -103,6 +105,8 @@ class Service:
             ),
         ]
         self.sinks.attach(self.hub)  # queue from the first event on, whatever the sinks' servers do
+        if s.journal.directory is not None:
+            self.journal = self.markets.journal = Journal(s.journal)
         self.root = Supervisor.start(
             children,
             strategy=Strategy.ONE_FOR_ONE,
@@ -129,3 +133,6 @@ class Service:
             stop_quietly(root, timeout)
             log.info("service_stopped")
         self.sinks.detach()
+        journal, self.journal = self.journal, None
+        if journal is not None:
+            journal.close()  # after the markets: their last frames are in the queue by now
