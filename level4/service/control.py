@@ -88,7 +88,14 @@ class ServiceControl:
         self._db("delete_market", market_id)
 
     def book(self, market_id: int, depth: int | None) -> dict[str, Any]:
-        market = self._db("get_market", market_id)
+        try:
+            market = self._db("get_market", market_id)
+        except Unavailable:
+            # Books live in memory: a catalogue outage must not hide a running market's book.
+            book = self.markets.running_book(market_id, depth)
+            if book is None:
+                raise
+            return book
         return self.markets.book(market, depth)
 
     def start_enabled(self) -> int:

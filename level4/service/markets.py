@@ -123,13 +123,20 @@ class MarketControl:
         for market_id in self.running():
             self.stop(market_id)
 
+    def running_book(self, market_id: int, depth: int | None) -> dict[str, Any] | None:
+        """The book as the market's orderbook holds it; None when it has none."""
+        ref = self.registry.lookup(market_id, "orderbook")
+        if ref is None:
+            return None
+        try:
+            return cast(dict[str, Any], ref.ask(BookQuery(depth), timeout=self.timeout))
+        except (pykka.ActorDeadError, pykka.Timeout):
+            return None  # restarting
+
     def book(self, market: dict[str, Any], depth: int | None) -> dict[str, Any]:
-        ref = self.registry.lookup(int(market["id"]), "orderbook")
-        if ref is not None:
-            try:
-                return cast(dict[str, Any], ref.ask(BookQuery(depth), timeout=self.timeout))
-            except (pykka.ActorDeadError, pykka.Timeout):
-                pass  # restarting: answer as for a market without a book
+        book = self.running_book(int(market["id"]), depth)
+        if book is not None:
+            return book
         state = self.board.get(int(market["id"]))
         reason = state.reason or f"feed is {state.status}"
         return {"market": market["tag"], "synchronised": False, "bids": [], "asks": [], "reason": reason}
