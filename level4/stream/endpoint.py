@@ -93,6 +93,9 @@ class StreamSession:
                 await self._handle(parse(raw))
             except StreamError as exc:
                 self.client.reply(error(exc.error, exc.detail, request_id(raw)))
+            except Exception:  # a bug must cost this request, not the connection
+                log.exception("stream_request_failed")
+                self.client.reply(error("internal", "unexpected error; see the service log", request_id(raw)))
 
     async def _handle(self, request: Request) -> None:
         market_channels = request.channels & set(MARKET_CHANNELS)

@@ -63,6 +63,20 @@ def coinbase(tmp_path: Path) -> Iterator[tuple[Service, str, httpx.Client, Simul
         yield service, base, api, sim, market
 
 
+Live = tuple[Service, httpx.Client, SimulatorThread, dict[str, Any], Consumer]
+
+
+@pytest.fixture
+def live(coinbase: tuple[Service, str, httpx.Client, SimulatorThread, dict[str, Any]]) -> Iterator[Live]:
+    """The Coinbase market and a /stream consumer connected to the service."""
+    service, base, api, sim, market = coinbase
+    consumer = Consumer(stream_url(base))
+    try:
+        yield service, api, sim, market, consumer
+    finally:
+        consumer.close()
+
+
 @pytest.mark.parametrize("venue", list(VENUES))
 def test_consumer_of_snapshot_and_deltas_holds_the_served_book(venue: str, tmp_path: Path) -> None:
     name, depth = VENUES[venue]
@@ -107,101 +121,83 @@ def statuses(consumer: Consumer, market_id: int) -> list[str]:
     return [m["status"] for m in market_events(consumer.snapshot(), market_id) if m["channel"] == "status"]
 
 
-def test_consumer_follows_reconnects_and_restarts(
-    coinbase: tuple[Service, str, httpx.Client, SimulatorThread, dict[str, Any]],
-) -> None:
-    service, base, api, sim, market = coinbase
+def test_consumer_follows_reconnects_and_restarts(live: Live) -> None:
+    service, api, sim, market, consumer = live
     market_id = market["id"]
-    consumer = Consumer(stream_url(base))
-    try:
-        consumer.send(op="subscribe", markets=[market_id], channels=ALL, id="all")
-        consumer.reply("subscribed", "all")
-        consumer.wait(lambda m: m.get("channel") == "book" and not m["snapshot"], what="a delta")
+    consumer.send(op="subscribe", markets=[market_id], channels=ALL, id="all")
+    consumer.reply("subscribed", "all")
+    consumer.wait(lambda m: m.get("channel") == "book" and not m["snapshot"], what="a delta")
 
-        def resynchronised_after(count: int) -> bool:
-            return statuses(consumer, market_id)[count:].count("synchronised") >= 1
+    def resynchronised_after(count: int) -> bool:
+        return statuses(consumer, market_id)[count:].count("synchronised") >= 1
 
-        # the connection drops: reconnecting, the book goes, a new snapshot comes
-        seen = len(statuses(consumer, market_id))
-        assert service.registry.tell(market_id, "websocket", DoReconnect("told to"))
-        wait_for(lambda: resynchronised_after(seen), what="resynchronised after a reconnect")
-        after = statuses(consumer, market_id)[seen:]
-        assert after[:3] == ["reconnecting", "desynchronised", "synchronised"]
+    # the connection drops: reconnecting, the book goes, a new snapshot comes
+    seen = len(statuses(consumer, market_id))
+    assert service.registry.tell(market_id, "websocket", DoReconnect("told to"))
+    wait_for(lambda: resynchronised_after(seen), what="resynchronised after a reconnect")
+    after = statuses(consumer, market_id)[seen:]
+    assert after[:3] == ["reconnecting", "desynchronised", "synchronised"]
 
-        # the orderbook crashes: its successor starts empty, and consumers hear so
-        seen = len(statuses(consumer, market_id))
-        assert service.registry.tell(market_id, "orderbook", Crash())
-        wait_for(lambda: resynchronised_after(seen), what="resynchronised after an orderbook crash")
-        assert statuses(consumer, market_id)[seen] == "desynchronised"
+    # the orderbook crashes: its successor starts empty, and consumers hear so
+    seen = len(statuses(consumer, market_id))
+    assert service.registry.tell(market_id, "orderbook", Crash())
+    wait_for(lambda: resynchronised_after(seen), what="resynchronised after an orderbook crash")
+    assert statuses(consumer, market_id)[seen] == "desynchronised"
 
-        # the exchange crashes: the whole tree restarts, the sequence goes on
-        seen = len(statuses(consumer, market_id))
-        assert service.registry.tell(market_id, "exchange", Crash())
-        wait_for(lambda: resynchronised_after(seen), what="resynchronised after an exchange crash")
-        assert "started" in statuses(consumer, market_id)[seen:]
+    # the exchange crashes: the whole tree restarts, the sequence goes on
+    seen = len(statuses(consumer, market_id))
+    assert service.registry.tell(market_id, "exchange", Crash())
+    wait_for(lambda: resynchronised_after(seen), what="resynchronised after an exchange crash")
+    assert "started" in statuses(consumer, market_id)[seen:]
 
-        time.sleep(0.5)
-        sim.pause()
-        reference = sim.reference("BTC-USD")
-        wait_for(
-            lambda: (s := served_equals_consumer(api, consumer, market_id)) and same_levels(s, reference),
-            what="consumer's book == served book == reference",
-        )
-        messages = consumer.snapshot()
-        assert_no_gaps_after_snapshot(messages, market_id)
-        # every time the book went, an empty unsynchronised book said so
-        gone = [m for m in market_events(messages, market_id) if m["channel"] == "book" and not m["synchronised"]]
-        assert len(gone) >= 3 and all(m["snapshot"] and not m["bids"] and not m["asks"] and m["reason"] for m in gone)
-    finally:
-        consumer.close()
+    time.sleep(0.5)
+    sim.pause()
+    reference = sim.reference("BTC-USD")
+    wait_for(
+        lambda: (s := served_equals_consumer(api, consumer, market_id)) and same_levels(s, reference),
+        what="consumer's book == served book == reference",
+    )
+    messages = consumer.snapshot()
+    assert_no_gaps_after_snapshot(messages, market_id)
+    # every time the book went, an empty unsynchronised book said so
+    gone = [m for m in market_events(messages, market_id) if m["channel"] == "book" and not m["synchronised"]]
+    assert len(gone) >= 3 and all(m["snapshot"] and not m["bids"] and not m["asks"] and m["reason"] for m in gone)
 
 
-def test_a_tree_that_gives_up_is_reported_failed(
-    coinbase: tuple[Service, str, httpx.Client, SimulatorThread, dict[str, Any]],
-) -> None:
-    service, base, api, _sim, market = coinbase
+def test_a_tree_that_gives_up_is_reported_failed(live: Live) -> None:
+    service, api, _sim, market, consumer = live
     market_id = market["id"]
-    consumer = Consumer(stream_url(base))
-    try:
-        consumer.send(op="subscribe", markets=[market_id], channels=["status", "book"], id=1)
-        consumer.reply("subscribed", 1)
-        for _ in range(10):  # beyond the tree's restart intensity (3 in 30 s)
-            service.registry.tell(market_id, "exchange", Crash("again"))
-            time.sleep(0.15)
-            if "failed" in statuses(consumer, market_id):
-                break
-        failed = consumer.wait(lambda m: m.get("status") == "failed", what="failed status")
-        assert failed["reason"] and failed["market"] == market["tag"]
-        assert api.get(f"/markets/{market_id}").json()["status"] == "failed"
-        assert consumer.book(market_id)["synchronised"] is False
-    finally:
-        consumer.close()
+    consumer.send(op="subscribe", markets=[market_id], channels=["status", "book"], id=1)
+    consumer.reply("subscribed", 1)
+    for _ in range(10):  # beyond the tree's restart intensity (3 in 30 s)
+        service.registry.tell(market_id, "exchange", Crash("again"))
+        time.sleep(0.15)
+        if "failed" in statuses(consumer, market_id):
+            break
+    failed = consumer.wait(lambda m: m.get("status") == "failed", what="failed status")
+    assert failed["reason"] and failed["market"] == market["tag"]
+    assert api.get(f"/markets/{market_id}").json()["status"] == "failed"
+    assert consumer.book(market_id)["synchronised"] is False
 
 
-def test_unsubscribe_stops_exactly_what_it_names(
-    coinbase: tuple[Service, str, httpx.Client, SimulatorThread, dict[str, Any]],
-) -> None:
-    _service, base, _api, _sim, market = coinbase
+def test_unsubscribe_stops_exactly_what_it_names(live: Live) -> None:
+    _service, _api, _sim, market, consumer = live
     market_id = market["id"]
-    consumer = Consumer(stream_url(base))
-    try:
-        consumer.send(op="subscribe", markets=[market["tag"]], channels=["top", "book"], id=1)
-        consumer.reply("subscribed", 1)
-        consumer.wait(lambda m: m.get("channel") == "book" and not m["snapshot"], what="a delta")
+    consumer.send(op="subscribe", markets=[market["tag"]], channels=["top", "book"], id=1)
+    consumer.reply("subscribed", 1)
+    consumer.wait(lambda m: m.get("channel") == "book" and not m["snapshot"], what="a delta")
 
-        consumer.send(op="unsubscribe", markets=[market_id], channels=["book"], id=2)
-        consumer.reply("unsubscribed", 2)
-        time.sleep(1.0)
-        messages = consumer.snapshot()
-        cut = next(i for i, m in enumerate(messages) if m.get("id") == 2)
-        later = [m for m in messages[cut + 1 :] if "channel" in m]
-        assert later and {m["channel"] for m in later} == {"top"}
+    consumer.send(op="unsubscribe", markets=[market_id], channels=["book"], id=2)
+    consumer.reply("unsubscribed", 2)
+    time.sleep(1.0)
+    messages = consumer.snapshot()
+    cut = next(i for i, m in enumerate(messages) if m.get("id") == 2)
+    later = [m for m in messages[cut + 1 :] if "channel" in m]
+    assert later and {m["channel"] for m in later} == {"top"}
 
-        consumer.send(op="unsubscribe", markets=[market["tag"]], channels=["top"], id=3)
-        consumer.reply("unsubscribed", 3)
-        time.sleep(1.0)
-        messages = consumer.snapshot()
-        cut = next(i for i, m in enumerate(messages) if m.get("id") == 3)
-        assert messages[cut + 1 :] == []
-    finally:
-        consumer.close()
+    consumer.send(op="unsubscribe", markets=[market["tag"]], channels=["top"], id=3)
+    consumer.reply("unsubscribed", 3)
+    time.sleep(1.0)
+    messages = consumer.snapshot()
+    cut = next(i for i, m in enumerate(messages) if m.get("id") == 3)
+    assert messages[cut + 1 :] == []
