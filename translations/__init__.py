@@ -5,7 +5,11 @@ from __future__ import annotations
 import importlib
 from typing import cast
 
-from translations.protocol import Scheme
+from level4.compiled import check as _check_compiled
+
+_check_compiled()  # before any compiled scheme can be imported
+
+from translations.protocol import Scheme  # noqa: E402
 
 # Catalogue name -> module. Upper-case names, as stored in the catalogue.
 VENUES: dict[str, str] = {

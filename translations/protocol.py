@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 
 class MarketType(StrEnum):
@@ -181,7 +181,6 @@ class BookView(Protocol):
     def asks_levels(self, depth: int | None = None) -> list[Level]: ...
 
 
-@runtime_checkable
 class Scheme(Protocol):
     """One venue's dialect. Implemented by a module-level object per venue."""
 
