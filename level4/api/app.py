@@ -16,6 +16,7 @@ from starlette.routing import BaseRoute, Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
+from level4 import dashboard
 from level4.api import body as b
 from level4.api.auth import bearer, matches
 from level4.api.errors import ApiError, invalid
@@ -23,6 +24,7 @@ from level4.api.jsonresponse import json_response
 from level4.api.openapi import spec
 from level4.catalogue.errors import CatalogueError
 from level4.consolidated.pairs import parse_group
+from level4.metrics.service import ServiceMetrics
 from level4.stream.candles import INTERVALS, KEPT
 from level4.stream.downstream import Downstream
 from level4.stream.endpoint import StreamSession, refuse
@@ -53,7 +55,12 @@ class Control(Protocol):
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def create_app(control: Control, token: str | None = None, downstream: Downstream | None = None) -> Starlette:
+def create_app(
+    control: Control,
+    token: str | None = None,
+    downstream: Downstream | None = None,
+    metrics: ServiceMetrics | None = None,
+) -> Starlette:
     async def call(fn: Callable[..., Any], *args: Any) -> Any:
         return await run_in_threadpool(fn, *args)
 
@@ -136,6 +143,14 @@ def create_app(control: Control, token: str | None = None, downstream: Downstrea
     ]
     if downstream is not None:
         routes += downstream_routes(downstream, token, call)
+    if metrics is not None:
+
+        async def get_metrics(request: Request) -> Response:
+            body, content_type = await call(metrics.render, request.headers.get("accept"))
+            return Response(body, headers={"Content-Type": content_type})
+
+        routes.append(Route("/metrics", get_metrics, methods=["GET"]))
+    routes += dashboard.routes()
 
     async def api_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, ApiError)

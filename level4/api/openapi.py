@@ -196,6 +196,7 @@ def spec() -> dict[str, Any]:
             },
             "/openapi.json": {"get": {"summary": "This document", "responses": {"200": {"description": "OpenAPI 3"}}}},
             **downstream_paths(),
+            **operator_paths(),
         },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
@@ -435,5 +436,51 @@ def downstream_schemas() -> dict[str, Any]:
                 "bids": {"type": "array", "items": merged},
                 "asks": {"type": "array", "items": merged},
             },
+        },
+    }
+
+
+def _text(*media_types: str) -> dict[str, Any]:
+    return {"content": {m: {"schema": {"type": "string"}} for m in media_types}}
+
+
+def operator_paths() -> dict[str, Any]:
+    """The dashboard page and its files, and the Prometheus metrics."""
+    return {
+        "/": {
+            "get": {
+                "summary": "The dashboard: markets, books, trades and the consolidated book, live",
+                "responses": {"200": {"description": "The page", **_text("text/html")}},
+            }
+        },
+        "/dashboard/{path}": {
+            "parameters": [
+                {
+                    "name": "path",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*[.](js|css|svg|html)$"},
+                    "example": "js/main.js",
+                }
+            ],
+            "get": {
+                "summary": "The dashboard's scripts and style sheet",
+                "responses": {
+                    "200": {"description": "A file", **_text("text/javascript", "text/css", "text/html")},
+                    **_errors(404),
+                },
+            },
+        },
+        "/metrics": {
+            "get": {
+                "summary": "Prometheus metrics: frames, events, resyncs, reconnects, checksum failures, "
+                "market status, receipt-to-publish latency, /stream clients, sinks",
+                "responses": {
+                    "200": {
+                        "description": "Prometheus text format (OpenMetrics when asked for in Accept)",
+                        **_text("text/plain", "application/openmetrics-text"),
+                    }
+                },
+            }
         },
     }

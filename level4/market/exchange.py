@@ -105,6 +105,8 @@ class ExchangeActor(MarketActor):
                 else:
                     self._status("desynchronised", ev.reason, received)
                     self._book_gone(ev.reason or "desynchronised", received)
+        if message.received_at:
+            self.publisher.latency.observe(time.time() - message.received_at)
 
 
 def _plain(value: Decimal) -> str:

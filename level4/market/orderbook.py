@@ -76,6 +76,7 @@ class OrderBookActor(MarketActor):
         mismatches: list[ChecksumMismatch] = []
         self.keeper.apply(message.instructions, events, mismatches)
         if mismatches:
+            self.ctx.board.count(self.ctx.market_id, checksum_failures=len(mismatches))
             self.ctx.registry.tell(self.ctx.market_id, "mediator", Mismatches(mismatches))
         if events:
             for event in events:

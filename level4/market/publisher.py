@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 from level4.market.hub import EventHub
+from level4.metrics.latency import LatencyRecorder
 
 
 def book_payload(
@@ -30,6 +31,7 @@ class MarketPublisher:
         self.tag = tag
         self.hub = hub
         self.sequence = 0
+        self.latency = LatencyRecorder()  # written by the exchange actor, once per batch
         # The exchange actor publishes; a failed tree is reported from the supervisor's thread.
         self._lock = threading.Lock()
 

@@ -29,6 +29,7 @@ class MarketState:
     malformed: int = 0
     resyncs: int = 0
     reconnects: int = 0
+    checksum_failures: int = 0
     restarts: int = 0
     last_frame_at: float | None = None
 

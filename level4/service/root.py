@@ -27,6 +27,7 @@ from level4.journal.writer import Journal
 from level4.market.hub import EventHub
 from level4.market.registry import Registry
 from level4.market.status import StatusBoard
+from level4.metrics.service import ServiceMetrics
 from level4.service.control import ServiceControl
 from level4.service.http import HttpServerActor
 from level4.service.markets import MarketControl
@@ -73,6 +74,7 @@ class Service:
         )
         self.control = ServiceControl(lambda: self._child("repo"), self.markets, self.board, sinks=self.sinks.status)
         self.downstream = Downstream(self.hub, self.control, self.markets, settings.stream_queue)
+        self.metrics = ServiceMetrics(self.board, self.markets.publishers, self.downstream.clients, self.sinks.status)
 
     def _child(self, name: str) -> pykka.ActorProxy[Any]:
         if self.root is None:
@@ -85,7 +87,7 @@ class Service:
     def start(self) -> None:
         s = self.settings
         upgrade(s.database_url)
-        app = create_app(self.control, s.api_token, self.downstream)
+        app = create_app(self.control, s.api_token, self.downstream, self.metrics)
         children = [
             ChildSpec.for_actor("registries", RegistryActor, self.registry),
             ChildSpec.for_actor("repo", RepoActor, s.database_url),

@@ -29,6 +29,7 @@ class SinkState:
         self.delivered = 0
         self.unencodable = 0  # events no serialiser could write; skipped
         self.attempts = 0  # failed connects or sends since it was last up
+        self.failures = 0  # failed connects or sends, ever
         self.retry_at: float | None = None
 
     def set(self, status: SinkStatus, reason: str | None = None, retry_in: float | None = None) -> None:
@@ -40,6 +41,7 @@ class SinkState:
             self.retry_at = None if retry_in is None else time.time() + retry_in
             if status is SinkStatus.DOWN:
                 self.attempts += 1
+                self.failures += 1
             elif status is SinkStatus.UP:
                 self.attempts = 0
 
@@ -58,6 +60,7 @@ class SinkState:
                 "since": self.since,
                 "retry_at": self.retry_at,
                 "attempts": self.attempts,
+                "failures": self.failures,
                 "delivered": self.delivered,
                 "queued": len(self.outbox),
                 "dropped": self.outbox.dropped,

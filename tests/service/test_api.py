@@ -167,6 +167,9 @@ def test_openapi_describes_every_route(api: httpx.Client) -> None:
         ("/markets/{id}/candles", "get"),
         ("/books/{pair}", "get"),
         ("/stream", "get"),
+        ("/", "get"),
+        ("/dashboard/{path}", "get"),
+        ("/metrics", "get"),
     }
     described = {(p, m) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
     assert described == expected

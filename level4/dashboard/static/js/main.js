@@ -1,0 +1,92 @@
+// The dashboard: wires the views to the stream and to the periodic reads
+// of what the stream has no channel for (the catalogue, the counters).
+
+import { $, setText } from "./dom.js";
+import { askToken, getJSON, getText, send } from "./api.js";
+import { ConsolidatedView } from "./consolidated.js";
+import { MarketView } from "./market.js";
+import { MarketsTable } from "./markets.js";
+import { marketFigures, parseMetrics, Rates, scalar } from "./metrics.js";
+import { Stream } from "./stream.js";
+
+const LIST_MS = 2000;
+const METRICS_MS = 1000;
+
+function notice(text) {
+  setText($("#notice"), text);
+}
+
+const stream = new Stream({
+  onEvent: (message) => {
+    if (message.channel === "status") table.status(message.market_id, message);
+    else if (message.channel === "consolidated") consolidated.event(message);
+    else market.event(message);
+  },
+  onState: (state) => {
+    const pill = $("#stream-state");
+    pill.dataset.state = state;
+    setText(pill, `stream: ${state}`);
+  },
+});
+
+const market = new MarketView(stream);
+const consolidated = new ConsolidatedView(stream);
+const table = new MarketsTable($("#markets"), $("#markets-empty"), {
+  onSelect: (m) => {
+    table.select(m.id);
+    market.show(m);
+  },
+  onToggle: async (m, button) => {
+    button.disabled = true;
+    try {
+      await send("PATCH", `markets/${m.id}`, { level4_feed_enabled: !m.level4_feed_enabled });
+      notice(`${m.tag}: feed switched ${m.level4_feed_enabled ? "off" : "on"}`);
+      await listMarkets();
+    } catch (error) {
+      notice(`${m.tag}: ${error.message}`);
+    } finally {
+      button.disabled = false;
+    }
+  },
+});
+
+async function listMarkets() {
+  const since = performance.now();
+  const markets = await getJSON("markets");
+  table.list(markets, since);
+  stream.track("status", markets.map((m) => m.id));
+  consolidated.offer(markets);
+  const live = markets.filter((m) => m.status === "live").length;
+  setText($("#summary"), `${markets.length} markets · ${live} live`);
+}
+
+const rates = new Rates();
+
+async function readMetrics() {
+  const families = parseMetrics(await getText("metrics"));
+  const figures = marketFigures(families);
+  rates.update(figures, performance.now());
+  table.figures(figures, rates);
+  const clients = scalar(families, "level4_stream_clients");
+  if (clients !== undefined) $("#summary").dataset.clients = String(clients);
+}
+
+function every(ms, task, what) {
+  const run = async () => {
+    try {
+      await task();
+    } catch (error) {
+      notice(`${what}: ${error.message}`);
+    }
+    setTimeout(run, ms);
+  };
+  run();
+}
+
+$("#token-button").addEventListener("click", async () => {
+  if ((await askToken("The API token, for switching feeds and for the stream.")) !== null) stream.restart();
+});
+
+stream.connect();
+every(LIST_MS, listMarkets, "markets");
+every(METRICS_MS, readMetrics, "metrics");

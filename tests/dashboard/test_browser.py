@@ -1,0 +1,160 @@
+"""The dashboard in a real browser, against the whole service fed by two
+simulated venues over real sockets: the page asks for the token, shows the
+markets go live, shows a market's top of book, depth, ladder and trades,
+merges the pair's consolidated book by venue, and switches a feed off and
+on. A screenshot is kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.dashboard.browser import ARTIFACTS, chromium
+from tests.stream.markets import add_market
+from tests.support import SimulatorThread, running_service, wait_for
+
+pytestmark = pytest.mark.slow
+
+TOKEN = "dash-board-7c1e"
+WAIT_MS = 15_000
+
+
+def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> None:
+    from playwright.sync_api import expect  # after chromium() has skipped when absent
+
+    with ExitStack() as stack:
+        session = stack.enter_context(chromium(tmp_path / "profile"))
+        sims = {
+            venue: stack.enter_context(SimulatorThread(venue.lower(), ["BTC-USD"], rate=150, seed=seed))
+            for venue, seed in (("COINBASE", 3), ("KRAKEN", 5))
+        }
+        _service, base = stack.enter_context(running_service(f"sqlite:///{tmp_path / 'l4.sqlite3'}", api_token=TOKEN))
+        api = stack.enter_context(httpx.Client(base_url=base, timeout=10, headers={"Authorization": f"Bearer {TOKEN}"}))
+        markets: dict[str, dict[str, Any]] = {
+            venue: add_market(api, venue, sim, "BTC", "USD") for venue, sim in sims.items()
+        }
+        coinbase, kraken = markets["COINBASE"], markets["KRAKEN"]
+        page = session.page
+
+        page.goto(f"{base}/")
+        # /stream needs the token: the page asks for it
+        expect(page.locator("#token-dialog")).to_be_visible(timeout=WAIT_MS)
+        page.fill("#token-input", TOKEN)
+        page.click("#token-ok")
+        expect(page.locator("#stream-state")).to_have_attribute("data-state", "live", timeout=WAIT_MS)
+
+        rows = {m["id"]: page.locator(f'#markets tr[data-market-id="{m["id"]}"]') for m in (coinbase, kraken)}
+        for market in (coinbase, kraken):
+            row = rows[market["id"]]
+            expect(row.locator(".tag")).to_have_text(market["tag"])
+            expect(row.locator(".status")).to_have_text("live", timeout=WAIT_MS)
+            # frames keep coming: a rate above zero, a feed age under a few seconds
+            expect(row.locator(".rate")).to_have_text(re.compile(r"^[1-9][\d,.]*$|^0\.[1-9]"), timeout=WAIT_MS)
+            expect(row.locator(".age")).to_have_text(re.compile(r"^\d+ ms$|^\d\.\d s$"), timeout=WAIT_MS)
+            expect(row.locator(".resyncs")).to_have_text("0")
+
+        # one market, live
+        rows[coinbase["id"]].click()
+        expect(page.locator("#market-title")).to_contain_text(coinbase["tag"])
+        expect(page.locator("#top-bid")).to_have_text(re.compile(r"^\d+(\.\d+)?$"), timeout=WAIT_MS)
+        expect(page.locator("#top-ask")).to_have_text(re.compile(r"^\d+(\.\d+)?$"), timeout=WAIT_MS)
+        expect(page.locator("#top-spread")).to_have_text(re.compile(r"^\d"), timeout=WAIT_MS)
+        expect(page.locator("#book-state")).to_contain_text("synchronised · sequence", timeout=WAIT_MS)
+        expect(page.locator("#depth")).to_have_attribute("data-levels", re.compile(r"^[1-9]\d*$"), timeout=WAIT_MS)
+        expect(page.locator("#ladder tr.bid")).to_have_count(12, timeout=WAIT_MS)
+        expect(page.locator("#ladder tr.ask")).to_have_count(12, timeout=WAIT_MS)
+        wait_for(lambda: page.locator("#tape tbody tr").count() > 0, timeout=15, what="trades on the tape")
+        # frozen venue: the page's book, kept from snapshot and deltas, is the service's to the level
+        sims["COINBASE"].pause()
+        ladder = (
+            "side => [...document.querySelectorAll(`#ladder tr.${side}`)]"
+            ".map(tr => [tr.cells[0].textContent, tr.cells[1].textContent])"
+        )
+
+        def same_as_service() -> bool:
+            book = api.get(f"/markets/{coinbase['id']}/book", params={"depth": 12}).json()
+            top = api.get(f"/markets/{coinbase['id']}/top").json()
+            shown = {side: page.evaluate(f"({ladder})('{side[:-1]}')") for side in ("bids", "asks")}
+            return (
+                shown["bids"] == [lv[:2] for lv in book["bids"]]
+                and shown["asks"] == [lv[:2] for lv in reversed(book["asks"])]
+                and page.locator("#top-bid").text_content() == top["bid"][0]
+                and page.locator("#top-ask").text_content() == top["ask"][0]
+                and page.locator("#top-spread").text_content() == top["spread"]
+            )
+
+        wait_for(same_as_service, timeout=15, what="the page's book and top == the service's")
+        sims["COINBASE"].resume()
+
+        # the consolidated book of BTC-USD: both venues, each in its colour
+        expect(page.locator("#pair")).to_have_value("BTC-USD", timeout=WAIT_MS)
+        for market in (coinbase, kraken):
+            expect(page.locator(f'#legend .venue[data-market="{market["tag"]}"]')).to_be_visible(timeout=WAIT_MS)
+            expect(page.locator(f'#cbook .part[data-market="{market["tag"]}"]').first).to_be_visible(timeout=WAIT_MS)
+        expect(page.locator("#consolidated-top")).to_contain_text("best bid", timeout=WAIT_MS)
+        colours = {
+            market["tag"]: page.locator(f'#legend .venue[data-market="{market["tag"]}"] .swatch').evaluate(
+                "e => getComputedStyle(e).backgroundColor"
+            )
+            for market in (coinbase, kraken)
+        }
+        assert len(set(colours.values())) == 2, colours
+
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+        # switch Coinbase's feed off and on again from the page (the token goes as a bearer)
+        toggle = rows[coinbase["id"]].locator(".toggle")
+        expect(toggle).to_have_text("switch off")
+        toggle.click()
+        expect(rows[coinbase["id"]].locator(".status")).to_have_text("stopped", timeout=WAIT_MS)
+        expect(toggle).to_have_text("switch on", timeout=WAIT_MS)
+        assert api.get(f"/markets/{coinbase['id']}").json()["level4_feed_enabled"] is False
+        expect(page.locator("#excluded")).to_contain_text(coinbase["tag"], timeout=WAIT_MS)
+        expect(page.locator("#token-dialog")).to_be_hidden()
+        toggle.click()
+        expect(rows[coinbase["id"]].locator(".status")).to_have_text("live", timeout=WAIT_MS)
+        assert api.get(f"/markets/{coinbase['id']}").json()["level4_feed_enabled"] is True
+        expect(page.locator("#excluded")).to_have_text("", timeout=WAIT_MS)
+        page.screenshot(path=str(ARTIFACTS / "dashboard-after-toggle.png"), full_page=True)
+
+        # crossed venues are marked: a consolidated book where Kraken bids above Coinbase's ask
+        a, b = coinbase["tag"], kraken["tag"]
+        crossed_book = {
+            "pair": "BTC-USD",
+            "market_type": "SPOT",
+            "quotes": ["USD"],
+            "depth": 12,
+            "markets": [{"id": coinbase["id"], "market": a}, {"id": kraken["id"], "market": b}],
+            "excluded": [],
+            "best_bid": {"price": "100.6", "size": "2", "venues": {b: "2"}},
+            "best_ask": {"price": "100.4", "size": "1", "venues": {a: "1"}},
+            "crossed": True,
+            "crossings": [{"bid_market": b, "bid": "100.6", "ask_market": a, "ask": "100.4"}],
+            "bids": [
+                {"price": "100.6", "size": "2", "venues": {b: "2"}},
+                {"price": "100.3", "size": "3", "venues": {a: "1", b: "2"}},
+            ],
+            "asks": [
+                {"price": "100.4", "size": "1", "venues": {a: "1"}},
+                {"price": "100.7", "size": "4", "venues": {a: "1.5", b: "2.5"}},
+            ],
+        }
+        page.route("**/books/BTC-USD?*", lambda route: route.fulfill(json=crossed_book))
+        expect(page.locator("#crossings")).to_contain_text(f"{b} bids 100.6 ≥ {a} asks 100.4", timeout=WAIT_MS)
+        crossed_rows = page.locator("#cbook tr.crossed .price")
+        expect(crossed_rows).to_have_text(
+            ["100.4", "100.6"], timeout=WAIT_MS
+        )  # the ask at or below 100.6, the bid at or above 100.4
+        expect(page.locator("#cbook tr:not(.crossed) .price")).to_have_text(["100.7", "100.3"])
+        page.screenshot(path=str(ARTIFACTS / "dashboard-crossed.png"), full_page=True)
+
+        assert session.errors == []
+        origin = base.split("://", 1)[1]
+        strangers = [url for url in session.requests if url.split("://", 1)[1].split("/", 1)[0] != origin]
+        assert strangers == [], "everything the page needs comes from the service itself"

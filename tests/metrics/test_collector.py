@@ -1,0 +1,120 @@
+"""The metrics as Prometheus reads them, from a service's state set by hand:
+every family, its labels and values, valid exposition in both formats."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from level4.market.hub import EventHub
+from level4.market.publisher import MarketPublisher
+from level4.market.status import Status, StatusBoard
+from level4.metrics.latency import BOUNDS, LatencyRecorder
+from level4.metrics.service import ServiceMetrics
+
+Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def scrape(metrics: ServiceMetrics) -> Samples:
+    body, content_type = metrics.render(None)
+    assert content_type.startswith("text/plain; version=0.0.4")
+    out: Samples = {}
+    for family in text_string_to_metric_families(body.decode()):
+        for sample in family.samples:
+            key = (sample.name, frozenset(sample.labels.items()))
+            assert key not in out, f"duplicate series {key}"
+            out[key] = sample.value
+    return out
+
+
+def value(samples: Samples, name: str, **labels: str) -> float:
+    return samples[(name, frozenset(labels.items()))]
+
+
+def sink(**fields: Any) -> dict[str, Any]:
+    base = {"name": "nats", "kind": "nats", "status": "up", "failures": 0, "unencodable": 0}
+    return {**base, "delivered": 0, "dropped": 0, "queued": 0, **fields}
+
+
+def setup() -> tuple[StatusBoard, dict[int, MarketPublisher], set[object], list[dict[str, Any]]]:
+    board, hub = StatusBoard(), EventHub()
+    publishers = {
+        1: MarketPublisher(1, "COINBASE.SPOT:BTC-USD", hub),
+        2: MarketPublisher(2, "KRAKEN.SPOT:BTC-USD", hub),
+        3: MarketPublisher(3, "COINBASE.SPOT:BTC-USD", hub),  # deleted and added again: the same tag
+    }
+    return board, publishers, set(), [sink(), sink(name="redis-2", kind="redis", status="down", failures=4)]
+
+
+def test_every_figure_of_every_market() -> None:
+    board, publishers, clients, sinks = setup()
+    board.set(1, Status.LIVE)
+    board.frames_seen(1, 40, 1_700_000_000.0)
+    board.count(1, resyncs=2, reconnects=1, checksum_failures=3, malformed=5, restarts=1)
+    board.set(2, Status.RECONNECTING, "connection refused")
+    board.set(3, Status.STOPPED)
+    for _ in range(7):
+        publishers[1].publish("trade", {}, None, 0.0)
+    clients.update({object(), object()})
+    samples = scrape(ServiceMetrics(board, publishers, clients, lambda: sinks))
+
+    one = {"market_id": "1", "market": "COINBASE.SPOT:BTC-USD", "exchange": "COINBASE"}
+    assert value(samples, "level4_frames_received_total", **one) == 40
+    assert value(samples, "level4_resyncs_total", **one) == 2
+    assert value(samples, "level4_reconnects_total", **one) == 1
+    assert value(samples, "level4_checksum_failures_total", **one) == 3
+    assert value(samples, "level4_malformed_frames_total", **one) == 5
+    assert value(samples, "level4_market_restarts_total", **one) == 1
+    assert value(samples, "level4_events_published_total", **one) == 7
+    assert value(samples, "level4_market_last_frame_timestamp_seconds", **one) == 1_700_000_000.0
+    assert value(samples, "level4_market_feed_age_seconds", **one) > 0
+    for status in Status:
+        assert value(samples, "level4_market_status", **one, status=str(status)) == (status is Status.LIVE)
+    two = {"market_id": "2", "market": "KRAKEN.SPOT:BTC-USD", "exchange": "KRAKEN"}
+    assert value(samples, "level4_market_status", **two, status="reconnecting") == 1
+    assert ("level4_market_feed_age_seconds", frozenset(two.items())) not in samples  # no frame yet: no age
+    three = {"market_id": "3", "market": "COINBASE.SPOT:BTC-USD", "exchange": "COINBASE"}
+    assert value(samples, "level4_market_status", **three, status="stopped") == 1
+
+    assert value(samples, "level4_stream_clients") == 2
+    assert value(samples, "level4_sink_up", sink="nats", kind="nats") == 1
+    assert value(samples, "level4_sink_up", sink="redis-2", kind="redis") == 0
+    assert value(samples, "level4_sink_errors_total", sink="redis-2", kind="redis") == 4
+    assert any(name.startswith("process_") for name, _ in samples), "the process's CPU and memory too"
+
+
+def test_latency_is_one_histogram_per_venue() -> None:
+    board, publishers, clients, _sinks = setup()
+    publishers[1].latency.observe(0.0002)
+    publishers[1].latency.observe(BOUNDS[1])  # on a bound: counted at or below it
+    publishers[3].latency.observe(0.3)
+    publishers[2].latency.observe(60.0)  # beyond every bound
+    samples = scrape(ServiceMetrics(board, publishers, clients))
+
+    def bucket(exchange: str, le: str) -> float:
+        return value(samples, "level4_receipt_to_publish_seconds_bucket", exchange=exchange, le=le)
+
+    assert bucket("COINBASE", "0.0005") == 1
+    assert bucket("COINBASE", "0.001") == 2
+    assert bucket("COINBASE", "0.25") == 2
+    assert bucket("COINBASE", "0.5") == 3 == bucket("COINBASE", "+Inf")
+    assert value(samples, "level4_receipt_to_publish_seconds_count", exchange="COINBASE") == 3
+    assert abs(value(samples, "level4_receipt_to_publish_seconds_sum", exchange="COINBASE") - 0.3012) < 1e-9
+    assert bucket("KRAKEN", "5.0") == 0 and bucket("KRAKEN", "+Inf") == 1
+
+
+def test_openmetrics_when_asked() -> None:
+    board, publishers, clients, _sinks = setup()
+    metrics = ServiceMetrics(board, publishers, clients)
+    body, content_type = metrics.render("application/openmetrics-text; version=1.0.0")
+    assert content_type.startswith("application/openmetrics-text")
+    assert body.rstrip().endswith(b"# EOF")
+
+
+def test_a_recorder_counts_without_a_lock() -> None:
+    recorder = LatencyRecorder()
+    for seconds in (0.0, 0.0005, 0.00051, 10.0):
+        recorder.observe(seconds)
+    assert recorder.counts[0] == 2 and recorder.counts[1] == 1 and recorder.counts[-1] == 1
+    assert sum(recorder.counts) == 4
