@@ -81,7 +81,9 @@ class MediatorActor(MarketActor):
         board = self.ctx.board
         board.set(self.ctx.market_id, Status.RECONNECTING, message.reason)
         board.count(self.ctx.market_id, reconnects=1)
-        self._tell("exchange", StatusNotice("reconnecting", message.reason, time.time()))
+        # Through the orderbook, behind the events of the frames before it: a market's
+        # events then come in the order of its frames, the order a journal replays.
+        self._tell("orderbook", StatusNotice("reconnecting", message.reason, time.time()))
         self._tell("orderbook", ApplyBatch([Desync(self.ctx.instrument.symbol, message.reason)], 0.0))
 
     def _frames(self, message: Frames) -> None:

@@ -77,7 +77,8 @@ class Events:
     received_at: float
 
 
-# mediator -> exchange: connection states that are events too
+# mediator -> orderbook -> exchange: connection states that are events too (through the
+# orderbook, so they follow the events of the frames received before them)
 @dataclass(slots=True)
 class StatusNotice:
     status: str  # "reconnecting"

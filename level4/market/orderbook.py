@@ -24,6 +24,7 @@ from level4.market.messages import (
     Events,
     Mismatches,
     SnapshotRequest,
+    StatusNotice,
 )
 from level4.market.status import Status
 from translations.protocol import ChecksumMismatch
@@ -56,6 +57,9 @@ class OrderBookActor(MarketActor):
                 book.bids_levels(), book.asks_levels(), book.synchronised, book.reason, book.timestamp, message.deliver
             )
             self.ctx.registry.tell(self.ctx.market_id, "exchange", state)
+            return None
+        if kind is StatusNotice:
+            self.ctx.registry.tell(self.ctx.market_id, "exchange", message)  # in line with the book's events
             return None
         if kind is Crash:
             raise RuntimeError(message.detail)
