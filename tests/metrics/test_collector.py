@@ -118,3 +118,15 @@ def test_a_recorder_counts_without_a_lock() -> None:
         recorder.observe(seconds)
     assert recorder.counts[0] == 2 and recorder.counts[1] == 1 and recorder.counts[-1] == 1
     assert sum(recorder.counts) == 4
+
+
+def test_scrapes_close_together_share_one_rendering() -> None:
+    board, publishers, clients, _sinks = setup()
+    board.frames_seen(1, 1, 1.0)
+    shared = ServiceMetrics(board, publishers, clients, max_age=60.0)
+    fresh = ServiceMetrics(board, publishers, clients, max_age=0.0)
+    one = {"market_id": "1", "market": "COINBASE.SPOT:BTC-USD", "exchange": "COINBASE"}
+    assert value(scrape(shared), "level4_frames_received_total", **one) == 1
+    board.frames_seen(1, 5, 2.0)
+    assert value(scrape(shared), "level4_frames_received_total", **one) == 1
+    assert value(scrape(fresh), "level4_frames_received_total", **one) == 6

@@ -102,11 +102,18 @@ def test_metrics_follow_the_markets(tmp_path: Path) -> None:
         api.patch(f"/markets/{nowhere['id']}", json={"level4_feed_enabled": True})
         wait_for(lambda: of(api, "level4_market_status", nowhere, status="live") == 0, what="a status for it")
         assert of(api, "level4_market_status", coinbase, status="live") == 1
-        not_live = {m["id"]: m["status"] for m in api.get("/health").json()["markets_not_live"]}
-        assert nowhere["id"] in not_live and coinbase["id"] not in not_live
-        assert of(api, "level4_market_status", nowhere, status=not_live[nowhere["id"]]) == 1
+
+        def health_agrees() -> bool:
+            not_live = {m["id"]: m["status"] for m in api.get("/health").json()["markets_not_live"]}
+            return (
+                coinbase["id"] not in not_live
+                and nowhere["id"] in not_live
+                and of(api, "level4_market_status", nowhere, status=not_live[nowhere["id"]]) == 1
+            )
+
+        wait_for(health_agrees, what="/health and /metrics agree on what is not live")
         api.patch(f"/markets/{coinbase['id']}", json={"level4_feed_enabled": False})
-        assert of(api, "level4_market_status", coinbase, status="stopped") == 1
+        wait_for(lambda: of(api, "level4_market_status", coinbase, status="stopped") == 1, what="stopped")  # within 1 s
         assert of(api, "level4_market_status", coinbase, status="live") == 0
 
         # the sink whose server is not there

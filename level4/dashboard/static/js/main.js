@@ -10,7 +10,7 @@ import { marketFigures, parseMetrics, Rates, scalar } from "./metrics.js";
 import { Stream } from "./stream.js";
 
 const LIST_MS = 2000;
-const METRICS_MS = 1000;
+const METRICS_MS = 2000;
 
 function notice(text) {
   setText($("#notice"), text);
