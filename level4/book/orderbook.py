@@ -6,10 +6,10 @@ strings are kept as the level's value, so nothing is ever rounded. Floats
 represent every decimal of up to 15 significant digits distinctly, which
 covers every price a venue quotes.
 
-Each side is a dict (key -> level; bids keyed by the negated price, so that
-a smaller key is a better level on both sides) beside a plain ascending list
-of the negated keys, searched and changed with the C `bisect` functions: the
-best level is the list's last item. Almost every change a venue sends is
+Each side is a dict (rank -> level) beside a plain ascending list of its
+ranks, searched and changed with the C `bisect` functions. A bid's rank is
+its price and an ask's the negated price, so that on both sides a greater
+rank is a better level and the best level is the list's last item. Almost every change a venue sends is
 near the top of the book, so inserting or removing there moves only the few
 items after it, and the best level or the top N is a slice of the tail.
 """
@@ -25,26 +25,25 @@ from translations.protocol import Level
 
 def _side(levels: Iterable[Level], sign: float) -> tuple[dict[float, Level], list[float]]:
     side = {sign * float(lv[0]): lv for lv in levels if float(lv[1]) != 0.0}
-    return side, sorted([-key for key in side])
+    return side, sorted(side)
 
 
 def _apply(side: dict[float, Level], ranks: list[float], levels: Iterable[Level], sign: float) -> None:
-    get = side.get
     for lv in levels:
-        key = sign * float(lv[0])
+        rank = sign * float(lv[0])
         if float(lv[1]) == 0.0:
-            if side.pop(key, None) is not None:
-                del ranks[bisect_left(ranks, -key)]
+            if side.pop(rank, None) is not None:
+                del ranks[bisect_left(ranks, rank)]
         else:
-            if get(key) is None:
-                insort(ranks, -key)
-            side[key] = lv
+            if rank not in side:
+                insort(ranks, rank)
+            side[rank] = lv
 
 
 def _levels(side: dict[float, Level], ranks: list[float], depth: int | None) -> list[Level]:
     if depth is not None:
         ranks = ranks[-depth:] if depth > 0 else []
-    return [side[-rank] for rank in reversed(ranks)]
+    return [side[rank] for rank in reversed(ranks)]
 
 
 class OrderBook:
@@ -65,7 +64,7 @@ class OrderBook:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        # key (bids: -price, asks: price) -> level; the negated keys ascending, best last
+        # rank (bids: price, asks: -price) -> level; the ranks ascending, best last
         self.bids: dict[float, Level] = {}
         self.asks: dict[float, Level] = {}
         self.bid_ranks: list[float] = []
@@ -85,23 +84,23 @@ class OrderBook:
     # --- changes -------------------------------------------------------------
 
     def replace(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        self.bids, self.bid_ranks = _side(bids, -1.0)
-        self.asks, self.ask_ranks = _side(asks, 1.0)
+        self.bids, self.bid_ranks = _side(bids, 1.0)
+        self.asks, self.ask_ranks = _side(asks, -1.0)
         self.synchronised = True
         self.reason = None
 
     def update(self, bids: Sequence[Level], asks: Sequence[Level]) -> None:
         if bids:
-            _apply(self.bids, self.bid_ranks, bids, -1.0)
+            _apply(self.bids, self.bid_ranks, bids, 1.0)
         if asks:
-            _apply(self.asks, self.ask_ranks, asks, 1.0)
+            _apply(self.asks, self.ask_ranks, asks, -1.0)
 
     def truncate(self, depth: int) -> None:
         for side, ranks in ((self.bids, self.bid_ranks), (self.asks, self.ask_ranks)):
             extra = len(ranks) - depth
             if extra > 0:
                 for rank in ranks[:extra]:
-                    del side[-rank]
+                    del side[rank]
                 del ranks[:extra]
 
     def clear(self, reason: str) -> None:
@@ -115,11 +114,11 @@ class OrderBook:
 
     def best_bid(self) -> Level | None:
         ranks = self.bid_ranks
-        return self.bids[-ranks[-1]] if ranks else None
+        return self.bids[ranks[-1]] if ranks else None
 
     def best_ask(self) -> Level | None:
         ranks = self.ask_ranks
-        return self.asks[-ranks[-1]] if ranks else None
+        return self.asks[ranks[-1]] if ranks else None
 
     def bids_levels(self, depth: int | None = None) -> list[Level]:
         return _levels(self.bids, self.bid_ranks, depth)

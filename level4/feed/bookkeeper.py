@@ -112,9 +112,9 @@ class BookKeeper:
                     last = book
         for book in touched:
             ranks = book.bid_ranks
-            bid = book.bids[-ranks[-1]] if ranks else None
+            bid = book.bids[ranks[-1]] if ranks else None
             ranks = book.ask_ranks
-            ask = book.asks[-ranks[-1]] if ranks else None
+            ask = book.asks[ranks[-1]] if ranks else None
             top_bid, top_ask = book.top_bid, book.top_ask
             if (bid is not top_bid and bid != top_bid) or (ask is not top_ask and ask != top_ask):
                 book.top_bid, book.top_ask = bid, ask

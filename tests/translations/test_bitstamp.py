@@ -345,8 +345,8 @@ def run_capture(ws: Path) -> tuple[Replay, dict[str, int]]:
             data = frame["data"]
             if market.synced and int(data["microtimestamp"]) > market.snapshot_mts:
                 seen["applied"] += 1
-                for side, sign in ((book.bids, -1.0), (book.asks, 1.0)):
-                    for price, size in data["bids" if sign < 0 else "asks"]:
+                for side, sign in ((book.bids, 1.0), (book.asks, -1.0)):  # levels keyed by rank
+                    for price, size in data["bids" if sign > 0 else "asks"]:
                         if float(size) == 0.0:
                             seen["deletes"] += 1
                             seen["absent"] += sign * float(price) not in side

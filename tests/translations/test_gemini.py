@@ -177,12 +177,13 @@ def test_capture_books_agree_with_every_trade() -> None:
             return
         price, quantity = Decimal(frame["price"]), Decimal(frame["quantity"])
         maker = book.asks if frame["side"] == "buy" else book.bids
-        key = float(frame["price"]) if frame["side"] == "buy" else -float(frame["price"])
+        # levels are keyed by rank: a bid's price, an ask's negated price; the best is the greatest
+        key = -float(frame["price"]) if frame["side"] == "buy" else float(frame["price"])
         assert key in maker, frame
         assert Decimal(maker[key][1]) >= quantity
         best_maker = book.best_ask() if frame["side"] == "buy" else book.best_bid()
-        assert best_maker is not None and min(maker) == (1 if frame["side"] == "buy" else -1) * float(best_maker[0])
-        assert min(maker) <= key  # the best maker level is at least as good
+        assert best_maker is not None and max(maker) == (-1 if frame["side"] == "buy" else 1) * float(best_maker[0])
+        assert max(maker) >= key  # the best maker level is at least as good
         other = book.best_bid() if frame["side"] == "buy" else book.best_ask()
         if other is not None:
             best_other = Decimal(other[0])
