@@ -74,8 +74,24 @@ def _levels_ok(levels: Any) -> Sequence[Any]:
     return levels  # type: ignore[no-any-return]
 
 
+# A number's checksum text, remembered: the same prices and sizes recur all day,
+# and a lookup costs a fraction of the two string operations (bounded, emptied when full).
+_DIGITS: dict[str, str] = {}
+_DIGITS_MAX = 1 << 16
+
+
+def _digits(number: str) -> str:
+    text = _DIGITS.get(number)
+    if text is None:
+        text = number.replace(".", "").lstrip("0")
+        if len(_DIGITS) >= _DIGITS_MAX:
+            _DIGITS.clear()
+        _DIGITS[number] = text
+    return text
+
+
 def _checksum_text(levels: list[Level]) -> str:
-    return "".join([lv[0].replace(".", "").lstrip("0") + lv[1].replace(".", "").lstrip("0") for lv in levels])
+    return "".join([_digits(lv[0]) + _digits(lv[1]) for lv in levels])
 
 
 class KrakenScheme:

@@ -58,30 +58,62 @@ class Instrument:
 
 # --- instructions -----------------------------------------------------------
 
+# The instructions made for every frame spell out their __init__ (init=False):
+# compiled, an explicit __init__ is native code, while the one dataclass
+# generates stays interpreted and costs five times as much per instruction.
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Snapshot:
     """Replace the whole book; the book is synchronised afterwards."""
 
     symbol: str
     bids: Sequence[Level]
     asks: Sequence[Level]
-    sequence: int | None = None
-    timestamp: float | None = None  # venue time, Unix seconds
+    sequence: int | None
+    timestamp: float | None  # venue time, Unix seconds
+
+    def __init__(
+        self,
+        symbol: str,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+        sequence: int | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.bids = bids
+        self.asks = asks
+        self.sequence = sequence
+        self.timestamp = timestamp
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Update:
     """Set these levels; a zero size removes the level."""
 
     symbol: str
     bids: Sequence[Level]
     asks: Sequence[Level]
-    sequence: int | None = None
-    timestamp: float | None = None
+    sequence: int | None
+    timestamp: float | None
+
+    def __init__(
+        self,
+        symbol: str,
+        bids: Sequence[Level],
+        asks: Sequence[Level],
+        sequence: int | None = None,
+        timestamp: float | None = None,
+    ) -> None:
+        self.symbol = symbol
+        self.bids = bids
+        self.asks = asks
+        self.sequence = sequence
+        self.timestamp = timestamp
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class Trade:
     symbol: str
     side: str  # taker side: "buy" or "sell"; "" for auction fills, which have no taker
@@ -90,8 +122,18 @@ class Trade:
     trade_id: str | None
     timestamp: float | None
 
+    def __init__(
+        self, symbol: str, side: str, price: str, size: str, trade_id: str | None, timestamp: float | None
+    ) -> None:
+        self.symbol = symbol
+        self.side = side
+        self.price = price
+        self.size = size
+        self.trade_id = trade_id
+        self.timestamp = timestamp
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Verify:
     """Check the book (after every instruction before this one) against the
     venue's checksum, computed by the scheme's `checksum` function. A mismatch
@@ -100,14 +142,22 @@ class Verify:
     symbol: str
     expected: int
 
+    def __init__(self, symbol: str, expected: int) -> None:
+        self.symbol = symbol
+        self.expected = expected
 
-@dataclass(slots=True)
+
+@dataclass(slots=True, init=False)
 class Truncate:
     """Keep only the best `depth` levels per side (venues that stop reporting
     levels which fall out of the subscribed depth, e.g. Kraken)."""
 
     symbol: str
     depth: int
+
+    def __init__(self, symbol: str, depth: int) -> None:
+        self.symbol = symbol
+        self.depth = depth
 
 
 @dataclass(slots=True)

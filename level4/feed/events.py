@@ -7,12 +7,19 @@ from dataclasses import dataclass
 from translations.protocol import Level, Trade
 
 
-@dataclass(slots=True)
+# Made for every batch: an explicit __init__ compiles to native code (translations.protocol).
+@dataclass(slots=True, init=False)
 class TopChange:
     symbol: str
     bid: Level | None
     ask: Level | None
     timestamp: float | None
+
+    def __init__(self, symbol: str, bid: Level | None, ask: Level | None, timestamp: float | None) -> None:
+        self.symbol = symbol
+        self.bid = bid
+        self.ask = ask
+        self.timestamp = timestamp
 
 
 @dataclass(slots=True)
@@ -24,7 +31,7 @@ class BookStatus:
     reason: str | None
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, init=False)
 class BookDelta:
     """Levels that changed in one step; snapshot=True means the book was
     replaced and these are all of its levels."""
@@ -34,6 +41,15 @@ class BookDelta:
     asks: list[Level]
     snapshot: bool
     timestamp: float | None
+
+    def __init__(
+        self, symbol: str, bids: list[Level], asks: list[Level], snapshot: bool, timestamp: float | None
+    ) -> None:
+        self.symbol = symbol
+        self.bids = bids
+        self.asks = asks
+        self.snapshot = snapshot
+        self.timestamp = timestamp
 
 
 MarketEvent = TopChange | BookStatus | BookDelta | Trade
