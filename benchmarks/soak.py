@@ -197,6 +197,7 @@ def main(argv: list[str] | None = None) -> int:
                 if time.monotonic() >= end:
                     break
             rss_end = harness.rss_bytes()
+            rss_max = max(rss_max, rss_end)
 
             injected: Counter[str] = Counter()
             for v in venues:
