@@ -5,6 +5,8 @@ command line and the HTTP control."""
 from __future__ import annotations
 
 import argparse
+import subprocess
+import sys
 
 import httpx
 import orjson
@@ -198,3 +200,21 @@ def test_faults_are_switched_over_http_while_running() -> None:
             ws.send('{"op":"subscribe","args":["orderbook.50.BTCUSDT"]}')
             wait_for(lambda: bool(ws.recv(timeout=5)), what="an answer")
         assert httpx.get(f"{sim.http}/control/faults").json()["injected"]["upgrade"] == 1
+
+
+@pytest.mark.slow
+def test_the_command_starts_a_venue_with_its_faults() -> None:
+    command = [sys.executable, "-m", "level4", "simulate", "--venue", "okx", "--symbols", "BTC-USDT"]
+    command += ["--faults", "checksum=0.25,upgrade=0.5"]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        while line and not line.startswith("simulating"):  # its log lines come first
+            line = proc.stdout.readline()
+        url = line.split()[3].replace("ws://", "http://")
+        assert proc.stdout.readline().startswith("faults ")
+        assert httpx.get(f"{url}control/faults").json()["rates"] == {"checksum": 0.25, "upgrade": 0.5}
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -53,7 +53,7 @@ def fast_feeds() -> Iterator[None]:
         mp.setattr(level4.net.feed, "RECONNECT_BASE", 0.05)
         mp.setattr(level4.net.feed, "RECONNECT_CAP", 0.5)
         mp.setattr(level4.net.feed, "REST_TIMEOUT", 1.0)
-        mp.setattr(level4.simulator.faults, "SLOW_SUBSCRIBE", STALE_AFTER * 0.6)
+        mp.setattr(level4.simulator.faults, "SLOW_SUBSCRIBE", STALE_AFTER * 0.5)
         mp.setattr(level4.simulator.faults, "REST_HANG", 3.0)
         yield
 
