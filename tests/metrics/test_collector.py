@@ -5,27 +5,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
 from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
 from level4.market.status import Status, StatusBoard
 from level4.metrics.latency import BOUNDS, LatencyRecorder
 from level4.metrics.service import ServiceMetrics
-
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
+from tests.metrics.samples import Samples, parse
 
 
 def scrape(metrics: ServiceMetrics) -> Samples:
     body, content_type = metrics.render(None)
     assert content_type.startswith("text/plain; version=0.0.4")
-    out: Samples = {}
-    for family in text_string_to_metric_families(body.decode()):
-        for sample in family.samples:
-            key = (sample.name, frozenset(sample.labels.items()))
-            assert key not in out, f"duplicate series {key}"
-            out[key] = sample.value
-    return out
+    return parse(body.decode())
 
 
 def value(samples: Samples, name: str, **labels: str) -> float:

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.metrics.samples import Samples, parse
 from tests.sinks.servers import free_port
 from tests.stream.consumer import Consumer
 from tests.stream.markets import add_market
@@ -21,17 +21,11 @@ from tests.support import SimulatorThread, running_service, wait_for
 
 pytestmark = pytest.mark.slow
 
-Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]
-
 
 def scrape(api: httpx.Client) -> Samples:
     r = api.get("/metrics")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
-    return {
-        (s.name, frozenset(s.labels.items())): s.value
-        for family in text_string_to_metric_families(r.text)
-        for s in family.samples
-    }
+    return parse(r.text)
 
 
 def of(api: httpx.Client, name: str, market: dict[str, object], **extra: str) -> float:
