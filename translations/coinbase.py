@@ -22,6 +22,7 @@ from translations.protocol import (
     Desync,
     Instruction,
     Instrument,
+    KeepAlive,
     Level,
     Malformed,
     MarketType,
@@ -56,6 +57,8 @@ class CoinbaseScheme:
     ping_interval: float | None = None  # the heartbeat channel keeps the socket alive
     stale_after = 10.0  # heartbeats come every second
     channels = ("level2_batch", "matches", "heartbeat")
+    # A heartbeat only moves the product's sequence on, which the next match checks again.
+    keepalive = KeepAlive('{"type":"heartbeat",')
 
     def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
         if market_type is not MarketType.SPOT:

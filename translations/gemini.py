@@ -28,6 +28,7 @@ from translations.protocol import (
     Desync,
     Instruction,
     Instrument,
+    KeepAlive,
     Level,
     Malformed,
     MarketType,
@@ -71,6 +72,7 @@ class GeminiScheme:
     market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP)
     ping_interval: float | None = None  # the venue's heartbeats keep the socket alive
     stale_after = 15.0  # heartbeats come every 5 seconds
+    keepalive = KeepAlive('{"type":"heartbeat",')
 
     # --- instruments -------------------------------------------------------------
 

@@ -29,6 +29,7 @@ from translations.protocol import (
     Desync,
     Instruction,
     Instrument,
+    KeepAlive,
     Level,
     Malformed,
     MarketType,
@@ -101,6 +102,7 @@ class KrakenScheme:
     market_types = (MarketType.SPOT,)
     ping_interval: float | None = 30.0
     stale_after = 10.0  # heartbeats come every second when a channel is quiet
+    keepalive = KeepAlive('{"event":"heartbeat"}')
 
     def __init__(self, depth: int = 1000) -> None:
         if depth not in DEPTHS:

@@ -232,7 +232,12 @@ class BookView(Protocol):
 
 
 class Scheme(Protocol):
-    """One venue's dialect. Implemented by a module-level object per venue."""
+    """One venue's dialect. Implemented by a module-level object per venue.
+
+    Optionally also `keepalive(raw) -> bool`: True for a received frame, still
+    unparsed, that `translate` would turn into nothing. The live feed then
+    counts and records it without waking the market's actors; a test on the
+    raw text (see `KeepAlive`) keeps that cheaper than parsing it."""
 
     name: str  # catalogue name, upper case: "COINBASE"
     ws_url: str  # default public websocket endpoint
@@ -280,3 +285,22 @@ class MarketSync:
     last_sequence: int | None = None
     snapshot_seen: bool = False
     buffered: list[Any] = field(default_factory=list)
+
+
+class KeepAlive:
+    """A scheme's `keepalive`: frames that begin with a fixed text.
+
+    The venue's own serialisation is fixed, so a prefix is exact for the
+    frames it was written for; a keep-alive spelt otherwise just takes the
+    ordinary path through `translate`."""
+
+    __slots__ = ("_bytes", "_text")
+
+    def __init__(self, prefix: str) -> None:
+        self._text = prefix
+        self._bytes = prefix.encode()
+
+    def __call__(self, raw: str | bytes) -> bool:
+        if isinstance(raw, str):
+            return raw.startswith(self._text)
+        return raw.startswith(self._bytes)

@@ -52,6 +52,12 @@ class _Relay(FeedCallbacks):
         if self.journal is not None:
             self.journal.frames(generation, batch)
 
+    def keepalive(self, generation: int, received: float, raw: str | bytes) -> None:
+        # Counted and recorded as any frame, but the mediator is not woken: it would translate it to nothing.
+        self.ctx.board.frames_seen(self.ctx.market_id, 1, received)
+        if self.journal is not None:
+            self.journal.frames(generation, [(received, raw)])
+
     def disconnected(self, generation: int, reason: str) -> None:
         self.ctx.log.info("feed_disconnected", reason=reason)
         self._tell(Disconnected(generation, reason))
@@ -92,6 +98,7 @@ class WebsocketActor(MarketActor):
             ctx.scheme.ping_interval,
             ctx.scheme.stale_after,
             tag=ctx.tag,
+            keepalive=getattr(ctx.scheme, "keepalive", None),
         )
         self._running: concurrent.futures.Future[None] | None = None
 

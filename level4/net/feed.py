@@ -3,7 +3,10 @@
 Connects, hands received frames to a callback in batches (every frame that
 arrived before the loop next idles, with its receipt time), reconnects with
 backoff, watches for a stalled feed, and performs REST fetches. It knows
-nothing of dialects: what to send comes from outside.
+nothing of dialects: what to send comes from outside, and so does the test
+that tells a pure keep-alive frame, which is reported on its own (counted,
+recorded) rather than woken a market's actors for, unless frames are already
+waiting to go: then it goes with them, in order.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ import asyncio
 import contextlib
 import itertools
 import time
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 import httpx
@@ -26,6 +31,10 @@ log = structlog.get_logger(__name__)
 RECONNECT_BASE = 0.5  # seconds before the first reconnect (then doubling, with jitter)
 RECONNECT_CAP = 30.0  # the longest wait between attempts
 REST_TIMEOUT = 10.0  # a snapshot slower than this counts as failed
+WATCHDOG_TICK = 0.25  # seconds between the stale checks of all connections
+# Frames websockets buffers before it stops reading the socket: its default of 16
+# pauses and resumes the reader on every burst of a busy feed.
+MAX_QUEUE = 1024
 
 # A venue that answers the upgrade with these is overloaded or restarting: try again later.
 # Any other 4xx says the request itself is wrong (path, symbol, permission): no retry will help.
@@ -36,6 +45,7 @@ _RETRYABLE_4XX = frozenset({408, 425, 429})
 _generations = itertools.count(1)
 
 Batch = list[tuple[float, str | bytes]]
+KeepAlive = Callable[[str | bytes], bool]
 
 
 class FeedCallbacks:
@@ -43,6 +53,10 @@ class FeedCallbacks:
 
     def connected(self, generation: int) -> None: ...
     def frames(self, generation: int, batch: Batch) -> None: ...
+    def keepalive(self, generation: int, received: float, raw: str | bytes) -> None:
+        """A pure keep-alive frame with nothing waiting before it."""
+        self.frames(generation, [(received, raw)])
+
     def disconnected(self, generation: int, reason: str) -> None: ...
     def rest_answer(self, symbol: str, path: str, body: Any, error: str | None) -> None: ...
     def ping_due(self, generation: int) -> None: ...
@@ -52,6 +66,45 @@ class FeedCallbacks:
 
 class Refused(Exception):
     """The venue's answer says no retry of this connection can succeed."""
+
+
+class _Watchdog:
+    """One timer per event loop checks every connection for a stalled feed
+    (a task per connection would wake the loop once a second for each)."""
+
+    def __init__(self) -> None:
+        self.feeds: set[FeedConnection] = set()
+        self.task: asyncio.Task[None] | None = None
+
+    def watch(self, feed: FeedConnection) -> None:
+        self.feeds.add(feed)
+        if self.task is None:
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def forget(self, feed: FeedConnection) -> None:
+        self.feeds.discard(feed)
+
+    async def _run(self) -> None:
+        try:
+            while self.feeds:
+                await asyncio.sleep(WATCHDOG_TICK)
+                now = time.monotonic()
+                for feed in [f for f in self.feeds if now - f._last_frame > f.stale_after]:
+                    self.feeds.discard(feed)
+                    feed._stalled()
+        finally:
+            self.task = None
+
+
+_watchdogs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Watchdog] = weakref.WeakKeyDictionary()
+
+
+def _watchdog() -> _Watchdog:
+    loop = asyncio.get_running_loop()
+    dog = _watchdogs.get(loop)
+    if dog is None:
+        dog = _watchdogs[loop] = _Watchdog()
+    return dog
 
 
 class FeedConnection:
@@ -64,12 +117,14 @@ class FeedConnection:
         stale_after: float,
         backoff: Backoff | None = None,
         tag: str = "",
+        keepalive: KeepAlive | None = None,
     ) -> None:
         self.url = url
         self.rest_url = rest_url.rstrip("/")
         self.cb = callbacks
         self.ping_interval = ping_interval
         self.stale_after = stale_after
+        self.keepalive = keepalive
         self.backoff = backoff or Backoff(RECONNECT_BASE, RECONNECT_CAP)
         self.log = log.bind(market=tag)
         self.generation = 0
@@ -80,6 +135,8 @@ class FeedConnection:
         self._task: asyncio.Task[None] | None = None
         self._batch: Batch = []
         self._flush_scheduled = False
+        self._last_frame = time.monotonic()
+        self._closing: asyncio.Task[None] | None = None
 
     # --- called on the IO loop -----------------------------------------------------
 
@@ -109,7 +166,13 @@ class FeedConnection:
         self._reconnect_reason = None
         try:
             ws = await connect(
-                self.url, open_timeout=10, ping_interval=20, ping_timeout=20, max_size=2**25, close_timeout=2
+                self.url,
+                open_timeout=10,
+                ping_interval=20,
+                ping_timeout=20,
+                max_size=2**25,
+                max_queue=MAX_QUEUE,
+                close_timeout=2,
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -123,12 +186,17 @@ class FeedConnection:
         self._ws = ws
         self.cb.connected(generation)
         opened = time.monotonic()
-        watchdog = asyncio.create_task(self._watchdog(ws))
+        watchdog = _watchdog()
         pinger = asyncio.create_task(self._pinger(generation)) if self.ping_interval else None
+        keepalive = self.keepalive
         try:
             self._last_frame = time.monotonic()
+            watchdog.watch(self)
             async for raw in ws:
                 self._last_frame = time.monotonic()
+                if keepalive is not None and not self._batch and keepalive(raw):
+                    self.cb.keepalive(generation, time.time(), raw)
+                    continue
                 self._batch.append((time.time(), raw))
                 if not self._flush_scheduled:
                     self._flush_scheduled = True
@@ -140,7 +208,7 @@ class FeedConnection:
             return self._reconnect_reason or f"connection lost: {exc}"
         finally:
             self._flush(generation)
-            watchdog.cancel()
+            watchdog.forget(self)
             if pinger is not None:
                 pinger.cancel()
             self._ws = None
@@ -153,13 +221,11 @@ class FeedConnection:
             batch, self._batch = self._batch, []
             self.cb.frames(generation, batch)
 
-    async def _watchdog(self, ws: ClientConnection) -> None:
-        while True:
-            await asyncio.sleep(min(1.0, self.stale_after / 4))
-            if time.monotonic() - self._last_frame > self.stale_after:
-                self._reconnect_reason = f"stale feed: no frame for {self.stale_after:g}s"
-                await ws.close()
-                return
+    def _stalled(self) -> None:
+        ws = self._ws
+        if ws is not None:
+            self._reconnect_reason = f"stale feed: no frame for {self.stale_after:g}s"
+            self._closing = asyncio.get_running_loop().create_task(ws.close())  # held: the loop keeps only weak refs
 
     async def _pinger(self, generation: int) -> None:
         assert self.ping_interval

@@ -1,0 +1,121 @@
+"""The feed connection over real loopback websockets: pure keep-alives
+reported without a batch (never reordered against the frames around them),
+and one watchdog for every connection of the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+from websockets.exceptions import ConnectionClosed
+
+from level4.net import feed as feed_module
+from level4.net.backoff import Backoff
+from level4.net.feed import Batch, FeedCallbacks, FeedConnection
+from translations.protocol import KeepAlive
+
+pytestmark = pytest.mark.slow
+
+HEARTBEAT = KeepAlive('{"type":"heartbeat"')
+
+
+class Recorder(FeedCallbacks):
+    def __init__(self) -> None:
+        self.reports: list[tuple[str, list[str]]] = []  # ("frames" | "keepalive", frames) in call order
+        self.disconnects: list[str] = []
+
+    def frames(self, generation: int, batch: Batch) -> None:
+        self.reports.append(("frames", [str(raw) for _, raw in batch]))
+
+    def keepalive(self, generation: int, received: float, raw: str | bytes) -> None:
+        self.reports.append(("keepalive", [str(raw)]))
+
+    def disconnected(self, generation: int, reason: str) -> None:
+        self.disconnects.append(reason)
+
+    def received(self) -> list[str]:
+        return [raw for _, frames in self.reports for raw in frames]
+
+
+@asynccontextmanager
+async def venue(handler: Callable[[ServerConnection], Awaitable[None]]) -> AsyncIterator[str]:
+    async with serve(handler, "127.0.0.1", 0) as server:
+        yield f"ws://127.0.0.1:{next(iter(server.sockets)).getsockname()[1]}/"
+
+
+async def until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        await asyncio.sleep(0.01)
+
+
+def heartbeat(n: int) -> str:
+    return f'{{"type":"heartbeat","sequence":{n}}}'
+
+
+def data(n: int) -> str:
+    return f'{{"type":"l2update","n":{n}}}'
+
+
+async def test_keepalives_skip_the_batch_but_never_overtake_frames() -> None:
+    sent: list[str] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        for n in range(40):
+            frames = [heartbeat(n)] if n % 4 == 0 else [data(n), heartbeat(n), data(n + 1000)]
+            for frame in frames:
+                sent.append(frame)
+                await ws.send(frame)
+            await asyncio.sleep(0.01)
+        await ws.wait_closed()
+
+    recorder = Recorder()
+    async with venue(handler) as url:
+        feed = FeedConnection(url, "", recorder, None, 30.0, keepalive=HEARTBEAT)
+        task = asyncio.create_task(feed.run())
+        await until(lambda: len(recorder.received()) == 100)
+        await feed.stop()  # and waits for the task
+        assert task.done()
+    assert recorder.received() == sent  # every frame, in the order sent
+    alone = [frames[0] for kind, frames in recorder.reports if kind == "keepalive"]
+    assert len(alone) >= 10 and all(HEARTBEAT(raw) for raw in alone)  # a quiet heartbeat never makes a batch
+    batched = [raw for kind, frames in recorder.reports if kind == "frames" for raw in frames]
+    assert not any(HEARTBEAT(raw) for raw in batched[:1])  # a batch begins with what woke it
+
+
+async def test_one_watchdog_reconnects_only_the_stalled_feed() -> None:
+    async def silent(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async def chatty(ws: ServerConnection) -> None:
+        with contextlib.suppress(ConnectionClosed):
+            for n in range(10_000):
+                await ws.send(data(n))
+                await asyncio.sleep(0.02)
+
+    quiet, busy = Recorder(), Recorder()
+    async with venue(silent) as quiet_url, venue(chatty) as busy_url:
+        feeds = [
+            FeedConnection(quiet_url, "", quiet, None, 0.3, Backoff(5.0, 5.0)),
+            FeedConnection(busy_url, "", busy, None, 0.3, Backoff(5.0, 5.0)),
+        ]
+        tasks = [asyncio.create_task(f.run()) for f in feeds]
+        await until(lambda: busy.reports != [])
+        dog: Any = feed_module._watchdogs[asyncio.get_running_loop()]
+        assert dog.feeds == set(feeds)  # both watched by the loop's one timer
+        await until(lambda: quiet.disconnects != [], timeout=3.0)
+        await asyncio.sleep(0.5)
+        for f in feeds:
+            await f.stop()  # and waits for its task
+        assert all(t.done() for t in tasks)
+    assert quiet.disconnects == ["stale feed: no frame for 0.3s"]
+    assert busy.disconnects == []
+    assert dog.feeds == set()
+    await until(lambda: dog.task is None, 1.0)  # the timer ends once nothing is watched
