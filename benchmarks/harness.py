@@ -59,11 +59,16 @@ class LoadGen:
 
     def close(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        end_process(self.proc)
+
+
+def end_process(proc: subprocess.Popen[Any]) -> None:
+    """Terminate a child process, killing it if it will not go within 10 s."""
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 @contextmanager

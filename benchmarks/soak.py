@@ -58,11 +58,7 @@ class Venue:
 
     def close(self) -> None:
         self.http.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
+        harness.end_process(self.proc)
 
 
 def start_venue(name: str, pairs: list[str], rate: float, seed: int) -> Venue:
