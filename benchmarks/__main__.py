@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from level4 import logs
+from level4 import compiled, logs
 
 PARTS = ("hot", "live", "scale")
 
@@ -52,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
 
     print(f"machine: {machine()}")
+    print(f"build: {compiled.describe()} (level4.compiled; `pip install .` compiles, `pip install -e .` does not)")
     print(f"command: {' '.join([Path(sys.executable).name, '-m', 'benchmarks', *(argv or sys.argv[1:])])}")
     if "hot" in parts:
         from benchmarks import hotpath
