@@ -43,8 +43,8 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.protocol import (
-    BookView,
     Desync,
     Fetch,
     Instruction,
@@ -130,7 +130,7 @@ class State:
     next_id: int = 2  # 1 is the subscribe request
 
 
-class BinanceScheme:
+class BinanceScheme(SchemeDefaults):
     name = "BINANCE"
     ws_url = "wss://stream.binance.com:9443/stream"
     rest_url = "https://api.binance.com"
@@ -193,12 +193,6 @@ class BinanceScheme:
     def ping_msg(self, state: State) -> list[str]:
         state.next_id += 1
         return [orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": state.next_id}).decode()]
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("Binance sends no checksums")
 
     @staticmethod
     def depth_path(symbol: str) -> str:

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -130,7 +131,7 @@ def book_checksum(bids: Sequence[Level], asks: Sequence[Level]) -> int:
     return crc - (1 << 32) if crc >= 1 << 31 else crc
 
 
-class BitfinexScheme:
+class BitfinexScheme(SchemeDefaults):
     name = "BITFINEX"
     ws_url = "wss://api-pub.bitfinex.com/ws/2"
     rest_url = ""  # the websocket sends its own snapshots
@@ -177,9 +178,6 @@ class BitfinexScheme:
             return []
         return [self.from_symbol(symbol if symbol.startswith("t") else "t" + symbol)]
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -196,12 +194,6 @@ class BitfinexScheme:
             out.append(self._book_subscribe(symbol))
             out.append(orjson.dumps({"event": "subscribe", "channel": "trades", "symbol": symbol}).decode())
         return out
-
-    def ping_msg(self, state: State) -> list[str]:
-        return []
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
 
     def checksum(self, book: BookView, symbol: str) -> int:
         return book_checksum(book.bids_levels(CHECKSUM_DEPTH), book.asks_levels(CHECKSUM_DEPTH))

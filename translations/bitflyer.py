@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -118,7 +119,7 @@ class State:
     broken: str | None = None
 
 
-class BitflyerScheme:
+class BitflyerScheme(SchemeDefaults):
     name = "BITFLYER"
     ws_url = "wss://ws.lightstream.bitflyer.com/json-rpc"
     rest_url = ""
@@ -168,9 +169,6 @@ class BitflyerScheme:
         except ValueError:
             return []
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection ------------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -196,12 +194,6 @@ class BitflyerScheme:
             for prefix in (SNAPSHOT, BOARD, EXECUTIONS):
                 out.append(self._request(state, "subscribe", prefix + code))
         return out
-
-    def ping_msg(self, state: State) -> list[str]:
-        return []
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
 
     def checksum(self, book: BookView, symbol: str) -> int | None:
         """Not a checksum the venue names, but its integrity signal all the

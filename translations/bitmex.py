@@ -23,9 +23,9 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    BookView,
     Desync,
     Instruction,
     Instrument,
@@ -81,7 +81,7 @@ def _split_quote(root: str) -> tuple[str, str] | None:
     return None
 
 
-class BitmexScheme:
+class BitmexScheme(SchemeDefaults):
     name = "BITMEX"
     ws_url = "wss://ws.bitmex.com/realtime"
     rest_url = "https://www.bitmex.com"
@@ -153,12 +153,6 @@ class BitmexScheme:
 
     def ping_msg(self, state: State) -> list[str]:
         return ["ping"]
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("BitMEX sends no checksums")
 
     # --- translate -------------------------------------------------------------
 

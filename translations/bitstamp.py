@@ -40,9 +40,9 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    BookView,
     Desync,
     Fetch,
     Instruction,
@@ -85,7 +85,7 @@ class State:
     broken: str | None = None
 
 
-class BitstampScheme:
+class BitstampScheme(SchemeDefaults):
     name = "BITSTAMP"
     ws_url = "wss://ws.bitstamp.net"
     rest_url = "https://www.bitstamp.net"
@@ -117,9 +117,6 @@ class BitstampScheme:
             return [self.from_symbol(channel[len(BOOK) :])]
         return []
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Market(i) for i in instruments})
 
@@ -132,12 +129,6 @@ class BitstampScheme:
 
     def ping_msg(self, state: State) -> list[str]:
         return ['{"event":"bts:heartbeat"}']
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("Bitstamp sends no checksums")
 
     @staticmethod
     def book_path(symbol: str) -> str:

@@ -26,9 +26,9 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    BookView,
     Desync,
     Instruction,
     Instrument,
@@ -86,7 +86,7 @@ def _category(instrument: Instrument) -> str:
     return "inverse"
 
 
-class BybitScheme:
+class BybitScheme(SchemeDefaults):
     name = "BYBIT"
     ws_url = f"{WS_BASE}/linear"  # spot and inverse markets: see endpoint()
     rest_url = "https://api.bybit.com"
@@ -161,9 +161,6 @@ class BybitScheme:
                     out.append(inst)
         return out
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []  # subscriptions are frames, never part of the URL
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Market(i, f"orderbook.{DEPTH}.{i.symbol}") for i in instruments})
 
@@ -178,12 +175,6 @@ class BybitScheme:
 
     def ping_msg(self, state: State) -> list[str]:
         return ['{"op":"ping"}']
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("Bybit sends no checksums")
 
     # --- translate -------------------------------------------------------------
 

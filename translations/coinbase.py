@@ -17,8 +17,8 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.protocol import (
-    BookView,
     Desync,
     Instruction,
     Instrument,
@@ -49,7 +49,7 @@ class State:
     broken: str | None = None
 
 
-class CoinbaseScheme:
+class CoinbaseScheme(SchemeDefaults):
     name = "COINBASE"
     ws_url = "wss://ws-feed.exchange.coinbase.com"
     rest_url = "https://api.exchange.coinbase.com"
@@ -80,24 +80,12 @@ class CoinbaseScheme:
             return []
         return [self.from_symbol(p) for p in frame.get("product_ids", [])]
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Product(i) for i in instruments})
 
     def subscribe_msg(self, state: State) -> list[str]:
         ids = list(state.products)
         return [orjson.dumps({"type": "subscribe", "product_ids": ids, "channels": list(self.channels)}).decode()]
-
-    def ping_msg(self, state: State) -> list[str]:
-        return []
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("Coinbase sends no checksums")
 
     # --- translate -------------------------------------------------------------
 

@@ -28,9 +28,9 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    BookView,
     Desync,
     Instruction,
     Instrument,
@@ -68,7 +68,7 @@ class State:
     broken: str | None = None
 
 
-class DeribitScheme:
+class DeribitScheme(SchemeDefaults):
     name = "DERIBIT"
     ws_url = "wss://www.deribit.com/ws/api/v2"
     rest_url = ""
@@ -122,9 +122,6 @@ class DeribitScheme:
                     continue
         return out
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection ------------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -147,12 +144,6 @@ class DeribitScheme:
 
     def ping_msg(self, state: State) -> list[str]:
         return [self._request(state, "public/test", {})]
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("Deribit sends no checksums")
 
     # --- translate ---------------------------------------------------------------------
 

@@ -23,8 +23,8 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.protocol import (
-    BookView,
     Desync,
     Instruction,
     Instrument,
@@ -65,7 +65,7 @@ class State:
     broken: str | None = None
 
 
-class GeminiScheme:
+class GeminiScheme(SchemeDefaults):
     name = "GEMINI"
     ws_url = "wss://api.gemini.com/v2/marketdata"
     rest_url = ""  # the websocket sends the whole book on subscribing
@@ -106,9 +106,6 @@ class GeminiScheme:
                 out.extend(self.from_symbol(s) for s in sub.get("symbols", []))
         return out
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -117,15 +114,6 @@ class GeminiScheme:
     def subscribe_msg(self, state: State) -> list[str]:
         frame = {"type": "subscribe", "subscriptions": [{"name": "l2", "symbols": list(state.books)}]}
         return [orjson.dumps(frame).decode()]
-
-    def ping_msg(self, state: State) -> list[str]:
-        return []
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("Gemini sends no checksums")
 
     # --- translate -------------------------------------------------------------
 

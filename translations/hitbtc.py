@@ -29,8 +29,8 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.protocol import (
-    BookView,
     Desync,
     Instruction,
     Instrument,
@@ -118,7 +118,7 @@ def _legacy_levels(raw: Any) -> list[Level]:
     return [(lv["price"], lv["size"]) for lv in raw]
 
 
-class HitbtcScheme:
+class HitbtcScheme(SchemeDefaults):
     name = "HITBTC"
     ws_url = "wss://api.hitbtc.com/api/3/ws/public"
     rest_url = "https://api.hitbtc.com/api/3"
@@ -161,9 +161,6 @@ class HitbtcScheme:
             return [self.from_symbol(params["symbol"])]
         return []
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection ------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -175,15 +172,6 @@ class HitbtcScheme:
             orjson.dumps({"method": "subscribe", "ch": BOOK_CHANNEL, "params": {"symbols": syms}, "id": 1}).decode(),
             orjson.dumps({"method": "subscribe", "ch": "trades", "params": {"symbols": syms}, "id": 2}).decode(),
         ]
-
-    def ping_msg(self, state: State) -> list[str]:
-        return []
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("HitBTC sends no checksums")
 
     def _resubscribe(self, state: State, symbol: str) -> list[str]:
         state.request_id += 2

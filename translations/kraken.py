@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -95,7 +96,7 @@ def _checksum_text(levels: list[Level]) -> str:
     return "".join([_digits(lv[0]) + _digits(lv[1]) for lv in levels])
 
 
-class KrakenScheme:
+class KrakenScheme(SchemeDefaults):
     name = "KRAKEN"
     ws_url = "wss://ws.kraken.com"
     rest_url = ""
@@ -132,9 +133,6 @@ class KrakenScheme:
             return []
         return [self.from_symbol(p) for p in frame.get("pair", [])]
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -154,9 +152,6 @@ class KrakenScheme:
 
     def ping_msg(self, state: State) -> list[str]:
         return ['{"event":"ping"}']
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
 
     def checksum(self, book: BookView, symbol: str) -> int:
         """CRC32 of the ten best asks then the ten best bids, each level as

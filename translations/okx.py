@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -82,7 +83,7 @@ def _dumps(obj: Any) -> str:
     return orjson.dumps(obj).decode()
 
 
-class OkxScheme:
+class OkxScheme(SchemeDefaults):
     name = "OKX"
     ws_url = "wss://ws.okx.com:8443/ws/v5/public"
     rest_url = ""
@@ -129,9 +130,6 @@ class OkxScheme:
                 out.append(inst)
         return out
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -144,9 +142,6 @@ class OkxScheme:
 
     def ping_msg(self, state: State) -> list[str]:
         return ["ping"]
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
 
     def checksum(self, book: BookView, symbol: str) -> int:
         bids = book.bids_levels(CHECKSUM_DEPTH)

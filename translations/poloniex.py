@@ -26,8 +26,8 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.base import SchemeDefaults
 from translations.protocol import (
-    BookView,
     Desync,
     Instruction,
     Instrument,
@@ -78,7 +78,7 @@ def _frame(event: str, channel: str, syms: list[str]) -> str:
     return orjson.dumps({"event": event, "channel": [channel], "symbols": syms}).decode()
 
 
-class PoloniexScheme:
+class PoloniexScheme(SchemeDefaults):
     name = "POLONIEX"
     ws_url = "wss://ws.poloniex.com/ws/public"
     rest_url = "https://api.poloniex.com"
@@ -111,9 +111,6 @@ class PoloniexScheme:
             return []
         return [self.from_symbol(s) for s in frame.get("symbols", [])]
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        return []
-
     # --- connection ------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
@@ -125,12 +122,6 @@ class PoloniexScheme:
 
     def ping_msg(self, state: State) -> list[str]:
         return ['{"event":"ping"}']
-
-    def synchronised(self, state: State) -> bool:
-        return state.broken is None
-
-    def checksum(self, book: BookView, symbol: str) -> int:
-        raise NotImplementedError("Poloniex sends no checksums")
 
     def _resync(self, market: Market, reason: str) -> list[Instruction]:
         symbol = market.instrument.symbol
