@@ -44,6 +44,7 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
+from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Fetch,
@@ -61,51 +62,47 @@ from translations.protocol import (
 # Quote assets, longest first so that BUSD wins over USD and FDUSD over USD.
 # USD is Binance.US's quote. Deliberately absent: AEUR and EURI (ADAEUR is
 # ADA/EUR), which Binance lists as base assets.
-QUOTES: tuple[str, ...] = tuple(
-    sorted(
-        [
-            "USDT",
-            "BUSD",
-            "USDC",
-            "TUSD",
-            "FDUSD",
-            "USDP",
-            "USDS",
-            "PAX",
-            "DAI",
-            "VAI",
-            "USD",
-            "BTC",
-            "ETH",
-            "BNB",
-            "XRP",
-            "TRX",
-            "DOGE",
-            "EUR",
-            "GBP",
-            "TRY",
-            "BRL",
-            "AUD",
-            "RUB",
-            "UAH",
-            "NGN",
-            "ZAR",
-            "JPY",
-            "ARS",
-            "MXN",
-            "PLN",
-            "RON",
-            "CZK",
-            "COP",
-            "BIDR",
-            "IDRT",
-            "BKRW",
-            "BVND",
-            "GYEN",
-        ],
-        key=len,
-        reverse=True,
-    )
+QUOTES: tuple[str, ...] = longest_first(
+    [
+        "USDT",
+        "BUSD",
+        "USDC",
+        "TUSD",
+        "FDUSD",
+        "USDP",
+        "USDS",
+        "PAX",
+        "DAI",
+        "VAI",
+        "USD",
+        "BTC",
+        "ETH",
+        "BNB",
+        "XRP",
+        "TRX",
+        "DOGE",
+        "EUR",
+        "GBP",
+        "TRY",
+        "BRL",
+        "AUD",
+        "RUB",
+        "UAH",
+        "NGN",
+        "ZAR",
+        "JPY",
+        "ARS",
+        "MXN",
+        "PLN",
+        "RON",
+        "CZK",
+        "COP",
+        "BIDR",
+        "IDRT",
+        "BKRW",
+        "BVND",
+        "GYEN",
+    ]
 )
 
 SNAPSHOT_DEPTH = 1000
@@ -148,10 +145,9 @@ class BinanceScheme(SchemeDefaults):
 
     def from_symbol(self, symbol: str) -> Instrument:
         sym = symbol.upper()
-        for quote in QUOTES:
-            if sym.endswith(quote) and len(sym) > len(quote):
-                base = sym[: -len(quote)]
-                return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, sym)
+        split = split_quote(sym, QUOTES)
+        if split is not None:
+            return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), MarketType.SPOT, sym)
         raise ValueError(f"no known quote asset ends the Binance symbol {symbol!r}")
 
     def _from_streams(self, names: Sequence[Any]) -> list[Instrument]:

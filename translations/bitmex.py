@@ -25,6 +25,7 @@ import orjson
 from translations import symbols
 from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
+from translations.pairs import split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -74,13 +75,6 @@ def _venue_code(code: str) -> str:
     return "XBT" if code == "BTC" else code
 
 
-def _split_quote(root: str) -> tuple[str, str] | None:
-    for quote in QUOTES:
-        if root.endswith(quote) and len(root) > len(quote):
-            return root[: -len(quote)], quote
-    return None
-
-
 class BitmexScheme(SchemeDefaults):
     name = "BITMEX"
     ws_url = "wss://ws.bitmex.com/realtime"
@@ -109,12 +103,12 @@ class BitmexScheme(SchemeDefaults):
             return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, symbol)
         if len(symbol) > 3 and symbol[-3] in MONTH_CODES and symbol[-2:].isdigit():
             root = symbol[:-3]
-            split = _split_quote(root)
+            split = split_quote(root, QUOTES)
             if split is None:
                 # A bare root: bitcoin futures are quoted in dollars, the others in bitcoin.
                 split = (root, "USD" if root == "XBT" else "XBT")
             return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), MarketType.FUTURE, symbol)
-        split = _split_quote(symbol)
+        split = split_quote(symbol, QUOTES)
         if split is None:
             raise ValueError(f"not a BitMEX symbol: {symbol!r}")
         return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), MarketType.PERP, symbol)

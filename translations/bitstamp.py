@@ -42,6 +42,7 @@ import orjson
 from translations import symbols
 from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
+from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Fetch,
@@ -57,9 +58,7 @@ from translations.protocol import (
 )
 
 # Quote currencies, longest first (USDT before USD).
-QUOTES: tuple[str, ...] = tuple(
-    sorted(["usdt", "usdc", "pyusd", "rlusd", "usd", "eur", "gbp", "btc", "eth", "pax"], key=len, reverse=True)
-)
+QUOTES: tuple[str, ...] = longest_first(["usdt", "usdc", "pyusd", "rlusd", "usd", "eur", "gbp", "btc", "eth", "pax"])
 
 BOOK = "diff_order_book_"
 TRADES = "live_trades_"
@@ -102,10 +101,9 @@ class BitstampScheme(SchemeDefaults):
 
     def from_symbol(self, pair: str) -> Instrument:
         low = pair.lower()
-        for quote in QUOTES:
-            if low.endswith(quote) and len(low) > len(quote):
-                base = low[: -len(quote)]
-                return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, low)
+        split = split_quote(low, QUOTES)
+        if split is not None:
+            return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), MarketType.SPOT, low)
         raise ValueError(f"no known quote currency ends the Bitstamp pair {pair!r}")
 
     def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:

@@ -28,6 +28,7 @@ import orjson
 from translations import symbols
 from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
+from translations.pairs import split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -49,6 +50,7 @@ DEPTH = 50
 WS_BASE = "wss://stream.bybit.com/v5/public"
 MONTH_CODES = frozenset("FGHJKMNQUVXZ")
 SPOT_QUOTES = ("USDT", "USDC", "USDE", "BTC", "ETH", "EUR", "BRL", "DAI", "TRY", "BRZ", "MNT")
+PERP_QUOTES = ("USDT", "USDC", "USD")  # linear perpetuals, then inverse ones
 LEGACY_BOOK_PREFIXES = ("orderBookL2_25.", "orderBook_200.")
 MAX_ARGS = 10  # the venue takes at most ten topics per subscribe request
 
@@ -117,10 +119,9 @@ class BybitScheme(SchemeDefaults):
         """The instrument a Bybit symbol names. Spot and linear perpetuals share
         names (BTCUSDT); without the category a name is taken as a derivative."""
         if category == "spot":
-            for quote in SPOT_QUOTES:
-                if symbol.endswith(quote) and len(symbol) > len(quote):
-                    base = symbols.normalise(symbol[: -len(quote)])
-                    return Instrument(base, symbols.normalise(quote), MarketType.SPOT, symbol)
+            split = split_quote(symbol, SPOT_QUOTES)
+            if split is not None:
+                return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), MarketType.SPOT, symbol)
             raise ValueError(f"not a Bybit spot symbol: {symbol!r}")
         if "-" in symbol:
             # Dated linear futures: BTC-28MAR25 (USDC settled), BTCUSDT-21FEB25.
@@ -134,9 +135,9 @@ class BybitScheme(SchemeDefaults):
         if len(symbol) > 6 and symbol[-3] in MONTH_CODES and symbol[-2:].isdigit() and symbol[-6:-3] == "USD":
             # Dated inverse futures: BTCUSDH25.
             return Instrument(symbols.normalise(symbol[:-6]), "USD", MarketType.FUTURE, symbol)
-        for quote in ("USDT", "USDC", "USD"):
-            if symbol.endswith(quote) and len(symbol) > len(quote):
-                return Instrument(symbols.normalise(symbol[: -len(quote)]), quote, MarketType.PERP, symbol)
+        split = split_quote(symbol, PERP_QUOTES)
+        if split is not None:
+            return Instrument(symbols.normalise(split[0]), split[1], MarketType.PERP, symbol)
         raise ValueError(f"not a Bybit symbol: {symbol!r}")
 
     def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:

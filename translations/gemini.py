@@ -24,6 +24,7 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
+from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -40,12 +41,8 @@ from translations.protocol import (
 )
 
 # Quote currencies Gemini lists, longest first so GUSD wins over USD.
-QUOTES = tuple(
-    sorted(
-        ("USD", "GUSD", "USDT", "USDC", "RLUSD", "BTC", "ETH", "EUR", "GBP", "SGD", "DAI", "BCH", "LTC", "FIL"),
-        key=len,
-        reverse=True,
-    )
+QUOTES = longest_first(
+    ("USD", "GUSD", "USDT", "USDC", "RLUSD", "BTC", "ETH", "EUR", "GBP", "SGD", "DAI", "BCH", "LTC", "FIL")
 )
 PERP_SUFFIX = "PERP"
 IGNORED = frozenset(("heartbeat", "auction_open", "auction_indicative", "auction_result", "auction"))
@@ -91,10 +88,9 @@ class GeminiScheme(SchemeDefaults):
         market_type = MarketType.SPOT
         if body.endswith(PERP_SUFFIX):
             market_type, body = MarketType.PERP, body[: -len(PERP_SUFFIX)]
-        for quote in QUOTES:
-            if body.endswith(quote) and len(body) > len(quote):
-                base = body[: -len(quote)]
-                return Instrument(symbols.normalise(base), symbols.normalise(quote), market_type, symbol)
+        split = split_quote(body, QUOTES)
+        if split is not None:
+            return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), market_type, symbol)
         raise ValueError(f"no known quote currency in Gemini symbol {symbol!r}")
 
     def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:

@@ -30,6 +30,7 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
+from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -48,14 +49,10 @@ from translations.timeparse import iso_seconds
 
 # The venue's quote currencies, longest first so that EOSDT wins over EOS and
 # USDT over USD when a symbol is split.
-QUOTES: tuple[str, ...] = tuple(
-    sorted(
-        (
-            "USDT", "USDC", "USDP", "USDH", "DAI", "EURS", "EOSDT", "IDRT", "PAX", "DDRST",
-            "BTC", "ETH", "BCH", "EOS", "HIT", "GRB", "USD",
-        ),
-        key=len,
-        reverse=True,
+QUOTES: tuple[str, ...] = longest_first(
+    (
+        "USDT", "USDC", "USDP", "USDH", "DAI", "EURS", "EOSDT", "IDRT", "PAX", "DDRST",
+        "BTC", "ETH", "BCH", "EOS", "HIT", "GRB", "USD",
     )
 )  # fmt: skip
 # TUSD, GUSD and BUSD quotes cannot be told from a base ending in T, G or B
@@ -81,9 +78,9 @@ def split_symbol(symbol: str) -> tuple[str, str]:
     known = STABLE_QUOTED.get(symbol)
     if known is not None:
         return known
-    for quote in QUOTES:
-        if symbol.endswith(quote) and len(symbol) > len(quote):
-            return symbol[: -len(quote)], quote
+    split = split_quote(symbol, QUOTES)
+    if split is not None:
+        return split
     raise ValueError(f"no known quote currency ends {symbol!r}")
 
 
