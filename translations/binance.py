@@ -47,7 +47,6 @@ from translations.base import SchemeDefaults
 from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
-    Fetch,
     Instruction,
     Instrument,
     Malformed,
@@ -58,6 +57,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
 
 # Quote assets, longest first so that BUSD wins over USD and FDUSD over USD.
 # USD is Binance.US's quote. Deliberately absent: AEUR and EURI (ADAEUR is
@@ -106,7 +106,6 @@ QUOTES: tuple[str, ...] = longest_first(
 )
 
 SNAPSHOT_DEPTH = 1000
-MAX_FETCHES = 5  # snapshots in a row that cannot be joined to the stream before giving up
 
 
 @dataclass(slots=True)
@@ -251,9 +250,7 @@ class BinanceScheme(SchemeDefaults):
             self._fetch(market, out)
 
     def _fetch(self, market: Market, out: list[Instruction]) -> None:
-        market.fetching = True
-        market.fetches += 1
-        out.append(Fetch(market.instrument.symbol, self.depth_path(market.instrument.symbol)))
+        fetch(market, self.depth_path(market.instrument.symbol), out)
 
     def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction]) -> None:
         if market.failed:
@@ -280,42 +277,22 @@ class BinanceScheme(SchemeDefaults):
         market.last = final
         out.append(Update(market.instrument.symbol, bids, asks, final, stamp / 1000.0))
 
-    def _give_up(self, market: Market, state: State, reason: str, malformed: bool) -> list[Instruction]:
-        """No snapshot for this market on this connection. Asking again at once
-        could hammer the REST API; a reconnect backs off. Meanwhile its diffs
-        are dropped, the other markets carry on."""
-        market.failed = True
-        market.buffer = []
-        state.broken = reason
-        out: list[Instruction] = [Malformed(reason, None)] if malformed else []
-        out += [Desync(market.instrument.symbol, reason), Reconnect(reason)]
-        return out
-
     def _rest(self, answer: RestAnswer, state: State) -> list[Instruction]:
         market = state.markets.get(answer.symbol)
         if market is None or not market.fetching:
             return [Malformed(f"unexpected snapshot for {answer.symbol}", None)]
         market.fetching = False
         sym = market.instrument.symbol
-        body = answer.body
         try:
-            if answer.error is not None or not isinstance(body, dict) or "lastUpdateId" not in body:
-                raise ValueError(answer.error or str(body)[:200])
-            last_id = int(body["lastUpdateId"])
-            bids, asks = body["bids"], body["asks"]
-            if type(bids) is not list or type(asks) is not list:
-                raise ValueError("bids and asks must be lists")
+            last_id, bids, asks = read_answer(answer, "lastUpdateId")
         except (KeyError, TypeError, ValueError) as exc:
-            return self._give_up(market, state, f"snapshot fetch failed: {exc}", True)
-        buffered, market.buffer = market.buffer, []
-        out: list[Instruction] = []
+            return give_up(market, state, f"snapshot fetch failed: {exc}", True)
+        buffered = market.buffer
         if buffered and last_id + 1 < buffered[0]["U"]:
-            # The snapshot predates the first change this connection saw: a newer one joins up.
-            market.buffer = buffered
-            if market.fetches >= MAX_FETCHES:
-                return self._give_up(market, state, f"{MAX_FETCHES} snapshots older than the stream", False)
-            self._fetch(market, out)
-            return out
+            # The snapshot predates the first change this connection saw.
+            return fetch_again(market, state, self.depth_path(sym))
+        market.buffer = []
+        out: list[Instruction] = []
         market.fetches = 0
         market.last = last_id
         market.straddle = True

@@ -45,7 +45,6 @@ from translations.numbers import to_decimal_str
 from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
-    Fetch,
     Instruction,
     Instrument,
     Malformed,
@@ -56,13 +55,13 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
 
 # Quote currencies, longest first (USDT before USD).
 QUOTES: tuple[str, ...] = longest_first(["usdt", "usdc", "pyusd", "rlusd", "usd", "eur", "gbp", "btc", "eth", "pax"])
 
 BOOK = "diff_order_book_"
 TRADES = "live_trades_"
-MAX_FETCHES = 5  # snapshots in a row that cannot be joined to the stream before giving up
 
 
 @dataclass(slots=True)
@@ -199,9 +198,7 @@ class BitstampScheme(SchemeDefaults):
             self._fetch(market, out)
 
     def _fetch(self, market: Market, out: list[Instruction]) -> None:
-        market.fetching = True
-        market.fetches += 1
-        out.append(Fetch(market.instrument.symbol, self.book_path(market.instrument.symbol)))
+        fetch(market, self.book_path(market.instrument.symbol), out)
 
     def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction]) -> None:
         if market.failed:
@@ -227,42 +224,22 @@ class BitstampScheme(SchemeDefaults):
             return  # the snapshot already has it
         out.append(Update(market.instrument.symbol, data["bids"], data["asks"], None, mts / 1_000_000))
 
-    def _give_up(self, market: Market, state: State, reason: str, malformed: bool) -> list[Instruction]:
-        """No snapshot for this market on this connection. Asking again at once
-        could hammer the REST API; a reconnect backs off. Meanwhile its diffs
-        are dropped, the other markets carry on."""
-        market.failed = True
-        market.buffer = []
-        state.broken = reason
-        out: list[Instruction] = [Malformed(reason, None)] if malformed else []
-        out += [Desync(market.instrument.symbol, reason), Reconnect(reason)]
-        return out
-
     def _rest(self, answer: RestAnswer, state: State) -> list[Instruction]:
         market = state.markets.get(answer.symbol)
         if market is None or not market.fetching:
             return [Malformed(f"unexpected snapshot for {answer.symbol}", None)]
         market.fetching = False
         sym = market.instrument.symbol
-        body = answer.body
         try:
-            if answer.error is not None or not isinstance(body, dict) or "microtimestamp" not in body:
-                raise ValueError(answer.error or str(body)[:200])
-            snap_mts = int(body["microtimestamp"])
-            bids, asks = body["bids"], body["asks"]
-            if type(bids) is not list or type(asks) is not list:
-                raise ValueError("bids and asks must be lists")
+            snap_mts, bids, asks = read_answer(answer, "microtimestamp")
         except (KeyError, TypeError, ValueError) as exc:
-            return self._give_up(market, state, f"snapshot fetch failed: {exc}", True)
-        buffered, market.buffer = market.buffer, []
-        out: list[Instruction] = []
+            return give_up(market, state, f"snapshot fetch failed: {exc}", True)
+        buffered = market.buffer
         if buffered and int(buffered[0]["microtimestamp"]) > snap_mts:
-            # Every change seen is newer than the snapshot: changes between the two may be missing.
-            market.buffer = buffered
-            if market.fetches >= MAX_FETCHES:
-                return self._give_up(market, state, f"{MAX_FETCHES} snapshots older than the stream", False)
-            self._fetch(market, out)
-            return out
+            # Every change seen is newer than the snapshot.
+            return fetch_again(market, state, self.book_path(sym))
+        market.buffer = []
+        out: list[Instruction] = []
         market.fetches = 0
         market.synced = True
         market.snapshot_mts = snap_mts

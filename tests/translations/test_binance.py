@@ -13,7 +13,7 @@ from level4.feed.bookkeeper import BookKeeper
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
-from translations.binance import MAX_FETCHES, scheme
+from translations.binance import scheme
 from translations.protocol import (
     Desync,
     Fetch,
@@ -25,6 +25,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.rest_snapshot import MAX_FETCHES
 from translations.symbols import normalise
 
 BTC = scheme.instrument("BTC", "USDT", MarketType.SPOT)

@@ -11,7 +11,7 @@ from level4.feed.bookkeeper import BookKeeper
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, load
 from tests.captures import capture
-from translations.bitstamp import MAX_FETCHES, scheme
+from translations.bitstamp import scheme
 from translations.protocol import (
     Desync,
     Fetch,
@@ -23,6 +23,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.rest_snapshot import MAX_FETCHES
 from translations.symbols import normalise
 
 BTC = scheme.instrument("BTC", "USD", MarketType.SPOT)
