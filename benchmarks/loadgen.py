@@ -177,7 +177,11 @@ class LoadGenerator:
         if parts.path == "/rate":
             self.fps = float(dict(parse_qsl(parts.query)).get("fps", "0"))
         body = orjson.dumps({"sent": self.sent, "fps": self.fps, "streams": len(self.streams)})
-        headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+        # websockets closes the connection after any answer but an upgrade: say so, or the
+        # client may send its next request down the closed connection.
+        headers = Headers(
+            [("Content-Type", "application/json"), ("Content-Length", str(len(body))), ("Connection", "close")]
+        )
         return Response(200, HTTPStatus.OK.phrase, headers, body)
 
     async def run(self) -> None:
