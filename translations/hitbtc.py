@@ -30,6 +30,7 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
+from translations.levels import price_size_pairs
 from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
@@ -98,17 +99,6 @@ class State:
     legacy: bool = False  # api/2 frames seen: recover in api/2's words
     request_id: int = 100
     broken: str | None = None
-
-
-def _levels(raw: Any) -> list[Any]:
-    """api/3 levels are [price, size] lists: passed through as they are,
-    after a shape check (a bad level must not reach the book)."""
-    if type(raw) is not list:
-        raise TypeError("levels are not a list")
-    for lv in raw:
-        if type(lv) is not list or len(lv) != 2:
-            raise ValueError(f"bad level {lv!r}")
-    return raw
 
 
 def _legacy_levels(raw: Any) -> list[Level]:
@@ -249,8 +239,8 @@ class HitbtcScheme(SchemeDefaults):
                 seq = data["s"]
                 if type(seq) is not int:
                     raise TypeError(f"sequence {seq!r} is not an integer")
-                bids = _levels(data.get("b", []))
-                asks = _levels(data.get("a", []))
+                bids = price_size_pairs(data.get("b", []))
+                asks = price_size_pairs(data.get("a", []))
                 ts = data["t"] / 1000.0
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))

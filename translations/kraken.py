@@ -24,6 +24,7 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
+from translations.levels import numeric_levels
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -65,15 +66,6 @@ class State:
     depth: int
     by_name: dict[str, Pair] = field(default_factory=dict)  # BASE-QUOTE -> pair, for other spellings
     broken: str | None = None
-
-
-def _levels_ok(levels: Any) -> Sequence[Any]:
-    """The venue's level lists, checked to be numeric so a bad one fails here
-    and not in the book."""
-    for lv in levels:
-        float(lv[0])
-        float(lv[1])
-    return levels  # type: ignore[no-any-return]
 
 
 # A number's checksum text, remembered: the same prices and sizes recur all day,
@@ -235,15 +227,15 @@ class KrakenScheme(SchemeDefaults):
                 pair.depth = int(channel[5:])
             pair.snapshot_seen = True
             pair.resyncing = False
-            return [Snapshot(symbol, _levels_ok(payload.get("bs", ())), _levels_ok(payload.get("as", ())))]
+            return [Snapshot(symbol, numeric_levels(payload.get("bs", ())), numeric_levels(payload.get("as", ())))]
         asks: Sequence[Any] = ()
         bids: Sequence[Any] = ()
         expected: str | None = None
         for part in frame[1:-2]:
             if "a" in part:
-                asks = _levels_ok(part["a"]) if not asks else [*asks, *_levels_ok(part["a"])]
+                asks = numeric_levels(part["a"]) if not asks else [*asks, *numeric_levels(part["a"])]
             if "b" in part:
-                bids = _levels_ok(part["b"]) if not bids else [*bids, *_levels_ok(part["b"])]
+                bids = numeric_levels(part["b"]) if not bids else [*bids, *numeric_levels(part["b"])]
             expected = part.get("c", expected)
         if not pair.snapshot_seen:
             if pair.resyncing:

@@ -29,6 +29,7 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
+from translations.levels import numeric_levels
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -68,15 +69,6 @@ class Book:
 class State:
     books: dict[str, Book]
     broken: str | None = None
-
-
-def _levels_ok(levels: Any) -> Sequence[Any]:
-    """The venue's level lists, checked to be numeric so a bad one fails here
-    and not in the book."""
-    for lv in levels:
-        float(lv[0])
-        float(lv[1])
-    return levels  # type: ignore[no-any-return]
 
 
 def _dumps(obj: Any) -> str:
@@ -224,7 +216,7 @@ class OkxScheme(SchemeDefaults):
                 book.snapshot_seen = True
                 book.resyncing = False
                 book.seq = seq
-                out.append(Snapshot(symbol, _levels_ok(data["bids"]), _levels_ok(data["asks"]), seq, stamp))
+                out.append(Snapshot(symbol, numeric_levels(data["bids"]), numeric_levels(data["asks"]), seq, stamp))
             elif action == "update":
                 if not book.snapshot_seen:
                     if book.resyncing:
@@ -236,7 +228,7 @@ class OkxScheme(SchemeDefaults):
                     out.extend(self._resync(book, f"sequence broken: had {book.seq}, update follows {prev}"))
                     return out
                 book.seq = seq
-                bids, asks = _levels_ok(data["bids"]), _levels_ok(data["asks"])
+                bids, asks = numeric_levels(data["bids"]), numeric_levels(data["asks"])
                 if bids or asks:
                     out.append(Update(symbol, bids, asks, seq, stamp))
             else:

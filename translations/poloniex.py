@@ -27,6 +27,7 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
+from translations.levels import price_size_pairs
 from translations.protocol import (
     Desync,
     Instruction,
@@ -61,17 +62,6 @@ class Market:
 class State:
     markets: dict[str, Market] = field(default_factory=dict)
     broken: str | None = None
-
-
-def _levels(raw: Any) -> list[Any]:
-    """Levels are [price, size] lists of strings: passed through as they are,
-    after a shape check (a bad level must not reach the book)."""
-    if type(raw) is not list:
-        raise TypeError("levels are not a list")
-    for lv in raw:
-        if type(lv) is not list or len(lv) != 2:
-            raise ValueError(f"bad level {lv!r}")
-    return raw
 
 
 def _frame(event: str, channel: str, syms: list[str]) -> str:
@@ -178,8 +168,8 @@ class PoloniexScheme(SchemeDefaults):
                 last_id, new_id = item["lastId"], item["id"]
                 if type(new_id) is not int or type(last_id) is not int:
                     raise TypeError("ids are not integers")
-                bids = _levels(item["bids"])
-                asks = _levels(item["asks"])
+                bids = price_size_pairs(item["bids"])
+                asks = price_size_pairs(item["asks"])
                 ts = item["createTime"] / 1000.0
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))
