@@ -64,8 +64,8 @@ class Instrument:
 
 
 @dataclass(slots=True, init=False)
-class Snapshot:
-    """Replace the whole book; the book is synchronised afterwards."""
+class _Levels:
+    """What a Snapshot and an Update carry."""
 
     symbol: str
     bids: Sequence[Level]
@@ -89,28 +89,13 @@ class Snapshot:
 
 
 @dataclass(slots=True, init=False)
-class Update:
+class Snapshot(_Levels):
+    """Replace the whole book; the book is synchronised afterwards."""
+
+
+@dataclass(slots=True, init=False)
+class Update(_Levels):
     """Set these levels; a zero size removes the level."""
-
-    symbol: str
-    bids: Sequence[Level]
-    asks: Sequence[Level]
-    sequence: int | None
-    timestamp: float | None
-
-    def __init__(
-        self,
-        symbol: str,
-        bids: Sequence[Level],
-        asks: Sequence[Level],
-        sequence: int | None = None,
-        timestamp: float | None = None,
-    ) -> None:
-        self.symbol = symbol
-        self.bids = bids
-        self.asks = asks
-        self.sequence = sequence
-        self.timestamp = timestamp
 
 
 @dataclass(slots=True, init=False)
