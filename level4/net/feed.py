@@ -187,7 +187,7 @@ class FeedConnection:
             if 400 <= status < 500 and status not in _RETRYABLE_4XX:
                 raise Refused(f"websocket upgrade refused: HTTP {status}") from None
             return f"websocket upgrade refused: HTTP {status}"
-        except (aiohttp.InvalidURL, ValueError) as exc:
+        except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError, ValueError) as exc:
             raise Refused(f"unusable websocket URL: {exc}") from None
         except (OSError, aiohttp.ClientError, TimeoutError) as exc:
             return f"connect failed: {type(exc).__name__}: {exc}"

@@ -119,3 +119,19 @@ async def test_one_watchdog_reconnects_only_the_stalled_feed() -> None:
     assert busy.disconnects == []
     assert dog.feeds == set()
     await until(lambda: dog.task is None, 1.0)  # the timer ends once nothing is watched
+
+
+async def test_an_unusable_url_is_refused_for_good() -> None:
+    class Refusals(Recorder):
+        def __init__(self) -> None:
+            super().__init__()
+            self.refusals: list[str] = []
+
+        def refused(self, reason: str) -> None:
+            self.refusals.append(reason)
+
+    for url in ("ftp://127.0.0.1/", "not a url"):
+        recorder = Refusals()
+        await asyncio.wait_for(FeedConnection(url, "", recorder, None, 10.0).run(), 5.0)  # returns: no retry
+        assert len(recorder.refusals) == 1 and recorder.refusals[0].startswith("unusable websocket URL"), url
+        assert recorder.disconnects == []
