@@ -8,7 +8,10 @@ callbacks) with one difference: the received frames are read into memory
 first and only the loop that hands them to the feed's handler is timed, as
 level4's replay times only its own frame loop.
 
-    python cryptofeed_driver.py VENUE REPEATS FILE...
+    python cryptofeed_driver.py [--checksums] VENUE REPEATS FILE...
+
+--checksums turns on cryptofeed's own checksum validation (the venues that
+have it: Kraken, OKX), so that it does the checks level4 always does.
 
 prints one JSON line: {"venue", "frames", "seconds": [per repeat], "callbacks"}
 or {"venue", "error"} when cryptofeed cannot replay the capture.
@@ -47,7 +50,9 @@ def _received(filenames: list[str], venue: str) -> list[tuple[str, str]]:
     return out
 
 
-async def _one(venue: str, filenames: list[str], frames: list[tuple[str, str]]) -> tuple[float, dict[str, int]]:
+async def _one(
+    venue: str, filenames: list[str], frames: list[tuple[str, str]], checksums: bool
+) -> tuple[float, dict[str, int]]:
     from cryptofeed.connection import HTTPAsyncConn, HTTPSync
     from cryptofeed.exchanges import EXCHANGE_MAP
     from yapic import json as yjson
@@ -100,7 +105,9 @@ async def _one(venue: str, filenames: list[str], frames: list[tuple[str, str]]) 
         stats[cb_type] += 1
 
     callbacks = {ctype: functools.partial(count, cb_type=ctype) for ctype in sub}
-    feed = EXCHANGE_MAP[venue](candle_closed_only=False, config=None, subscription=sub, callbacks=callbacks)
+    feed = EXCHANGE_MAP[venue](
+        candle_closed_only=False, config=None, subscription=sub, callbacks=callbacks, checksum_validation=checksums
+    )
     ws.subscription = {
         feed.std_channel_to_exchange(chan): [feed.std_symbol_to_exchange_symbol(s) for s in sub[chan]]
         for chan in ws.subscription
@@ -125,13 +132,17 @@ async def _one(venue: str, filenames: list[str], frames: list[tuple[str, str]]) 
 
 
 def main() -> int:
-    venue, repeats, filenames = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+    args = sys.argv[1:]
+    checksums = args[:1] == ["--checksums"]
+    if checksums:
+        args = args[1:]
+    venue, repeats, filenames = args[0], int(args[1]), args[2:]
     try:
         frames = _received(filenames, venue)
         seconds: list[float] = []
         stats: dict[str, int] = {}
         for _ in range(repeats):
-            elapsed, stats = asyncio.run(_one(venue, filenames, frames))
+            elapsed, stats = asyncio.run(_one(venue, filenames, frames, checksums))
             seconds.append(elapsed)
     except Exception as exc:  # reported, not raised: a capture cryptofeed cannot read is a result
         print(json.dumps({"venue": venue, "error": f"{type(exc).__name__}: {exc}"[:300]}))

@@ -54,11 +54,13 @@ def ensure() -> tuple[Path | None, str]:
     return python, ""
 
 
-def playback(python: Path, venue: str, files: list[Path], repeats: int) -> dict[str, Any]:
-    """Run the driver on one venue's capture; its JSON answer."""
+def playback(python: Path, venue: str, files: list[Path], repeats: int, checksums: bool = False) -> dict[str, Any]:
+    """Run the driver on one venue's capture (with cryptofeed's checksum
+    validation on, if asked); its JSON answer."""
+    flags = ["--checksums"] if checksums else []
     try:
         done = subprocess.run(
-            [str(python), str(DRIVER), venue, str(repeats), *map(str, files)],
+            [str(python), str(DRIVER), *flags, venue, str(repeats), *map(str, files)],
             capture_output=True,
             text=True,
             timeout=600,

@@ -52,6 +52,11 @@ VENUES = [
 ]
 
 
+# Venues whose cryptofeed feed can verify the venue's checksums as level4 always
+# does (its `checksum_validation`, off by default): timed both ways.
+CRYPTOFEED_CHECKSUMS = frozenset({"KRAKEN", "OKX"})
+
+
 @dataclass
 class Result:
     venue: Venue
@@ -61,6 +66,7 @@ class Result:
     cryptofeed: float | None = None
     cryptofeed_frames: int | None = None
     cryptofeed_note: str = ""
+    cryptofeed_checked: float | None = None  # with cryptofeed's checksum validation on
 
 
 def level4_files(captures: Path, venue: Venue) -> list[Path]:
@@ -126,6 +132,10 @@ def run(captures: Path, repeats: int = 7, with_cryptofeed: bool = True, only: li
             else:
                 result.cryptofeed = min(answer["seconds"])
                 result.cryptofeed_frames = int(answer["frames"])
+                if venue.cryptofeed in CRYPTOFEED_CHECKSUMS:
+                    checked = cryptofeed_env.playback(cf_python, venue.cryptofeed, cf_files, repeats, checksums=True)
+                    if "error" not in checked:
+                        result.cryptofeed_checked = min(checked["seconds"])
         else:
             result.cryptofeed_note = cf_note
         results.append(result)
@@ -166,4 +176,10 @@ def notes(results: list[Result]) -> list[str]:
             out.append(f"{r.venue.label}: {r.cryptofeed_note}")
         elif r.cryptofeed_frames is not None and r.cryptofeed_frames != r.frames:
             out.append(f"{r.venue.label}: cryptofeed counted {r.cryptofeed_frames} frames, level4 {r.frames}")
+        if r.cryptofeed_checked and r.cryptofeed_frames:
+            fps = r.cryptofeed_frames / r.cryptofeed_checked
+            out.append(
+                f"{r.venue.label}: cryptofeed verifying the checksums too (checksum_validation=True): "
+                f"{fps:,.0f} frames/s; level4 / cryptofeed {r.frames / r.level4 / fps:.2f}x"
+            )
     return out
