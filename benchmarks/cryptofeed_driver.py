@@ -6,7 +6,8 @@ so it imports nothing from level4. It does what
 the same symbol and REST answers, the same handler, the same counting
 callbacks) with one difference: the received frames are read into memory
 first and only the loop that hands them to the feed's handler is timed, as
-level4's replay times only its own frame loop.
+level4's replay times only its own frame loop, by the same clock (the
+thread's CPU time).
 
     python cryptofeed_driver.py [--checksums] VENUE REPEATS FILE...
 
@@ -117,10 +118,10 @@ async def _one(
         await subscribe(ws)
         handler = conn_handler  # as cryptofeed's playback: the last connection's handler takes every frame
     try:
-        started = time.perf_counter()
+        started = time.thread_time()
         for timestamp, message in frames:
             await handler(message, ws, timestamp)
-        seconds = time.perf_counter() - started
+        seconds = time.thread_time() - started
     finally:
         feed.stop()
         # Some feeds wait for a REST snapshot task that sleeps; it is not frame work.
