@@ -61,7 +61,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n* hot path: skipped, no captures at {args.captures} (set LEVEL4_CAPTURES)")
         else:
             started = time.monotonic()
-            results = hotpath.run(args.captures, repeats=3 if args.quick else 9, with_cryptofeed=not args.no_cryptofeed)
+            results = hotpath.run(
+                args.captures, repeats=1 if args.quick else 3, rounds=3, with_cryptofeed=not args.no_cryptofeed
+            )
             print("\n* hot path: recorded sessions, frames per second (best of the repeats)\n")
             print(hotpath.table(results).org())
             for note in hotpath.notes(results):
