@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import orjson
@@ -36,7 +36,8 @@ class Summary:
     resubscribes_requested: int = 0
 
     def as_dict(self) -> dict[str, float | int]:
-        return dict(self.__dict__)
+        # Not __dict__: compiled (mypyc), a dataclass instance has none.
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 @dataclass
