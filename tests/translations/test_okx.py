@@ -7,15 +7,12 @@ from typing import Any
 
 import orjson
 
-from level4.feed.bookkeeper import BookKeeper
-from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, load, replay
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations.okx import scheme
 from translations.protocol import (
-    ChecksumMismatch,
     Desync,
-    Instruction,
     MarketType,
     Reconnect,
     Snapshot,
@@ -28,37 +25,9 @@ SPOT = scheme.instrument("BTC", "USDT", MarketType.SPOT)
 SWAP = scheme.from_symbol("BTC-USD-SWAP")
 
 
-class Harness:
-    """Translator + BookKeeper wired as the market tree wires them, checksum
-    mismatches fed back to the scheme."""
-
+class Harness(SchemeHarness):
     def __init__(self) -> None:
-        self.tr = Translator(scheme, [SPOT, SWAP])
-        self.keeper = BookKeeper([SPOT.symbol, SWAP.symbol], scheme.checksum)
-        self.out: list[Instruction] = []
-        self.work = ConnectionWork()
-        self.sends: list[str | bytes] = []
-
-    def feed(self, *frames: Any) -> list[Instruction]:
-        start = len(self.out)
-        for frame in frames:
-            raw = frame if isinstance(frame, str) else orjson.dumps(frame)
-            batch: list[Instruction] = []
-            self.tr.feed_raw(raw, batch, self.work)
-            while batch:
-                self.out.extend(batch)
-                mismatches: list[ChecksumMismatch] = []
-                self.keeper.apply(batch, [], mismatches)
-                batch = []
-                for mismatch in mismatches:
-                    self.tr.feed(mismatch, batch, self.work)
-            for send in self.work.sends:
-                self.sends.extend(send.frames)
-            self.work.sends.clear()
-        return self.out[start:]
-
-    def book(self, symbol: str = "BTC-USDT") -> dict[str, object]:
-        return self.keeper.books[symbol].as_dict()
+        super().__init__(scheme, [SPOT, SWAP], "BTC-USDT")
 
 
 def crc(text: str) -> int:
