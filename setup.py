@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from setuptools import setup
+from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
@@ -62,7 +62,7 @@ class BuildExt(build_ext):
             return
         # The package root of the libraries just built (the source tree for an editable install).
         root = Path(self.get_ext_fullpath("level4.book.orderbook")).parents[2]
-        hashes = {name: compiled.digest(compiled.source(name, HERE)) for name in compiled.modules(HERE)}
+        hashes = {name: compiled.digest(compiled.source(name, HERE)) for name in compiled.everything(HERE)}
         compiled.manifest(root).write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n")
 
 
@@ -72,10 +72,14 @@ def extensions() -> list[Any]:
             compiled.clean(HERE)  # libraries left in the tree by an earlier compiled install would shadow the sources
         return []
     paths = [str(compiled.source(name, HERE).relative_to(HERE)) for name in compiled.modules(HERE)]
+    native = [
+        Extension(name, [str(compiled.source(name, HERE).relative_to(HERE))], extra_compile_args=["-O2"])
+        for name in compiled.NATIVE
+    ]
     try:
         from mypyc.build import mypycify
 
-        return list(mypycify(paths, opt_level="3", debug_level="0", group_name="level4_hot"))
+        return native + list(mypycify(paths, opt_level="3", debug_level="0", group_name="level4_hot"))
     except (Exception, SystemExit) as exc:  # mypy reports type errors by exiting
         if required:
             raise

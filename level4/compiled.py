@@ -1,5 +1,6 @@
-"""Which modules of the per-frame hot path are compiled (mypyc), and a guard
-against running a compiled module whose source has changed since.
+"""Which modules of the per-frame hot path are compiled (mypyc, and the book's
+C ladder), and a guard against running a compiled module whose source has
+changed since.
 
 A wheel (`pip install .`) compiles them by default; an editable install
 (`pip install -e .`) keeps them pure Python unless built with
@@ -37,14 +38,21 @@ MODULES = (
     "level4.feed.translator",
     "level4.replay.replayer",
 )
+# Written in C, built beside the mypyc modules (pure twin: level4/book/pyladder.py).
+NATIVE = ("level4.book._ladder",)
 
 
 def modules(root: Path = ROOT) -> list[str]:
-    """Every module to compile, by dotted name."""
+    """Every module mypyc compiles, by dotted name."""
     names = list(MODULES)
     for package in PACKAGES:
         names.extend(f"{package}.{p.stem}" for p in sorted((root / package).glob("*.py")) if p.stem != "__init__")
     return names
+
+
+def everything(root: Path = ROOT) -> list[str]:
+    """Every compiled module: mypyc's and the C ones."""
+    return modules(root) + list(NATIVE)
 
 
 def manifest(root: Path = ROOT) -> Path:
@@ -53,7 +61,7 @@ def manifest(root: Path = ROOT) -> Path:
 
 
 def source(name: str, root: Path = ROOT) -> Path:
-    return root.joinpath(*name.split(".")).with_suffix(".py")
+    return root.joinpath(*name.split(".")).with_suffix(".c" if name in NATIVE else ".py")
 
 
 def digest(path: Path) -> str:
@@ -67,7 +75,7 @@ def _libraries(name: str, root: Path) -> list[Path]:
 
 def compiled(root: Path = ROOT) -> list[str]:
     """The modules present as compiled libraries."""
-    return [name for name in modules(root) if any(p.exists() for p in _libraries(name, root))]
+    return [name for name in everything(root) if any(p.exists() for p in _libraries(name, root))]
 
 
 def stale(root: Path = ROOT) -> list[str]:
@@ -107,7 +115,7 @@ def check() -> None:
 def clean(root: Path = ROOT) -> list[Path]:
     """Remove this tree's compiled modules, their shared library and the manifest."""
     gone = []
-    for name in modules(root):
+    for name in everything(root):
         for path in _libraries(name, root):
             if path.exists():
                 path.unlink()
@@ -125,7 +133,7 @@ def clean(root: Path = ROOT) -> list[Path]:
 
 def describe() -> str:
     present = compiled()
-    return f"{len(present)} of {len(modules())} hot-path modules compiled" if present else "pure Python"
+    return f"{len(present)} of {len(everything())} hot-path modules compiled" if present else "pure Python"
 
 
 def main() -> None:

@@ -32,7 +32,6 @@ from translations.protocol import (
     Instruction,
     Instrument,
     KeepAlive,
-    Level,
     Malformed,
     MarketType,
     Reconnect,
@@ -66,26 +65,6 @@ class State:
     depth: int
     by_name: dict[str, Pair] = field(default_factory=dict)  # BASE-QUOTE -> pair, for other spellings
     broken: str | None = None
-
-
-# A number's checksum text, remembered: the same prices and sizes recur all day,
-# and a lookup costs a fraction of the two string operations (bounded, emptied when full).
-_DIGITS: dict[str, str] = {}
-_DIGITS_MAX = 1 << 16
-
-
-def _digits(number: str) -> str:
-    text = _DIGITS.get(number)
-    if text is None:
-        text = number.replace(".", "").lstrip("0")
-        if len(_DIGITS) >= _DIGITS_MAX:
-            _DIGITS.clear()
-        _DIGITS[number] = text
-    return text
-
-
-def _checksum_text(levels: list[Level]) -> str:
-    return "".join([_digits(lv[0]) + _digits(lv[1]) for lv in levels])
 
 
 class KrakenScheme(SchemeDefaults):
@@ -148,19 +127,7 @@ class KrakenScheme(SchemeDefaults):
     def checksum(self, book: BookView, symbol: str) -> int:
         """CRC32 of the ten best asks then the ten best bids, each level as
         its price then its volume with the point and leading zeros removed."""
-        asks = book.asks_levels(CHECKSUM_DEPTH)
-        bids = book.bids_levels(CHECKSUM_DEPTH)
-        derived: dict[str, Any] | None = getattr(book, "derived", None)
-        if derived is None:
-            return zlib.crc32((_checksum_text(asks) + _checksum_text(bids)).encode())
-        # Most changes of a deep book leave one side's top ten as they were: reuse its text.
-        text = []
-        for name, levels in (("kraken.asks", asks), ("kraken.bids", bids)):
-            kept = derived.get(name)
-            if kept is None or kept[0] != levels:
-                kept = derived[name] = (levels, _checksum_text(levels))
-            text.append(kept[1])
-        return zlib.crc32("".join(text).encode())
+        return zlib.crc32(book.checksum_text(CHECKSUM_DEPTH, asks_first=True, digits=True))
 
     # --- translate ---------------------------------------------------------------
 

@@ -136,18 +136,9 @@ class OkxScheme(SchemeDefaults):
         return ["ping"]
 
     def checksum(self, book: BookView, symbol: str) -> int:
-        bids = book.bids_levels(CHECKSUM_DEPTH)
-        asks = book.asks_levels(CHECKSUM_DEPTH)
-        parts: list[str] = []
-        nb, na = len(bids), len(asks)
-        for i in range(max(nb, na)):
-            if i < nb:
-                parts.append(bids[i][0])
-                parts.append(bids[i][1])
-            if i < na:
-                parts.append(asks[i][0])
-                parts.append(asks[i][1])
-        value = zlib.crc32(":".join(parts).encode())
+        """CRC32 of the 25 best bids and asks interleaved (bid 1, ask 1, bid 2,
+        ...), each "price:size", joined by ":", as a signed 32-bit integer."""
+        value = zlib.crc32(book.checksum_text(CHECKSUM_DEPTH, interleave=True, sep=":"))
         return value - 0x1_0000_0000 if value >= 0x8000_0000 else value
 
     # --- translate ---------------------------------------------------------------

@@ -210,10 +210,15 @@ class ChecksumMismatch:
 
 
 class BookView(Protocol):
-    """What a checksum function may read of a book: best-first levels."""
+    """What a checksum function may read of a book: best-first levels, and
+    the text most venues' checksums are computed over, made without a Python
+    object per level (see level4.book.orderbook.OrderBook.checksum_text)."""
 
     def bids_levels(self, depth: int | None = None) -> list[Level]: ...
     def asks_levels(self, depth: int | None = None) -> list[Level]: ...
+    def checksum_text(
+        self, depth: int, asks_first: bool = False, interleave: bool = False, sep: str = "", digits: bool = False
+    ) -> bytes: ...
 
 
 class Scheme(Protocol):

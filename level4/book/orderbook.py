@@ -1,58 +1,23 @@
-"""An exact level-2 book.
+"""An exact level-2 book: two ladders (level4/book/ladder.py), bids and asks.
 
-Levels are keyed by the float value of their price, which orders them and
-makes "1.50" and "1.5" the same level; the venue's own price and size
-strings are kept as the level's value, so nothing is ever rounded. Floats
-represent every decimal of up to 15 significant digits distinctly, which
-covers every price a venue quotes.
-
-Each side is a dict (rank -> level) beside a plain ascending list of its
-ranks, searched and changed with the C `bisect` functions. A bid's rank is
-its price and an ask's the negated price, so that on both sides a greater
-rank is a better level and the best level is the list's last item. Almost every change a venue sends is
-near the top of the book, so inserting or removing there moves only the few
-items after it, and the best level or the top N is a slice of the tail.
+Levels are keyed by the value of their price, so "1.50" and "1.5" are the
+same level, and keep the venue's own price and size strings, so nothing is
+ever rounded. A level reads back as `(price, size)`, or `(price, size,
+count)` where the scheme built its level as such a tuple.
 """
 
 from __future__ import annotations
 
-from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
-from typing import Any
 
+from level4.book.ladder import Ladder, checksum_text
 from translations.protocol import Level
-
-
-def _side(levels: Iterable[Level], sign: float) -> tuple[dict[float, Level], list[float]]:
-    side = {sign * float(lv[0]): lv for lv in levels if float(lv[1]) != 0.0}
-    return side, sorted(side)
-
-
-def _apply(side: dict[float, Level], ranks: list[float], levels: Iterable[Level], sign: float) -> None:
-    for lv in levels:
-        rank = sign * float(lv[0])
-        if float(lv[1]) == 0.0:
-            if side.pop(rank, None) is not None:
-                del ranks[bisect_left(ranks, rank)]
-        else:
-            if rank not in side:
-                insort(ranks, rank)
-            side[rank] = lv
-
-
-def _levels(side: dict[float, Level], ranks: list[float], depth: int | None) -> list[Level]:
-    if depth is not None:
-        ranks = ranks[-depth:] if depth > 0 else []
-    return [side[rank] for rank in reversed(ranks)]
 
 
 class OrderBook:
     __slots__ = (
-        "ask_ranks",
         "asks",
-        "bid_ranks",
         "bids",
-        "derived",
         "reason",
         "sequence",
         "symbol",
@@ -64,11 +29,8 @@ class OrderBook:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
-        # rank (bids: price, asks: -price) -> level; the ranks ascending, best last
-        self.bids: dict[float, Level] = {}
-        self.asks: dict[float, Level] = {}
-        self.bid_ranks: list[float] = []
-        self.ask_ranks: list[float] = []
+        self.bids = Ladder(1.0)
+        self.asks = Ladder(-1.0)
         self.synchronised = False
         self.sequence: int | None = None
         self.timestamp: float | None = None
@@ -76,36 +38,28 @@ class OrderBook:
         # The top of book last announced (by the BookKeeper's TopChange events).
         self.top_bid: Level | None = None
         self.top_ask: Level | None = None
-        # Scratch space for what a scheme derives from the levels (a checksum's
-        # text of the top levels); whatever is kept is checked against the
-        # levels it came from before it is used, so it can never go stale.
-        self.derived: dict[str, Any] = {}
 
     # --- changes -------------------------------------------------------------
 
     def replace(self, bids: Iterable[Level], asks: Iterable[Level]) -> None:
-        self.bids, self.bid_ranks = _side(bids, 1.0)
-        self.asks, self.ask_ranks = _side(asks, -1.0)
+        self.bids.replace(bids)
+        self.asks.replace(asks)
         self.synchronised = True
         self.reason = None
 
     def update(self, bids: Sequence[Level], asks: Sequence[Level]) -> None:
         if bids:
-            _apply(self.bids, self.bid_ranks, bids, 1.0)
+            self.bids.apply(bids)
         if asks:
-            _apply(self.asks, self.ask_ranks, asks, -1.0)
+            self.asks.apply(asks)
 
     def truncate(self, depth: int) -> None:
-        for side, ranks in ((self.bids, self.bid_ranks), (self.asks, self.ask_ranks)):
-            extra = len(ranks) - depth
-            if extra > 0:
-                for rank in ranks[:extra]:
-                    del side[rank]
-                del ranks[:extra]
+        self.bids.truncate(depth)
+        self.asks.truncate(depth)
 
     def clear(self, reason: str) -> None:
-        self.bids, self.bid_ranks = {}, []
-        self.asks, self.ask_ranks = {}, []
+        self.bids.clear()
+        self.asks.clear()
         self.synchronised = False
         self.sequence = None
         self.reason = reason
@@ -113,23 +67,33 @@ class OrderBook:
     # --- reads ---------------------------------------------------------------
 
     def best_bid(self) -> Level | None:
-        ranks = self.bid_ranks
-        return self.bids[ranks[-1]] if ranks else None
+        return self.bids.best()
 
     def best_ask(self) -> Level | None:
-        ranks = self.ask_ranks
-        return self.asks[ranks[-1]] if ranks else None
+        return self.asks.best()
 
     def bids_levels(self, depth: int | None = None) -> list[Level]:
-        return _levels(self.bids, self.bid_ranks, depth)
+        return self.bids.levels(depth)
 
     def asks_levels(self, depth: int | None = None) -> list[Level]:
-        return _levels(self.asks, self.ask_ranks, depth)
+        return self.asks.levels(depth)
 
     def crossed(self) -> bool:
-        if not self.bid_ranks or not self.ask_ranks:
+        bid, ask = self.bids.best_rank(), self.asks.best_rank()
+        if bid is None or ask is None:
             return False
-        return self.bid_ranks[-1] >= -self.ask_ranks[-1]
+        return bid >= -ask
+
+    def checksum_text(
+        self, depth: int, asks_first: bool = False, interleave: bool = False, sep: str = "", digits: bool = False
+    ) -> bytes:
+        """The text venues compute book checksums over, from the best `depth`
+        levels of each side: bids then asks (`asks_first`: asks then bids), or
+        one of each in turn (`interleave`); each level as price `sep` size,
+        all joined by `sep`; `digits` keeps only each number's digits,
+        without leading zeros."""
+        first, second = (self.asks, self.bids) if asks_first else (self.bids, self.asks)
+        return checksum_text(first, second, depth, interleave, sep, digits)
 
     def as_dict(self, depth: int | None = None) -> dict[str, object]:
         """The public JSON shape: best first, [price, size] decimal strings."""

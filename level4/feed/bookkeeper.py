@@ -111,12 +111,8 @@ class BookKeeper:
                         touched.append(book)
                     last = book
         for book in touched:
-            ranks = book.bid_ranks
-            bid = book.bids[ranks[-1]] if ranks else None
-            ranks = book.ask_ranks
-            ask = book.asks[ranks[-1]] if ranks else None
-            top_bid, top_ask = book.top_bid, book.top_ask
-            if (bid is not top_bid and bid != top_bid) or (ask is not top_ask and ask != top_ask):
+            bid, ask = book.bids.best(), book.asks.best()
+            if bid != book.top_bid or ask != book.top_ask:
                 book.top_bid, book.top_ask = bid, ask
                 events.append(TopChange(book.symbol, bid, ask, book.timestamp))
 

@@ -176,14 +176,14 @@ def test_capture_books_agree_with_every_trade() -> None:
         if frame["type"] != "trade":
             return
         price, quantity = Decimal(frame["price"]), Decimal(frame["quantity"])
-        maker = book.asks if frame["side"] == "buy" else book.bids
-        # levels are keyed by rank: a bid's price, an ask's negated price; the best is the greatest
-        key = -float(frame["price"]) if frame["side"] == "buy" else float(frame["price"])
-        assert key in maker, frame
-        assert Decimal(maker[key][1]) >= quantity
+        levels = book.asks_levels() if frame["side"] == "buy" else book.bids_levels()
+        maker = {Decimal(lv[0]): Decimal(lv[1]) for lv in levels}
+        assert price in maker, frame
+        assert maker[price] >= quantity
         best_maker = book.best_ask() if frame["side"] == "buy" else book.best_bid()
-        assert best_maker is not None and max(maker) == (-1 if frame["side"] == "buy" else 1) * float(best_maker[0])
-        assert max(maker) >= key  # the best maker level is at least as good
+        assert best_maker is not None and best_maker == levels[0]
+        # the best maker level is at least as good
+        assert Decimal(best_maker[0]) <= price if frame["side"] == "buy" else Decimal(best_maker[0]) >= price
         other = book.best_bid() if frame["side"] == "buy" else book.best_ask()
         if other is not None:
             best_other = Decimal(other[0])
@@ -197,4 +197,4 @@ def test_capture_books_agree_with_every_trade() -> None:
     assert crossed == 0
     (rp,) = replays
     for book in rp.keeper.books.values():
-        assert book.synchronised and not book.crossed() and book.bids and book.asks
+        assert book.synchronised and not book.crossed() and len(book.bids) and len(book.asks)
