@@ -315,4 +315,3 @@ def replay_journal(paths: Iterable[Path], on_event: Consumer | None = None) -> J
         summary.markets += 1 if market.tag is not None else 0
         market.add_counts(summary)
     return result
-

@@ -63,6 +63,7 @@ log = structlog.get_logger(__name__)
 class JournalUnavailable(RuntimeError):
     """The journal directory cannot be used: not writable, or another process writes it."""
 
+
 # (recorder, kind, a, b, frame bytes): a and b depend on the kind.
 Item = tuple["MarketRecorder", bytes, Any, Any, int]
 
