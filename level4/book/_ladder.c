@@ -430,19 +430,23 @@ typedef struct {
     char stack[4096];
 } Buffer;
 
-static int buffer_put(Buffer *b, const char *s, Py_ssize_t n) {
-    if (b->len + n > b->cap) {
-        Py_ssize_t cap = b->cap * 2;
-        while (cap < b->len + n) cap *= 2;
-        char *data = b->data == b->stack ? PyMem_Malloc((size_t)cap) : PyMem_Realloc(b->data, (size_t)cap);
-        if (data == NULL) {
-            PyErr_NoMemory();
-            return -1;
-        }
-        if (b->data == b->stack) memcpy(data, b->stack, (size_t)b->len);
-        b->data = data;
-        b->cap = cap;
+static int buffer_reserve(Buffer *b, Py_ssize_t n) {
+    if (b->len + n <= b->cap) return 0;
+    Py_ssize_t cap = b->cap * 2;
+    while (cap < b->len + n) cap *= 2;
+    char *data = b->data == b->stack ? PyMem_Malloc((size_t)cap) : PyMem_Realloc(b->data, (size_t)cap);
+    if (data == NULL) {
+        PyErr_NoMemory();
+        return -1;
     }
+    if (b->data == b->stack) memcpy(data, b->stack, (size_t)b->len);
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int buffer_put(Buffer *b, const char *s, Py_ssize_t n) {
+    if (buffer_reserve(b, n) < 0) return -1;
     memcpy(b->data + b->len, s, (size_t)n);
     b->len += n;
     return 0;
@@ -452,32 +456,33 @@ static int buffer_put(Buffer *b, const char *s, Py_ssize_t n) {
  * zeros ("0.0500" -> "500"). */
 static int put_number(Buffer *b, PyObject *obj, int digits) {
     PyObject *text = NULL;
-    if (!PyUnicode_Check(obj)) {
+    const char *s;
+    Py_ssize_t n;
+    if (PyUnicode_CheckExact(obj) && PyUnicode_IS_COMPACT_ASCII(obj)) {
+        s = (const char *)PyUnicode_DATA(obj);
+        n = PyUnicode_GET_LENGTH(obj);
+    } else {
         text = PyObject_Str(obj);
         if (text == NULL) return -1;
-        obj = text;
-    }
-    Py_ssize_t n;
-    const char *s = PyUnicode_AsUTF8AndSize(obj, &n);
-    int rc = -1;
-    if (s != NULL) {
-        if (!digits) {
-            rc = buffer_put(b, s, n);
-        } else {
-            char small[64];
-            char *out = n <= (Py_ssize_t)sizeof(small) ? small : PyMem_Malloc((size_t)n);
-            if (out == NULL) {
-                PyErr_NoMemory();
-            } else {
-                Py_ssize_t k = 0;
-                for (Py_ssize_t i = 0; i < n; i++) {
-                    if (s[i] == '.' || (k == 0 && s[i] == '0')) continue;
-                    out[k++] = s[i];
-                }
-                rc = buffer_put(b, out, k);
-                if (out != small) PyMem_Free(out);
-            }
+        s = PyUnicode_AsUTF8AndSize(text, &n);
+        if (s == NULL) {
+            Py_DECREF(text);
+            return -1;
         }
+    }
+    int rc = 0;
+    if (!digits) {
+        rc = buffer_put(b, s, n);
+    } else if (buffer_reserve(b, n) < 0) {
+        rc = -1;
+    } else {
+        char *out = b->data + b->len;
+        Py_ssize_t k = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            if (s[i] == '.' || (k == 0 && s[i] == '0')) continue;
+            out[k++] = s[i];
+        }
+        b->len += k;
     }
     Py_XDECREF(text);
     return rc;
