@@ -24,7 +24,6 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
-from translations.levels import numeric_levels
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -194,15 +193,15 @@ class KrakenScheme(SchemeDefaults):
                 pair.depth = int(channel[5:])
             pair.snapshot_seen = True
             pair.resyncing = False
-            return [Snapshot(symbol, numeric_levels(payload.get("bs", ())), numeric_levels(payload.get("as", ())))]
+            return [Snapshot(symbol, payload.get("bs", ()), payload.get("as", ()))]
         asks: Sequence[Any] = ()
         bids: Sequence[Any] = ()
         expected: str | None = None
         for part in frame[1:-2]:
             if "a" in part:
-                asks = numeric_levels(part["a"]) if not asks else [*asks, *numeric_levels(part["a"])]
+                asks = part["a"] if not asks else [*asks, *part["a"]]
             if "b" in part:
-                bids = numeric_levels(part["b"]) if not bids else [*bids, *numeric_levels(part["b"])]
+                bids = part["b"] if not bids else [*bids, *part["b"]]
             expected = part.get("c", expected)
         if not pair.snapshot_seen:
             if pair.resyncing:

@@ -1,14 +1,13 @@
 """Shape checks for level lists passed to the book as the venue sent them.
 
-Passing a venue's own lists through saves a copy per level, but a bad level
-must then fail in the scheme, where it costs a Malformed and a resync, and
-never in the book. Which check a venue needs depends on what its levels
-carry, so there are two.
+Passing a venue's own lists through saves a copy per level. The book reads
+`[0]` and `[1]` of each as numbers and refuses a side whose levels are not
+(the BookKeeper clears the book and the connection is renewed); what it
+cannot tell is a level that carries more than the venue's format allows.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 
@@ -20,12 +19,3 @@ def price_size_pairs(raw: Any) -> list[Any]:
         if type(lv) is not list or len(lv) != 2:
             raise ValueError(f"bad level {lv!r}")
     return raw
-
-
-def numeric_levels(levels: Any) -> Sequence[Any]:
-    """Levels whose first two entries are numbers, whatever follows them
-    (Kraken adds a timestamp, OKX order counts)."""
-    for lv in levels:
-        float(lv[0])
-        float(lv[1])
-    return levels  # type: ignore[no-any-return]

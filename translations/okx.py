@@ -29,7 +29,6 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
-from translations.levels import numeric_levels
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -207,7 +206,7 @@ class OkxScheme(SchemeDefaults):
                 book.snapshot_seen = True
                 book.resyncing = False
                 book.seq = seq
-                out.append(Snapshot(symbol, numeric_levels(data["bids"]), numeric_levels(data["asks"]), seq, stamp))
+                out.append(Snapshot(symbol, data["bids"], data["asks"], seq, stamp))
             elif action == "update":
                 if not book.snapshot_seen:
                     if book.resyncing:
@@ -219,7 +218,7 @@ class OkxScheme(SchemeDefaults):
                     out.extend(self._resync(book, f"sequence broken: had {book.seq}, update follows {prev}"))
                     return out
                 book.seq = seq
-                bids, asks = numeric_levels(data["bids"]), numeric_levels(data["asks"])
+                bids, asks = data["bids"], data["asks"]
                 if bids or asks:
                     out.append(Update(symbol, bids, asks, seq, stamp))
             else:

@@ -209,6 +209,16 @@ class ChecksumMismatch:
     actual: int
 
 
+@dataclass(frozen=True, slots=True)
+class BookFault:
+    """The book refused a scheme's levels: a price or size that is no number.
+    Nothing of them was applied and the book was cleared; the connection is
+    renewed for fresh snapshots (the translator does that, not the scheme)."""
+
+    symbol: str
+    reason: str
+
+
 class BookView(Protocol):
     """What a checksum function may read of a book: best-first levels, and
     the text most venues' checksums are computed over, made without a Python

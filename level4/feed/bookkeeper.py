@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from level4.book.orderbook import OrderBook
 from level4.feed.events import BookDelta, BookStatus, MarketEvent, TopChange
 from translations.protocol import (
+    BookFault,
     ChecksumMismatch,
     Desync,
     Instruction,
@@ -23,6 +24,11 @@ from translations.protocol import (
 )
 
 ChecksumFn = Callable[[OrderBook, str], int | None]
+# What the books report back to the scheme's translator.
+Report = ChecksumMismatch | BookFault
+# A level the book cannot read (its price or size is no number) raises one of these,
+# before any level of that side is applied.
+BAD_LEVEL = (ValueError, TypeError, IndexError)
 
 
 class BookKeeper:
@@ -40,10 +46,10 @@ class BookKeeper:
             book = self.books[symbol] = OrderBook(symbol)
         return book
 
-    def apply(
-        self, instructions: Sequence[Instruction], events: list[MarketEvent], mismatches: list[ChecksumMismatch]
-    ) -> None:
-        """Apply in order; append events and checksum mismatches found.
+    def apply(self, instructions: Sequence[Instruction], events: list[MarketEvent], mismatches: list[Report]) -> None:
+        """Apply in order; append events, and checksum mismatches and levels
+        refused (a scheme checks the shape of what it passes on, the book that
+        every price and size is a number: a bad one clears the book).
 
         The top of book is compared once per batch with the one last
         announced, so a batch yields at most one TopChange per book."""
@@ -57,7 +63,13 @@ class BookKeeper:
                 book = books.get(ins.symbol) or self.book(ins.symbol)
                 if not book.synchronised:
                     continue  # nothing to update until a snapshot makes it whole
-                book.update(ins.bids, ins.asks)
+                try:
+                    book.update(ins.bids, ins.asks)
+                except BAD_LEVEL as exc:
+                    self._refuse(book, exc, events, mismatches)
+                    if book not in touched:
+                        touched.append(book)
+                    continue
                 if ins.sequence is not None:
                     book.sequence = ins.sequence
                 if ins.timestamp is not None:
@@ -78,7 +90,13 @@ class BookKeeper:
                 assert isinstance(ins, Snapshot)
                 book = self.book(ins.symbol)
                 was = book.synchronised
-                book.replace(ins.bids, ins.asks)
+                try:
+                    book.replace(ins.bids, ins.asks)
+                except BAD_LEVEL as exc:
+                    self._refuse(book, exc, events, mismatches)
+                    if book not in touched:
+                        touched.append(book)
+                    continue
                 book.sequence = ins.sequence
                 book.timestamp = ins.timestamp
                 if not was:
@@ -116,7 +134,15 @@ class BookKeeper:
                 book.top_bid, book.top_ask = bid, ask
                 events.append(TopChange(book.symbol, bid, ask, book.timestamp))
 
-    def _verify(self, ins: Verify, mismatches: list[ChecksumMismatch]) -> None:
+    def _refuse(self, book: OrderBook, exc: Exception, events: list[MarketEvent], reports: list[Report]) -> None:
+        reason = f"bad level from the venue: {type(exc).__name__} {exc}"
+        was = book.synchronised
+        book.clear(reason)
+        if was:
+            events.append(BookStatus(book.symbol, False, reason))
+        reports.append(BookFault(book.symbol, reason))
+
+    def _verify(self, ins: Verify, mismatches: list[Report]) -> None:
         book = self.book(ins.symbol)
         if not book.synchronised or self._checksum is None:
             return

@@ -14,6 +14,7 @@ from typing import Any
 import orjson
 
 from translations.protocol import (
+    BookFault,
     Desync,
     Fetch,
     Instruction,
@@ -71,7 +72,14 @@ class Translator:
         self.feed(frame, book_work, work)
 
     def feed(self, frame: Any, book_work: list[Instruction], work: ConnectionWork) -> None:
-        """Translate an already parsed frame (or a RestAnswer/ChecksumMismatch)."""
+        """Translate an already parsed frame (or a RestAnswer/ChecksumMismatch/BookFault)."""
+        if type(frame) is BookFault:
+            # The venue sent levels that are no numbers: whatever else it sent since may be
+            # as wrong, so every book of the connection starts again from fresh snapshots.
+            self.malformed += 1
+            work.malformed.append(Malformed(frame.reason, None))
+            work.reconnect = Reconnect(f"{frame.symbol}: {frame.reason}")
+            return
         try:
             instructions, self.state = self.scheme.translate(frame, self.state)
         except Exception as exc:  # a scheme bug must cost a resync, never the tree

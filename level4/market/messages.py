@@ -8,7 +8,7 @@ from typing import Any
 
 from level4.feed.events import MarketEvent
 from level4.net.feed import Batch
-from translations.protocol import ChecksumMismatch, Instruction, Level, RestAnswer
+from translations.protocol import BookFault, ChecksumMismatch, Instruction, Level, RestAnswer
 
 
 # websocket -> mediator
@@ -67,7 +67,7 @@ class ApplyBatch:
 # orderbook -> mediator
 @dataclass(slots=True)
 class Mismatches:
-    items: list[ChecksumMismatch]
+    items: list[ChecksumMismatch | BookFault]
 
 
 # orderbook -> exchange

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from level4.feed.bookkeeper import BookKeeper
+from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.events import BookStatus, MarketEvent
 from level4.market.base import MarketActor
 from level4.market.context import MarketContext
@@ -77,10 +77,12 @@ class OrderBookActor(MarketActor):
 
     def _apply(self, message: ApplyBatch) -> None:
         events: list[MarketEvent] = []
-        mismatches: list[ChecksumMismatch] = []
+        mismatches: list[Report] = []
         self.keeper.apply(message.instructions, events, mismatches)
         if mismatches:
-            self.ctx.board.count(self.ctx.market_id, checksum_failures=len(mismatches))
+            failures = sum(1 for m in mismatches if type(m) is ChecksumMismatch)
+            if failures:
+                self.ctx.board.count(self.ctx.market_id, checksum_failures=failures)
             self.ctx.registry.tell(self.ctx.market_id, "mediator", Mismatches(mismatches))
         if events:
             for event in events:

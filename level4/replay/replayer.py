@@ -15,11 +15,11 @@ from pathlib import Path
 
 import orjson
 
-from level4.feed.bookkeeper import BookKeeper
+from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.events import MarketEvent
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay import capture
-from translations.protocol import ChecksumMismatch, Instruction, Instrument, RestAnswer, Scheme
+from translations.protocol import Instruction, Instrument, RestAnswer, Scheme
 
 
 @dataclass
@@ -104,7 +104,7 @@ class Replay:
         self.sends_requested = 0  # frames a live feed would have sent (resubscribes, pongs)
         self._book_work: list[Instruction] = []
         self._work = ConnectionWork()
-        self._mismatches: list[ChecksumMismatch] = []
+        self._mismatches: list[Report] = []
 
     def _answer_fetches(self, now: float) -> None:
         still: list[tuple[str, str]] = []
@@ -136,6 +136,7 @@ class Replay:
                 mismatches, self._mismatches = self._mismatches, []
                 for mismatch in mismatches:
                     self.translator.feed(mismatch, self._book_work, work)
+        self._connection_work()  # what a frame or a report asked of the connection alone
 
     def _connection_work(self) -> None:
         work = self._work
@@ -150,8 +151,7 @@ class Replay:
         if self.pending:
             self._answer_fetches(received)
         self.translator.feed_raw(raw, self._book_work, self._work)
-        if self._book_work or self._work.fetches:
-            self._flush()
+        self._flush()
 
     def finish(self) -> None:
         """Answer fetches still outstanding with whatever was recorded later."""

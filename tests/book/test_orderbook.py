@@ -5,10 +5,12 @@ from __future__ import annotations
 import random
 from decimal import Decimal
 
+import orjson
+
 from level4.book.orderbook import OrderBook
 from level4.feed.bookkeeper import BookKeeper
-from level4.feed.events import TopChange
-from translations.protocol import Desync, Snapshot, Update
+from level4.feed.events import BookStatus, TopChange
+from translations.protocol import BookFault, Desync, MarketType, Snapshot, Update
 
 
 def model_levels(side: dict[Decimal, tuple[str, str]], bids: bool) -> list[tuple[str, str]]:
@@ -73,3 +75,45 @@ def test_top_change_once_per_batch_and_only_when_the_top_moves() -> None:
     assert events == []  # the same level again is no change
     keeper.apply([Desync("X", "gap")], events, [])  # type: ignore[arg-type]
     assert events[-1] == TopChange("X", None, None, None)
+
+
+def test_a_level_that_is_no_number_clears_the_book_and_is_reported_never_raised() -> None:
+    keeper = BookKeeper(["X"])
+    events: list[object] = []
+    reports: list[object] = []
+    keeper.apply([Snapshot("X", [("10", "1")], [("11", "1")])], events, reports)  # type: ignore[arg-type]
+    events.clear()
+    keeper.apply([Update("X", [("10.5", "2"), ("ten", "1")], [])], events, reports)  # type: ignore[arg-type]
+    book = keeper.books["X"]
+    assert not book.synchronised and book.bids_levels() == [] and "ten" in (book.reason or "")
+    (fault,) = reports
+    assert isinstance(fault, BookFault) and fault.symbol == "X" and "bad level" in fault.reason
+    assert [type(e) for e in events] == [BookStatus, TopChange]
+    # a snapshot with such a level is refused the same way, and a good one makes the book whole again
+    keeper.apply([Snapshot("X", [("10", None)], [])], events, reports)  # type: ignore[arg-type]
+    assert len(reports) == 2 and not book.synchronised
+    keeper.apply([Snapshot("X", [("10", "1")], [("11", "1")])], events, reports)  # type: ignore[arg-type]
+    assert book.synchronised and book.best_bid() == ("10", "1")
+
+
+def test_the_replay_renews_the_connection_after_a_refused_level() -> None:
+    from level4.replay.replayer import Connection, Replay
+    from translations.poloniex import scheme
+
+    btc = scheme.instrument("BTC", "USDT", MarketType.SPOT)
+
+    def frame(action: str, last_id: int, new_id: int, bids: list[list[str]]) -> str:
+        item = {"symbol": "BTC_USDT", "createTime": 1661123517832, "asks": [["21617.15", "0.34"]], "bids": bids}
+        item.update(lastId=last_id, id=new_id, ts=1661123517837)
+        return orjson.dumps({"channel": "book_lv2", "data": [item], "action": action}).decode()
+
+    frames = [
+        (1.0, frame("snapshot", 99, 100, [["21612.26", "0.68"]])),
+        (2.0, frame("update", 100, 101, [["NaN?", "1"]])),
+    ]
+    rp = Replay(scheme, Connection("", [btc], frames), {})
+    for received, raw in frames:
+        rp.feed(received, raw)
+    rp.finish()
+    assert rp.reconnects_requested == 1 and rp.translator.malformed == 1
+    assert not rp.keeper.books[btc.symbol].synchronised

@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 
-from level4.feed.bookkeeper import BookKeeper
+from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.translator import ConnectionWork, Translator
-from translations.protocol import ChecksumMismatch, Instruction, Instrument, Scheme
+from translations.protocol import Instruction, Instrument, Scheme
 
 
 class SchemeHarness:
@@ -33,7 +33,7 @@ class SchemeHarness:
             self.tr.feed_raw(raw, batch, self.work)
             while batch:
                 self.out.extend(batch)
-                mismatches: list[ChecksumMismatch] = []
+                mismatches: list[Report] = []
                 self.keeper.apply(batch, [], mismatches)
                 batch = []
                 for mismatch in mismatches:

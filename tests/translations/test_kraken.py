@@ -210,9 +210,12 @@ def test_events_unknown_and_malformed_frames() -> None:
     assert h.tr.malformed == 0
     h.feed({"event": "mystery"}, "not json", [1, {"x": 1}, "spread", "XBT/USD"])
     assert h.tr.malformed == 3 and h.work.reconnect is None and h.keeper.books["XBT/USD"].synchronised
-    # an unreadable book update may have lost a change: that pair resyncs
-    h.feed([336, {"a": [["abc", "1", "1"]]}, "book-1000", "XBT/USD"])
-    assert h.tr.malformed == 4 and not h.keeper.books["XBT/USD"].synchronised and len(h.sends) == 2
+    # a level the book cannot read: nothing of it applied, the book cleared, the connection renewed
+    h.feed([336, {"a": [["6000.1", "1", "1"], ["abc", "1", "1"]]}, "book-1000", "XBT/USD"])
+    assert h.tr.malformed == 4 and not h.keeper.books["XBT/USD"].synchronised
+    assert isinstance(h.work.reconnect, Reconnect) and "abc" in h.work.reconnect.reason
+    assert "bad level" in h.work.malformed[-1].reason
+    h.work.clear()
     # a refused subscription: the pair cannot be served on this connection
     refusal = {"errorMessage": "Currency pair not supported", "event": "subscriptionStatus", "pair": "ETH/USD"}
     h.feed({**refusal, "status": "error"})

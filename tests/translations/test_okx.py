@@ -215,9 +215,11 @@ def test_unknown_malformed_and_error_frames() -> None:
     assert h.feed(*quiet) == [] and h.tr.malformed == 0
     h.feed("hello", {"event": "mystery"}, {"arg": {"channel": "candle1m", "instId": "BTC-USDT"}, "data": []})
     assert h.tr.malformed == 3 and h.keeper.books["BTC-USDT"].synchronised and h.work.reconnect is None
-    # an unreadable book push may have lost a change: that book resyncs
+    # a level the book cannot read: nothing of it applied, the book cleared, the connection renewed
     h.feed(push("update", [["x", "1", "0", "1"]], []))
-    assert h.tr.malformed == 4 and not h.keeper.books["BTC-USDT"].synchronised and len(h.sends) == 2
+    assert h.tr.malformed == 4 and not h.keeper.books["BTC-USDT"].synchronised
+    assert isinstance(h.work.reconnect, Reconnect) and "bad level" in h.work.reconnect.reason
+    h.work.clear()
     h.feed({"event": "error", "code": "60018", "msg": "Wrong URL or channel", "connId": "a"})
     assert isinstance(h.work.reconnect, Reconnect) and not h.tr.synchronised()
 
