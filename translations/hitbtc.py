@@ -30,7 +30,6 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
-from translations.levels import price_size_pairs
 from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
@@ -239,8 +238,7 @@ class HitbtcScheme(SchemeDefaults):
                 seq = data["s"]
                 if type(seq) is not int:
                     raise TypeError(f"sequence {seq!r} is not an integer")
-                bids = price_size_pairs(data.get("b", []))
-                asks = price_size_pairs(data.get("a", []))
+                bids, asks = data.get("b", []), data.get("a", [])  # the book reads and checks each level
                 ts = data["t"] / 1000.0
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))

@@ -27,7 +27,6 @@ import orjson
 
 from translations import symbols
 from translations.base import SchemeDefaults
-from translations.levels import price_size_pairs
 from translations.protocol import (
     Desync,
     Instruction,
@@ -168,8 +167,7 @@ class PoloniexScheme(SchemeDefaults):
                 last_id, new_id = item["lastId"], item["id"]
                 if type(new_id) is not int or type(last_id) is not int:
                     raise TypeError("ids are not integers")
-                bids = price_size_pairs(item["bids"])
-                asks = price_size_pairs(item["asks"])
+                bids, asks = item["bids"], item["asks"]  # the book reads and checks each level
                 ts = item["createTime"] / 1000.0
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))

@@ -129,11 +129,9 @@ static int parse_level(Ladder *self, PyObject *level, Parsed *out) {
             out->size = Py_NewRef(PyList_GET_ITEM(level, 1));
         }
     } else {
-        /* any other sequence: lv[0] and lv[1], as the pure twin reads it */
-        out->price = PySequence_GetItem(level, 0);
-        if (out->price == NULL) return -1;
-        out->size = PySequence_GetItem(level, 1);
-        if (out->size == NULL) return -1;
+        /* not even "12", which as a sequence would read as price 1, size 2 */
+        PyErr_Format(PyExc_TypeError, "a level is a list or a tuple, not %.100s", Py_TYPE(level)->tp_name);
+        return -1;
     }
     if (out->price == NULL) {
         PyErr_Format(PyExc_ValueError, "a level needs a price and a size: %R", level);

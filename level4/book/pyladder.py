@@ -33,6 +33,12 @@ def _parsed(levels: Iterable[Any], sign: float) -> list[tuple[float, bool, Store
     item is the order count its scheme built it with."""
     out: list[tuple[float, bool, Stored]] = []
     for lv in levels:
+        kind = type(lv)
+        if kind is not list and kind is not tuple:
+            # not even "12", which as a sequence would read as price 1, size 2
+            raise TypeError(f"a level is a list or a tuple, not {kind.__name__}")
+        if len(lv) < 2:
+            raise ValueError(f"a level needs a price and a size: {lv!r}")
         price, size = lv[0], lv[1]
         stored: Stored = (price, size, lv[2]) if type(lv) is tuple and len(lv) > 2 else (price, size)
         out.append((sign * float(price), float(size) == 0.0, stored))

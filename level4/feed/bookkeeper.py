@@ -66,9 +66,7 @@ class BookKeeper:
                 try:
                     book.update(ins.bids, ins.asks)
                 except BAD_LEVEL as exc:
-                    self._refuse(book, exc, events, mismatches)
-                    if book not in touched:
-                        touched.append(book)
+                    self._refuse(book, exc, events, mismatches, touched)
                     continue
                 if ins.sequence is not None:
                     book.sequence = ins.sequence
@@ -93,9 +91,7 @@ class BookKeeper:
                 try:
                     book.replace(ins.bids, ins.asks)
                 except BAD_LEVEL as exc:
-                    self._refuse(book, exc, events, mismatches)
-                    if book not in touched:
-                        touched.append(book)
+                    self._refuse(book, exc, events, mismatches, touched)
                     continue
                 book.sequence = ins.sequence
                 book.timestamp = ins.timestamp
@@ -134,8 +130,17 @@ class BookKeeper:
                 book.top_bid, book.top_ask = bid, ask
                 events.append(TopChange(book.symbol, bid, ask, book.timestamp))
 
-    def _refuse(self, book: OrderBook, exc: Exception, events: list[MarketEvent], reports: list[Report]) -> None:
+    def _refuse(
+        self,
+        book: OrderBook,
+        exc: Exception,
+        events: list[MarketEvent],
+        reports: list[Report],
+        touched: list[OrderBook],
+    ) -> None:
         reason = f"bad level from the venue: {type(exc).__name__} {exc}"
+        if book not in touched:
+            touched.append(book)  # its top is gone
         was = book.synchronised
         book.clear(reason)
         if was:

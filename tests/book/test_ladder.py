@@ -97,6 +97,8 @@ def test_counts_come_from_tuples_a_scheme_built_and_never_from_a_venues_list(imp
         [("2", "1"), 5],
         [("2", "1"), ("3", None)],
         [("2", "1"), ("", "1")],
+        [("2", "1"), "12"],
+        [("2", "1"), {"price": "3", "size": "1"}],
         "not levels",
     ],
 )

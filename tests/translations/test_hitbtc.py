@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper
+from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
@@ -34,7 +34,10 @@ class Feed:
         for f in frames:
             book: list[Instruction] = []
             self.tr.feed_raw(f if isinstance(f, bytes | str) else orjson.dumps(f), book, self.work)
-            self.keeper.apply(book, [], [])
+            reports: list[Report] = []
+            self.keeper.apply(book, [], reports)
+            for report in reports:  # as the market tree hands them back
+                self.tr.feed(report, [], self.work)
             got.extend(book)
             got.extend(self.work.sends)
             self.work.sends.clear()
@@ -223,12 +226,20 @@ def test_garbage_and_unknown_frames_are_counted_not_fatal() -> None:
     assert feed.tr.malformed == 3 and feed.work.reconnect is None
     assert feed.book["synchronised"] is True
     # a book frame that cannot be read may have lost a change: that market resyncs
-    got = feed(upd(11, [["100.11"]], []))
+    got = feed({"ch": "orderbook/full", "update": {"BTCUSDT": {"t": 1, "s": "12", "a": [], "b": []}}})
     assert [type(i) for i in got] == [Desync, Send]
     assert isinstance(feed.work.malformed[-1], Malformed)
     assert feed.book["synchronised"] is False
     got = feed({"ch": "orderbook/full", "update": {"BTCUSDT": {"t": 1, "s": "12", "a": [], "b": []}}})
     assert got == []  # already resyncing: no second request
+
+
+def test_a_level_the_book_cannot_read_renews_the_connection() -> None:
+    feed = Feed()
+    feed(SNAP)
+    feed(upd(11, [["100.11"]], []))
+    assert feed.book["synchronised"] is False and feed.tr.malformed == 1
+    assert isinstance(feed.work.reconnect, Reconnect) and "bad level" in feed.work.reconnect.reason
 
 
 def test_venue_error_reconnects() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper
+from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
@@ -32,7 +32,10 @@ class Feed:
         for f in frames:
             book: list[Instruction] = []
             self.tr.feed_raw(f if isinstance(f, bytes | str) else orjson.dumps(f), book, self.work)
-            self.keeper.apply(book, [], [])
+            reports: list[Report] = []
+            self.keeper.apply(book, [], reports)
+            for report in reports:  # as the market tree hands them back
+                self.tr.feed(report, [], self.work)
             got.extend(book)
             got.extend(self.work.sends)
             self.work.sends.clear()
@@ -188,12 +191,20 @@ def test_garbage_unknown_and_malformed_frames() -> None:
     assert feed.tr.malformed == 3 and feed.work.reconnect is None
     assert feed.book["synchronised"] is True
     # a book frame that cannot be read may have lost a change: that market resyncs
-    got = feed(upd(100, 101, [["21612.50"]], []))
+    got = feed({"channel": "book_lv2", "data": [{"symbol": "BTC_USDT", "id": 101}], "action": "update"})
     assert [type(i) for i in got] == [Desync, Send]
     assert isinstance(feed.work.malformed[-1], Malformed) and feed.book["synchronised"] is False
     assert feed({"channel": "book_lv2", "data": [{"symbol": "BTC_USDT"}], "action": "update"}) == []  # resyncing
     feed({"channel": "book_lv2", "data": [], "action": "replace"})
     assert feed.tr.malformed == 6
+
+
+def test_a_level_the_book_cannot_read_renews_the_connection() -> None:
+    feed = Feed()
+    feed(SNAP)
+    feed(upd(100, 101, [["21612.50"]], []))
+    assert feed.book["synchronised"] is False and feed.tr.malformed == 1
+    assert isinstance(feed.work.reconnect, Reconnect) and "bad level" in feed.work.reconnect.reason
 
 
 def test_venue_error_reconnects() -> None:
