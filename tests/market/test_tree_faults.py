@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -9,10 +10,11 @@ import httpx
 import pykka
 import pytest
 
-from level4.market.messages import Crash
+from level4.market.messages import ApplyBatch, Crash
 from level4.market.registry import ROLES
 from level4.service.root import Service
 from tests.support import SimulatorThread, books_equal, running_service, wait_for
+from translations.protocol import Update
 
 pytestmark = pytest.mark.slow
 
@@ -117,3 +119,25 @@ def test_a_market_over_its_restart_intensity_fails_alone(
     # an operator can start it again
     api.patch(f"/markets/{first}", json={"level4_feed_enabled": True})
     wait_for(lambda: api.get(f"/markets/{first}").json()["status"] == "live", what="live after restart")
+
+
+def test_a_level_that_is_no_number_renews_the_feed_and_crashes_nothing(
+    live_pair: tuple[Service, httpx.Client, SimulatorThread, list[int]],
+) -> None:
+    """What a venue's bad number does inside the tree: the orderbook refuses
+    the side, clears the book, and the connection is renewed; no actor dies."""
+    service, api, sim, (first, second) = live_pair
+    before, other_before = refs(service, first), refs(service, second)
+    malformed, reconnects = service.board.get(first).malformed, service.board.get(first).reconnects
+    orderbook = before["orderbook"]
+    assert orderbook is not None
+    orderbook.tell(ApplyBatch([Update("BTC-USD", [("61000.5", "1"), ("not a price", "1")], [])], time.time()))
+
+    wait_for(lambda: service.board.get(first).reconnects > reconnects, what="connection renewed")
+    assert service.board.get(first).malformed > malformed
+    wait_for(lambda: api.get(f"/markets/{first}").json()["status"] == "live", what="live again")
+    assert refs(service, first) == before and refs(service, second) == other_before  # nothing restarted
+    assert service.board.get(first).restarts == 0
+    sim.pause()
+    reference = sim.reference("BTC-USD")
+    wait_for(lambda: books_equal(api.get(f"/markets/{first}/book").json(), reference), what="exact book")
