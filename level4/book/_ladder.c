@@ -17,6 +17,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <string.h>
 
 typedef struct {
@@ -139,6 +140,11 @@ static int parse_level(Ladder *self, PyObject *level, Parsed *out) {
     }
     double price, size;
     if (to_double(out->price, &price) < 0 || to_double(out->size, &size) < 0) return -1;
+    /* a NaN would break the array's order; no venue quotes an infinite or negative size */
+    if (!isfinite(price) || !isfinite(size) || size < 0.0) {
+        PyErr_Format(PyExc_ValueError, "not a price and a size: %R", level);
+        return -1;
+    }
     out->rank = self->sign * price;
     out->zero = size == 0.0;
     return 0;

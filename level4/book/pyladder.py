@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Sequence
+from math import isfinite
 from typing import Any
 
 from translations.protocol import Level
@@ -41,7 +42,11 @@ def _parsed(levels: Iterable[Any], sign: float) -> list[tuple[float, bool, Store
             raise ValueError(f"a level needs a price and a size: {lv!r}")
         price, size = lv[0], lv[1]
         stored: Stored = (price, size, lv[2]) if type(lv) is tuple and len(lv) > 2 else (price, size)
-        out.append((sign * float(price), float(size) == 0.0, stored))
+        value, amount = float(price), float(size)
+        # a NaN would break the order of the ranks; no venue quotes an infinite or negative size
+        if not (isfinite(value) and isfinite(amount) and amount >= 0.0):
+            raise ValueError(f"not a price and a size: {lv!r}")
+        out.append((sign * value, amount == 0.0, stored))
     return out
 
 

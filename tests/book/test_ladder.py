@@ -98,6 +98,10 @@ def test_counts_come_from_tuples_a_scheme_built_and_never_from_a_venues_list(imp
         [("2", "1"), ("3", None)],
         [("2", "1"), ("", "1")],
         [("2", "1"), "12"],
+        [("2", "1"), ("nan", "1")],
+        [("2", "1"), ("inf", "1")],
+        [("2", "1"), ("3", "-1")],
+        [("2", "1"), ("3", "nan")],
         [("2", "1"), {"price": "3", "size": "1"}],
         "not levels",
     ],
@@ -115,7 +119,7 @@ def test_a_bad_level_changes_nothing(impl: Any, bad: Any) -> None:
 @pytest.mark.parametrize("impl", IMPLEMENTATIONS)
 def test_prices_are_read_as_float_reads_them(impl: Any) -> None:
     side = impl.Ladder(1.0)
-    texts = ["1e2", " 100.5 ", "1_000", "0.1", "123456789012345678901", "9007199254740993", "-0", "+7"]
+    texts = ["1e2", " 100.5 ", "1_000", "0.1", "123456789012345678901", "9007199254740993", "-0", "+7", "-3.5"]
     side.apply([(t, "1") for t in texts] + [(2.5, "1"), (3, "1")])
     assert sorted(float(lv[0]) for lv in side.levels()) == sorted({float(t) for t in texts} | {2.5, 3.0})
 
