@@ -103,6 +103,7 @@ typedef struct {
     PyObject *price; /* new references */
     PyObject *size;
     PyObject *count;
+    Py_ssize_t order; /* its place in what was sent: the last of equal prices wins */
 } Parsed;
 
 static void parsed_release(Parsed *p, Py_ssize_t n) {
@@ -288,6 +289,13 @@ static PyObject *Ladder_apply(Ladder *self, PyObject *levels) {
     Py_RETURN_NONE;
 }
 
+static int by_rank_then_order(const void *a, const void *b) {
+    const Parsed *x = a, *y = b;
+    if (x->rank < y->rank) return -1;
+    if (x->rank > y->rank) return 1;
+    return x->order < y->order ? -1 : (x->order > y->order ? 1 : 0);
+}
+
 static PyObject *Ladder_replace(Ladder *self, PyObject *levels) {
     Parsed stack[STACK_LEVELS];
     Py_ssize_t n = 0;
@@ -328,8 +336,20 @@ static PyObject *Ladder_replace(Ladder *self, PyObject *levels) {
         }
         self->len = kept;
     } else {
-        /* one at a time: a later duplicate replaces an earlier one, as in the pure twin */
-        for (Py_ssize_t i = 0; i < kept; i++) set_level(self, &parsed[i]);
+        /* sorted by rank, then by sending order; of equal ranks the last sent is kept,
+         * as in the pure twin's dict */
+        for (Py_ssize_t i = 0; i < kept; i++) parsed[i].order = i;
+        qsort(parsed, (size_t)kept, sizeof(Parsed), by_rank_then_order);
+        Py_ssize_t len = 0;
+        for (Py_ssize_t i = 0; i < kept; i++) {
+            Parsed *p = &parsed[i];
+            if (i + 1 < kept && parsed[i + 1].rank == p->rank) {
+                parsed_release(p, 1);
+                continue;
+            }
+            self->items[len++] = (Entry){p->rank, p->price, p->size, p->count};
+        }
+        self->len = len;
     }
     if (parsed != stack) PyMem_Free(parsed);
     Py_RETURN_NONE;
