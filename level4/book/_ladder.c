@@ -25,6 +25,7 @@ typedef struct {
     PyObject *price;
     PyObject *size;
     PyObject *count; /* a tuple level's third item, its order count; else NULL */
+    PyObject *digits; /* its checksum digits (price's then size's) once asked for; else NULL */
 } Entry;
 
 typedef struct {
@@ -196,6 +197,7 @@ static void entry_release(Entry *e) {
     Py_XDECREF(e->price);
     Py_XDECREF(e->size);
     Py_XDECREF(e->count);
+    Py_CLEAR(e->digits);
 }
 
 static void release_all(Ladder *self) {
@@ -244,6 +246,7 @@ static void set_level(Ladder *self, Parsed *p) {
     e->price = p->price;
     e->size = p->size;
     e->count = p->count;
+    e->digits = NULL;
 }
 
 static PyObject *entry_tuple(Entry *e) {
@@ -513,6 +516,18 @@ static int put_number(Buffer *b, PyObject *obj, int digits) {
 }
 
 static int put_level(Buffer *b, Entry *e, const char *sep, Py_ssize_t sep_len, int digits) {
+    if (digits && sep_len == 0) {
+        /* Kraken's form, the same few levels on top after every update: each
+         * level's digits are worked out once and kept beside it */
+        b->levels++;
+        if (e->digits == NULL) {
+            Py_ssize_t start = b->len;
+            if (put_number(b, e->price, 1) < 0 || put_number(b, e->size, 1) < 0) return -1;
+            e->digits = PyBytes_FromStringAndSize(b->data + start, b->len - start);
+            return e->digits == NULL ? -1 : 0;
+        }
+        return buffer_put(b, PyBytes_AS_STRING(e->digits), PyBytes_GET_SIZE(e->digits));
+    }
     if (b->levels++ > 0 && buffer_put(b, sep, sep_len) < 0) return -1;
     if (put_number(b, e->price, digits) < 0) return -1;
     if (buffer_put(b, sep, sep_len) < 0) return -1;
