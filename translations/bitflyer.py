@@ -88,16 +88,36 @@ def decimals(text: str) -> int:
     return 0 if dot < 0 else len(text) - dot - 1
 
 
+# The best prices' scaled values, remembered: the same few are checked after
+# every message (a bounded table, emptied when full).
+_SCALED: dict[str, int] = {}
+_SCALED_MAX = 1 << 14
+
+
+def _scaled(text: str) -> int:
+    value = _SCALED.get(text)
+    if value is None:
+        if len(_SCALED) >= _SCALED_MAX:
+            _SCALED.clear()
+        value = _SCALED[text] = scaled(text)
+    return value
+
+
 def book_mid(bids: Sequence[Level], asks: Sequence[Level]) -> int:
     """The venue's mid_price rule as an integer of 10**-SCALE: best bid and
     ask averaged, rounded down to the book's price grid; ONE_SIDED or
     CROSSED where there is no such mid."""
     if not bids or not asks:
         return ONE_SIDED
-    bid, ask = scaled(bids[0][0]), scaled(asks[0][0])
+    bid, ask = _scaled(bids[0][0]), _scaled(asks[0][0])
     if bid >= ask:
         return CROSSED
-    grid = max(decimals(lv[0]) for lv in (*bids, *asks))
+    grid = 0
+    for side in (bids, asks):
+        for lv in side:
+            places = decimals(lv[0])
+            if places > grid:
+                grid = places
     unit = 10 ** (SCALE - min(grid, SCALE))
     mid = (bid + ask) // 2
     return mid - mid % unit
