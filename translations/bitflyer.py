@@ -67,10 +67,6 @@ ONE_SIDED = -1  # no mid to compare: one side of the book is empty
 CROSSED = -2
 
 
-# Every level's price and size pass through it.
-num = to_decimal_str
-
-
 def scaled(text: str) -> int:
     """An exact decimal string as an integer count of 10**-SCALE."""
     whole, _, frac = text.partition(".")
@@ -296,7 +292,7 @@ class BitflyerScheme(SchemeDefaults):
 
     @staticmethod
     def _levels(raw: list[dict[str, Any]]) -> list[Level]:
-        return [(num(lv["price"]), num(lv["size"])) for lv in raw]
+        return [(to_decimal_str(lv["price"]), to_decimal_str(lv["size"])) for lv in raw]
 
     def _verify(self, message: dict[str, Any], symbol: str) -> list[Instruction]:
         mid = message.get("mid_price")

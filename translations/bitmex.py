@@ -51,10 +51,6 @@ MONTH_CODES = frozenset("FGHJKMNQUVXZ")
 QUOTES = ("USDT", "USDC", "USD", "EUR", "XBT", "ETH")
 
 
-# Every level's price and size pass through it.
-_num = to_decimal_str
-
-
 @dataclass(slots=True)
 class Market:
     instrument: Instrument
@@ -248,7 +244,7 @@ class BitmexScheme(SchemeDefaults):
                     failed[sym] = f"update for id {rid} disagrees with its level"
                     del work[sym]
                     continue
-                (bids if is_bid else asks).append((price, _num(row["size"])))
+                (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
             elif action == "insert":
                 if rid in market.levels:
                     failed[sym] = f"insert for existing id {rid}"
@@ -258,10 +254,10 @@ class BitmexScheme(SchemeDefaults):
                 if side != "Buy" and side != "Sell":
                     raise ValueError(f"unknown side {side!r}")
                 value = row["price"]
-                price = _num(value)
+                price = to_decimal_str(value)
                 is_bid = side == "Buy"
                 market.levels[rid] = (is_bid, price, value)
-                (bids if is_bid else asks).append((price, _num(row["size"])))
+                (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
             elif action == "delete":
                 known = market.levels.pop(rid, None)
                 if known is None:
@@ -309,10 +305,10 @@ class BitmexScheme(SchemeDefaults):
             if side != "Buy" and side != "Sell":
                 raise ValueError(f"unknown side {side!r}")
             value = row["price"]
-            price = _num(value)
+            price = to_decimal_str(value)
             is_bid = side == "Buy"
             levels[row["id"]] = (is_bid, price, value)
-            (bids if is_bid else asks).append((price, _num(row["size"])))
+            (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
             ts = row.get("timestamp")
             if ts:
                 stamps[sym] = ts
@@ -348,8 +344,8 @@ class BitmexScheme(SchemeDefaults):
                 Trade(
                     sym,
                     taker,
-                    _num(row["price"]),
-                    _num(row["size"]),
+                    to_decimal_str(row["price"]),
+                    to_decimal_str(row["size"]),
                     row.get("trdMatchID"),
                     iso_seconds(row["timestamp"]),
                 )

@@ -58,10 +58,6 @@ MAX_ARGS = 10  # the venue takes at most ten topics per subscribe request
 LegacyLevels = dict[Any, tuple[bool, str]]
 
 
-# Every level's price and size pass through it.
-_num = to_decimal_str
-
-
 @dataclass(slots=True)
 class Market:
     instrument: Instrument
@@ -304,14 +300,14 @@ class BybitScheme(SchemeDefaults):
             asks: list[Level] = []
             ids: LegacyLevels = {}
             for row in rows:
-                price = _num(row["price"])
+                price = to_decimal_str(row["price"])
                 side = row["side"]
                 if side == "Buy":
                     ids[row["id"]] = (True, price)
-                    bids.append((price, _num(row["size"])))
+                    bids.append((price, to_decimal_str(row["size"])))
                 elif side == "Sell":
                     ids[row["id"]] = (False, price)
-                    asks.append((price, _num(row["size"])))
+                    asks.append((price, to_decimal_str(row["size"])))
                 else:
                     raise ValueError(f"unknown side {side!r}")
             market.ids = ids
@@ -333,27 +329,27 @@ class BybitScheme(SchemeDefaults):
             known = ids.pop(row["id"], None)
             if known is None:
                 return self._desync(market, f"delete for unknown id {row['id']}")
-            if "price" in row and _num(row["price"]) != known[1]:
+            if "price" in row and to_decimal_str(row["price"]) != known[1]:
                 return self._desync(market, f"delete for id {row['id']} names another price")
             (bids if known[0] else asks).append((known[1], "0"))
         for row in data["update"]:
             known = ids.get(row["id"])
             if known is None:
                 return self._desync(market, f"update for unknown id {row['id']}")
-            if "price" in row and _num(row["price"]) != known[1]:
+            if "price" in row and to_decimal_str(row["price"]) != known[1]:
                 return self._desync(market, f"update for id {row['id']} names another price")
-            (bids if known[0] else asks).append((known[1], _num(row["size"])))
+            (bids if known[0] else asks).append((known[1], to_decimal_str(row["size"])))
         for row in data["insert"]:
             rid = row["id"]
             if rid in ids:
                 return self._desync(market, f"insert for existing id {rid}")
-            price = _num(row["price"])
+            price = to_decimal_str(row["price"])
             side = row["side"]
             if side != "Buy" and side != "Sell":
                 raise ValueError(f"unknown side {side!r}")
             is_bid = side == "Buy"
             ids[rid] = (is_bid, price)
-            (bids if is_bid else asks).append((price, _num(row["size"])))
+            (bids if is_bid else asks).append((price, to_decimal_str(row["size"])))
         market.seq = seq
         return [Update(sym, bids, asks, seq, ts)]
 
@@ -374,8 +370,8 @@ class BybitScheme(SchemeDefaults):
                 Trade(
                     sym,
                     "buy" if side == "Buy" else "sell",
-                    _num(row["price"]),
-                    _num(row["size"]),
+                    to_decimal_str(row["price"]),
+                    to_decimal_str(row["size"]),
                     str(row["trade_id"]),
                     stamp,
                 )

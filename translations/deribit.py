@@ -48,10 +48,6 @@ from translations.protocol import (
 HEARTBEAT_SECONDS = 30
 
 
-# Every level's price and size pass through it.
-num = to_decimal_str
-
-
 @dataclass(slots=True)
 class Market:
     instrument: Instrument
@@ -220,9 +216,9 @@ class DeribitScheme(SchemeDefaults):
         out: list[Level] = []
         for action, price, amount in raw:
             if action == "delete":
-                out.append((num(price), "0"))
+                out.append((to_decimal_str(price), "0"))
             elif action == "new" or action == "change":
-                out.append((num(price), num(amount)))
+                out.append((to_decimal_str(price), to_decimal_str(amount)))
             else:
                 raise ValueError(f"unknown level action {action!r}")
         return out
