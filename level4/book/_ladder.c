@@ -320,40 +320,34 @@ static PyObject *Ladder_replace(Ladder *self, PyObject *levels) {
         }
     }
     /* Venues send each side best first (ranks descending) or, rarely,
-     * ascending; either is taken in one pass, anything else sorted. */
+     * ascending; either is put in order in one pass, anything else sorted. */
     int descending = 1, ascending = 1;
     for (Py_ssize_t i = 1; i < kept && (descending || ascending); i++) {
         if (!(parsed[i].rank < parsed[i - 1].rank)) descending = 0;
         if (!(parsed[i].rank > parsed[i - 1].rank)) ascending = 0;
     }
     if (descending) {
-        for (Py_ssize_t i = 0; i < kept; i++) {
-            Parsed *p = &parsed[kept - 1 - i];
-            self->items[i] = (Entry){p->rank, p->price, p->size, p->count};
+        for (Py_ssize_t i = 0, j = kept - 1; i < j; i++, j--) {
+            Parsed swap = parsed[i];
+            parsed[i] = parsed[j];
+            parsed[j] = swap;
         }
-        self->len = kept;
-    } else if (ascending) {
-        for (Py_ssize_t i = 0; i < kept; i++) {
-            Parsed *p = &parsed[i];
-            self->items[i] = (Entry){p->rank, p->price, p->size, p->count};
-        }
-        self->len = kept;
-    } else {
-        /* sorted by rank, then by sending order; of equal ranks the last sent is kept,
-         * as in the pure twin's dict */
+    } else if (!ascending) {
+        /* by rank, then by sending order: of equal ranks the last sent is kept
+         * below, as in the pure twin's dict */
         for (Py_ssize_t i = 0; i < kept; i++) parsed[i].order = i;
         qsort(parsed, (size_t)kept, sizeof(Parsed), by_rank_then_order);
-        Py_ssize_t len = 0;
-        for (Py_ssize_t i = 0; i < kept; i++) {
-            Parsed *p = &parsed[i];
-            if (i + 1 < kept && parsed[i + 1].rank == p->rank) {
-                parsed_release(p, 1);
-                continue;
-            }
-            self->items[len++] = (Entry){p->rank, p->price, p->size, p->count};
-        }
-        self->len = len;
     }
+    Py_ssize_t len = 0;
+    for (Py_ssize_t i = 0; i < kept; i++) {
+        Parsed *p = &parsed[i];
+        if (i + 1 < kept && parsed[i + 1].rank == p->rank) {
+            parsed_release(p, 1);
+            continue;
+        }
+        self->items[len++] = (Entry){p->rank, p->price, p->size, p->count};
+    }
+    self->len = len;
     if (parsed != stack) PyMem_Free(parsed);
     Py_RETURN_NONE;
 }

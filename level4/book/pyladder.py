@@ -41,7 +41,7 @@ def _parsed(levels: Iterable[Any], sign: float) -> list[tuple[float, bool, Store
         if len(lv) < 2:
             raise ValueError(f"a level needs a price and a size: {lv!r}")
         price, size = lv[0], lv[1]
-        stored: Stored = (price, size, lv[2]) if type(lv) is tuple and len(lv) > 2 else (price, size)
+        stored: Stored = (price, size, lv[2]) if kind is tuple and len(lv) > 2 else (price, size)
         value, amount = float(price), float(size)
         # a NaN would break the order of the ranks; no venue quotes an infinite or negative size
         if not (isfinite(value) and isfinite(amount) and amount >= 0.0):

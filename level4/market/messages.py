@@ -6,9 +6,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from level4.feed.bookkeeper import Report
 from level4.feed.events import MarketEvent
 from level4.net.feed import Batch
-from translations.protocol import BookFault, ChecksumMismatch, Instruction, Level, RestAnswer
+from translations.protocol import Instruction, Level, RestAnswer
 
 
 # websocket -> mediator
@@ -67,7 +68,7 @@ class ApplyBatch:
 # orderbook -> mediator
 @dataclass(slots=True)
 class Mismatches:
-    items: list[ChecksumMismatch | BookFault]
+    items: list[Report]
 
 
 # orderbook -> exchange
