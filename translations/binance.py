@@ -43,8 +43,6 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
-from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -58,6 +56,8 @@ from translations.protocol import (
     Update,
 )
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import longest_first, split_quote
 
 # Quote assets, longest first so that BUSD wins over USD and FDUSD over USD.
 # USD is Binance.US's quote. Deliberately absent: AEUR and EURI (ADAEUR is

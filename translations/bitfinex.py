@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -43,6 +42,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 SEQ_ALL = 65536
 OB_CHECKSUM = 131072

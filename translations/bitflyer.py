@@ -32,7 +32,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -51,6 +50,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
 
 SNAPSHOT = "lightning_board_snapshot_"

@@ -23,9 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
-from translations.pairs import split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -40,6 +38,8 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import split_quote
 from translations.timeparse import iso_seconds
 
 BOOK_TABLES = ("orderBookL2", "orderBookL2_25")

@@ -26,9 +26,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
-from translations.pairs import split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -44,6 +42,8 @@ from translations.protocol import (
     Truncate,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import split_quote
 from translations.timeparse import iso_seconds
 
 DEPTH = 50

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     Desync,
     Instruction,
@@ -32,6 +31,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
 
 

@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     Desync,
@@ -44,6 +43,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 HEARTBEAT_SECONDS = 30
 

@@ -23,7 +23,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -42,6 +41,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 # Kraken's websocket names for assets whose normalised code differs.
 VENUE_CODES = {"BTC": "XBT", "DOGE": "XDG"}

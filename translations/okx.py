@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -45,6 +44,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 BOOK_CHANNEL = "books"
 TRADE_CHANNELS = ("trades", "trades-all")

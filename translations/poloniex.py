@@ -26,7 +26,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     Desync,
     Instruction,
@@ -40,6 +39,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 ALIASES = {"STR": "XLM", "BCHSV": "BSV"}
 VENUE_CODES = {v: k for k, v in ALIASES.items()}
