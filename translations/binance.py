@@ -134,13 +134,8 @@ class BinanceScheme(SchemeDefaults):
     ping_interval: float | None = 20.0
     stale_after = 60.0
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets here")
-        base, quote = base.upper(), quote.upper()
-        if not base or not quote:
-            raise ValueError("base and quote are required")
-        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, base + quote)
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return base + quote
 
     def from_symbol(self, symbol: str) -> Instrument:
         sym = symbol.upper()

@@ -91,12 +91,8 @@ class BitstampScheme(SchemeDefaults):
     ping_interval: float | None = 15.0
     stale_after = 45.0
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets here")
-        if not base or not quote:
-            raise ValueError("base and quote are required")
-        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, (base + quote).lower())
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return (base + quote).lower()
 
     def from_symbol(self, pair: str) -> Instrument:
         low = pair.lower()

@@ -99,17 +99,14 @@ class BybitScheme(SchemeDefaults):
             raise ValueError(f"{self.name} markets of categories {sorted(categories)} need separate connections")
         return f"{WS_BASE}/{categories.pop() if categories else 'linear'}"
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        b, q = base.upper(), quote.upper()
-        if market_type is MarketType.SPOT or (market_type is MarketType.PERP and q in ("USDT", "USD")):
-            symbol = f"{b}{q}"
-        elif market_type is MarketType.PERP and q == "USDC":
-            symbol = f"{b}PERP"
-        elif market_type is MarketType.PERP:
-            raise ValueError(f"{self.name} has no perpetuals quoted in {q}")
-        else:
-            raise ValueError(f"{self.name} {market_type} markets are named by expiry: use from_symbol")
-        return Instrument(symbols.normalise(b), symbols.normalise(q), market_type, symbol)
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        if market_type is MarketType.SPOT or (market_type is MarketType.PERP and quote in ("USDT", "USD")):
+            return f"{base}{quote}"
+        if market_type is MarketType.PERP and quote == "USDC":
+            return f"{base}PERP"
+        if market_type is MarketType.PERP:
+            raise ValueError(f"{self.name} has no perpetuals quoted in {quote}")
+        return super().venue_symbol(base, quote, market_type)
 
     def from_symbol(self, symbol: str, category: str | None = None) -> Instrument:
         """The instrument a Bybit symbol names. Spot and linear perpetuals share

@@ -60,10 +60,8 @@ class CoinbaseScheme(SchemeDefaults):
     # A heartbeat only moves the product's sequence on, which the next match checks again.
     keepalive = KeepAlive('{"type":"heartbeat",')
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets")
-        return Instrument(base.upper(), quote.upper(), MarketType.SPOT, f"{base.upper()}-{quote.upper()}")
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return f"{base}-{quote}"
 
     def from_symbol(self, product_id: str) -> Instrument:
         base, _, quote = product_id.partition("-")

@@ -73,15 +73,8 @@ class GeminiScheme(SchemeDefaults):
 
     # --- instruments -------------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        base, quote = base.upper(), quote.upper()
-        if market_type is MarketType.SPOT:
-            symbol = base + quote
-        elif market_type is MarketType.PERP:
-            symbol = base + quote + PERP_SUFFIX
-        else:
-            raise ValueError(f"{self.name} has no {market_type} markets")
-        return Instrument(base, quote, market_type, symbol)
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return base + quote + (PERP_SUFFIX if market_type is MarketType.PERP else "")
 
     def from_symbol(self, symbol: str) -> Instrument:
         body = symbol.upper()

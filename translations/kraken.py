@@ -82,12 +82,9 @@ class KrakenScheme(SchemeDefaults):
 
     # --- instruments -------------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets on this feed")
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         base, quote = symbols.normalise(base), symbols.normalise(quote)
-        pair = f"{VENUE_CODES.get(base, base)}/{VENUE_CODES.get(quote, quote)}"
-        return Instrument(base, quote, MarketType.SPOT, pair)
+        return f"{VENUE_CODES.get(base, base)}/{VENUE_CODES.get(quote, quote)}"
 
     def from_symbol(self, pair: str) -> Instrument:
         base, _, quote = pair.partition("/")
