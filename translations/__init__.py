@@ -100,6 +100,26 @@ def scheme_for_market(name: str, base: str, quote: str, market_type: MarketType)
     raise ValueError("; ".join(reasons))
 
 
+def scheme_for_instrument(name: str, market_type: MarketType, quote: str, symbol: str) -> Scheme:
+    """The API that serves a market named by the venue's own instrument (dated futures,
+    options): the first listing the type whose symbol reader, where it has one, reads it
+    with that quote."""
+    listing = [s for s in schemes_of(name) if market_type in s.market_types]
+    if not listing:
+        offered = ", ".join(str(t) for t in market_types_of(name))
+        raise ValueError(f"{name.upper()} has no {market_type} markets; it offers {offered}")
+    for scheme in listing:
+        reader = getattr(scheme, "from_symbol", None)
+        if reader is None:
+            return scheme
+        try:
+            if reader(symbol).quote == quote.upper():
+                return scheme
+        except ValueError:
+            continue
+    return listing[0]
+
+
 def scheme_for_host(name: str, host: str) -> Scheme:
     """The API of a venue whose default endpoints are on `host` (recorded sessions name
     only the host they spoke to); the venue's first API when none is."""

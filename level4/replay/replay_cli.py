@@ -13,7 +13,7 @@ from level4.journal.format import JournalError
 from level4.journal.journal_replay import JournalReplay, replay_journal
 from level4.replay import capture
 from level4.replay.replayer import Replay, Summary, replay
-from translations import UnknownVenue, scheme_for
+from translations import UnknownVenue, scheme_for_host
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -79,15 +79,18 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--events-jsonl needs --format level4 (a capture has no market actors' events)")
     if not args.venue:
         return _fail("--venue is needed for cryptofeed captures")
-    try:
-        scheme = scheme_for(args.venue)
-    except UnknownVenue as exc:
-        return _fail(str(exc))
     paths: list[Path] = []
     for f in args.files:
         paths.append(f)
         if not capture.is_http_file(f):
             paths.extend(p for p in capture.companions(f) if p not in paths and p not in args.files)
+    try:
+        # The venue's API is the one whose host the session spoke to (Binance's futures, ...).
+        scheme = scheme_for_host(args.venue, capture.host_of(paths))
+    except UnknownVenue as exc:
+        return _fail(str(exc))
+    except capture.CaptureError as exc:
+        return _fail(str(exc))
     try:
         replays, summary = replay(scheme, paths, repeat=args.repeat)
     except capture.CaptureError as exc:

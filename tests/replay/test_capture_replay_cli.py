@@ -75,3 +75,24 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = orjson.loads(done.stdout.splitlines()[-1])
     assert summary["frames"] == sum(1 for line in lines if line[:1].isdigit())
+
+
+def test_binance_futures_sessions_replay_under_their_real_market_types(tmp_path: Path) -> None:
+    """`--venue BINANCE` on a futures session: the API is told from the host it spoke to
+    (fstream / dstream), and its markets are named PERP and FUTURE, never SPOT."""
+    expected = {
+        "BINANCE_FUTURES": {f"BINANCE.PERP:{p}-USDT" for p in ("SUSHI", "AKRO", "KEEP", "CTK")},
+        "BINANCE_DELIVERY": {
+            *(f"BINANCE.PERP:{p}-USD" for p in ("LINK", "TRX", "ETC", "XRP", "EOS", "BCH")),
+            *(f"BINANCE.FUTURE:{s}" for s in ("LINKUSD_211231", "BTCUSD_211231", "BCHUSD_210924", "ETHUSD_210924")),
+        },
+    }
+    for name, tags in expected.items():
+        out = tmp_path / f"{name}.json"
+        done = replay("--venue", "BINANCE", str(capture(f"{name}.ws.1.0")), "--books-json", str(out))
+        assert done.returncode == 0, done.stderr
+        summary = orjson.loads(done.stdout.splitlines()[-1])
+        assert summary["resyncs"] == 0 and summary["malformed"] == 0 and summary["unsynchronised"] == []
+        books = orjson.loads(out.read_bytes())
+        assert set(books) == tags
+        assert all(b["synchronised"] and b["bids"] and b["asks"] for b in books.values())
