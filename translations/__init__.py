@@ -41,6 +41,7 @@ class UnknownVenue(KeyError):
 # market type (and, for Binance's two futures APIs, the quote) selects the API.
 APIS: dict[str, tuple[str, ...]] = {
     "BINANCE": ("translations.binance_futures:usdm", "translations.binance_futures:coinm"),
+    "KRAKEN": ("translations.kraken_futures:scheme",),
 }
 
 

@@ -96,3 +96,14 @@ def test_binance_futures_sessions_replay_under_their_real_market_types(tmp_path:
         books = orjson.loads(out.read_bytes())
         assert set(books) == tags
         assert all(b["synchronised"] and b["bids"] and b["asks"] for b in books.values())
+
+
+def test_kraken_futures_session_replays_as_futures_not_spot(tmp_path: Path) -> None:
+    out = tmp_path / "books.json"
+    done = replay("--venue", "KRAKEN", str(capture("KRAKEN_FUTURES.ws.1.0")), "--books-json", str(out))
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads(done.stdout.splitlines()[-1])
+    assert summary["malformed"] == 0 and summary["resyncs"] == 0 and summary["markets"] == 10
+    books = orjson.loads(out.read_bytes())
+    assert {t.partition(":")[0] for t in books} == {"KRAKEN.PERP", "KRAKEN.FUTURE"}
+    assert {"KRAKEN.PERP:ETH-USD", "KRAKEN.FUTURE:FI_XBTUSD_210924"} <= set(books)
