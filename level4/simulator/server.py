@@ -29,7 +29,7 @@ from level4.simulator.dialects import dialect_for
 from level4.simulator.dialects.dialect_base import ClientSession, Dialect, SimMarket
 from level4.simulator.faults import Faults, Link, Signal, parse
 from level4.simulator.orderflow import OrderFlow
-from translations import scheme_for
+from translations import scheme_for, scheme_for_market
 from translations.protocol import Instrument, MarketType
 
 log = structlog.get_logger(__name__)
@@ -62,10 +62,13 @@ class VenueSimulator:
         faults: dict[str, float] | None = None,
     ) -> None:
         self.venue = venue.upper()
-        self.dialect: Dialect = dialect_for(self.venue)
-        self.faults = Faults(self.venue, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
-        scheme = scheme_for(self.venue)
-        mtype = market_type or scheme.market_types[0]
+        mtype = market_type or scheme_for(self.venue).market_types[0]
+        # The venue's API that lists these markets (Binance's futures, Kraken's) speaks its own dialect.
+        first = symbols[0].partition("-") if symbols else ("", "", "")
+        scheme = scheme_for_market(self.venue, first[0], first[2], mtype)[0] if first[2] else scheme_for(self.venue)
+        self.dialect: Dialect = dialect_for(self.venue, scheme.api)
+        key = f"{self.venue}/{scheme.api}" if scheme.api else self.venue
+        self.faults = Faults(key, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
         self.host, self.port, self.rate = host, port, rate
         self.markets: dict[str, SimMarket] = {}
         self.by_pair: dict[str, SimMarket] = {}
