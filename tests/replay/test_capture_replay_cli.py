@@ -107,3 +107,23 @@ def test_kraken_futures_session_replays_as_futures_not_spot(tmp_path: Path) -> N
     books = orjson.loads(out.read_bytes())
     assert {t.partition(":")[0] for t in books} == {"KRAKEN.PERP", "KRAKEN.FUTURE"}
     assert {"KRAKEN.PERP:ETH-USD", "KRAKEN.FUTURE:FI_XBTUSD_210924"} <= set(books)
+
+
+def test_a_session_in_another_dialect_fails_and_names_the_venue_that_speaks_it() -> None:
+    done = replay("--venue", "COINBASE", str(capture("KRAKEN_FUTURES.ws.1.0")))
+    assert done.returncode != 0
+    summary = orjson.loads(done.stdout.splitlines()[-1])
+    assert summary["malformed"] == summary["frames"] == 7175
+    err = done.stderr.decode()
+    assert "not in COINBASE's dialect" in err and "futures.kraken.com, which is KRAKEN futures" in err
+    assert "try --venue KRAKEN" in err and "Traceback" not in err
+
+
+def test_channels_the_book_does_not_use_are_ignored_not_malformed() -> None:
+    """The USD-M session carries bookTicker and kline streams beside depth and trades."""
+    done = replay("--venue", "BINANCE", str(capture("BINANCE_FUTURES.ws.1.0")))
+    summary = orjson.loads(done.stdout.splitlines()[-1])
+    assert done.returncode == 0 and summary["malformed"] == 0
+    text = capture("BINANCE_FUTURES.ws.1.0").read_text()
+    unused = text.count('"e":"bookTicker"') + text.count('"e":"kline"')
+    assert unused > 0 and summary["ignored"] >= unused
