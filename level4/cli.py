@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,6 +17,9 @@ from level4.config import Settings
 from level4.journal import options as journal_options
 from level4.replay import replay_cli
 from level4.simulator import simulator_cli
+
+if TYPE_CHECKING:
+    from level4.service.http import ListenError
 
 log = structlog.get_logger("level4")
 
@@ -51,7 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     console = sub.add_parser("console", help="IPython with the service running in-process")
     _service_args(console)
-    console.add_argument("--port", type=int, help="control API port (default: LEVEL4_PORT, else 8000; 0: any)")
+    # Not LEVEL4_PORT: that is the running service's port, which the console must not collide with.
+    console.add_argument("--port", type=int, help="control API and dashboard port (default: any free port)")
     console.set_defaults(func=run_console)
 
     simulator_cli.add_parser(sub)
@@ -73,8 +78,13 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
+def log_listen_error(exc: ListenError) -> None:
+    log.error("start_failed", error="cannot_listen", host=exc.host, port=exc.port, detail=f"{exc}; {exc.advice()}")
+
+
 def run_serve(args: argparse.Namespace) -> int:
     from level4.catalogue import CatalogueError
+    from level4.service.http import ListenError
     from level4.service.root import Service
 
     settings = settings_from(args)
@@ -91,6 +101,10 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         service.start()
+    except ListenError as exc:
+        log_listen_error(exc)
+        service.stop()
+        return 1
     except CatalogueError as exc:
         log.error("start_failed", error=exc.error, detail=exc.detail)
         service.stop()
@@ -122,12 +136,23 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_console(args: argparse.Namespace) -> int:
+    from level4.catalogue import CatalogueError
     from level4.console import run
+    from level4.service.http import ListenError
 
     settings = settings_from(args)
+    if args.port is None:
+        settings.port = 0
     # An interactive prompt drowns in info lines; warnings and worse still show.
     logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
-    return run(settings)
+    try:
+        return run(settings)
+    except ListenError as exc:
+        log_listen_error(exc)
+        return 1
+    except CatalogueError as exc:
+        log.error("start_failed", error=exc.error, detail=exc.detail)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

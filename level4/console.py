@@ -112,11 +112,15 @@ def run(settings: Settings) -> int:
 
     settings.check_exposure()
     service = Service(settings)
-    service.start()
+    try:
+        service.start()
+    except BaseException:
+        service.stop()
+        raise
     try:
         config = Config()
         config.TerminalInteractiveShell.banner1 = (
-            "level4 console: the service is running in this process.\n"
+            f"level4 console: the service is running in this process, API and dashboard at {service.http_url()}\n"
             "  Markets.start(id | 'all'), Markets.stop(id | 'all'), Markets.status(), Markets.book(id)\n"
             "  Query.Symbol.new/all, Query.Exchange.new/all, Query.Market.new/all\n"
         )
