@@ -8,7 +8,6 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import structlog
 
@@ -16,10 +15,8 @@ from level4 import __version__, logs
 from level4.config import Settings
 from level4.journal import options as journal_options
 from level4.replay import replay_cli
+from level4.service.listener import ListenError, listen
 from level4.simulator import simulator_cli
-
-if TYPE_CHECKING:
-    from level4.service.http import ListenError
 
 log = structlog.get_logger("level4")
 
@@ -83,13 +80,18 @@ def log_listen_error(exc: ListenError) -> None:
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from level4.catalogue import CatalogueError
-    from level4.service.http import ListenError
-    from level4.service.root import Service
-
     settings = settings_from(args)
     logs.configure(settings.log_level)
     settings.check_exposure()
+    try:
+        listener = listen(settings.host, settings.port)  # before the service's imports: a taken port is said at once
+    except ListenError as exc:
+        log_listen_error(exc)
+        return 1
+
+    from level4.catalogue import CatalogueError
+    from level4.service.root import Service
+
     service = Service(settings)
     stop = threading.Event()
 
@@ -100,11 +102,7 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        service.start()
-    except ListenError as exc:
-        log_listen_error(exc)
-        service.stop()
-        return 1
+        service.start(listener)
     except CatalogueError as exc:
         log.error("start_failed", error=exc.error, detail=exc.detail)
         service.stop()
@@ -136,20 +134,23 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_console(args: argparse.Namespace) -> int:
-    from level4.catalogue import CatalogueError
-    from level4.console import run
-    from level4.service.http import ListenError
-
     settings = settings_from(args)
     if args.port is None:
         settings.port = 0
     # An interactive prompt drowns in info lines; warnings and worse still show.
     logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
+    settings.check_exposure()
     try:
-        return run(settings)
+        listener = listen(settings.host, settings.port)
     except ListenError as exc:
         log_listen_error(exc)
         return 1
+
+    from level4.catalogue import CatalogueError
+    from level4.console import run
+
+    try:
+        return run(settings, listener)
     except CatalogueError as exc:
         log.error("start_failed", error=exc.error, detail=exc.detail)
         return 1

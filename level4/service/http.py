@@ -1,10 +1,7 @@
-"""The HTTP server actor: uvicorn serving the Starlette app in its own thread.
-
-The listening socket is bound once, before the service's tree starts (`listen`),
-and belongs to the service: a port that is taken is a configuration error
-reported at start, not a crash for the supervisor to restart, and a restarted
-HTTP actor serves the same socket without a window for another process to take
-the port.
+"""The HTTP server actor: uvicorn serving the Starlette app in its own thread,
+on the socket the service bound before starting its tree (level4.service.listener):
+a restarted actor serves the same socket, so no other process can take the port
+in between.
 """
 
 from __future__ import annotations
@@ -21,38 +18,6 @@ from starlette.applications import Starlette
 from level4.supervision.supervised import SupervisedActor
 
 log = structlog.get_logger(__name__)
-
-
-class ListenError(Exception):
-    """The control API's address cannot be listened on (taken, not ours, bad name)."""
-
-    def __init__(self, host: str, port: int, reason: str) -> None:
-        self.host, self.port, self.reason = host, port, reason
-        super().__init__(f"cannot listen on {host}:{port}: {reason}")
-
-    def advice(self) -> str:
-        if self.reason == "address already in use":
-            return f"another process is listening on port {self.port}; stop it or choose another port with --port"
-        return "choose another address with --host / --port"
-
-
-def listen(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on host:port (port 0: any free port); ListenError if it cannot be had."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise ListenError(host, port, f"unknown host ({exc})") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        # As uvicorn does: a restarted service may rebind while old connections sit in TIME_WAIT.
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(2048)
-    except OSError as exc:
-        sock.close()
-        raise ListenError(host, port, (exc.strerror or str(exc)).lower()) from None
-    return sock
 
 
 class HttpServerActor(SupervisedActor):

@@ -30,7 +30,8 @@ from level4.market.registry import Registry
 from level4.market.status_board import StatusBoard
 from level4.metrics.service import ServiceMetrics
 from level4.service.control import ServiceControl
-from level4.service.http import HttpServerActor, listen
+from level4.service.http import HttpServerActor
+from level4.service.listener import listen
 from level4.service.markets import MarketControl
 from level4.service.repo_actor import RepoActor
 from level4.sinks import SinkConfigError, Sinks
@@ -86,12 +87,13 @@ class Service:
             raise pykka.ActorDeadError(f"{name} is restarting")
         return ref.proxy()
 
-    def start(self) -> None:
-        """Start the tree; ListenError (port taken) or CatalogueError when it cannot."""
+    def start(self, listener: socket.socket | None = None) -> None:
+        """Start the tree, serving HTTP on `listener` (bound here when not given; the service
+        closes it when it stops); ListenError (port taken) or CatalogueError when it cannot."""
         s = self.settings
         # First, and outside the tree: a port another process holds is the user's to fix, not a
         # child's crash for the supervisor to restart.
-        self.listener = listen(s.host, s.port)
+        self.listener = listener if listener is not None else listen(s.host, s.port)
         upgrade(s.database_url)
         app = create_app(self.control, s.api_token, self.downstream, self.metrics)
         children = [

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from level4.config import Settings
-from level4.service.http import ListenError
+from level4.service.listener import ListenError
 from level4.service.root import Service
 from tests.support import running_service, wait_for
 
