@@ -106,3 +106,19 @@ def _answers(url: str) -> bool:
         return httpx.get(url, timeout=1).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_simulate_on_a_busy_port_exits_1_with_one_line() -> None:
+    # README's walkthrough pasted twice starts a second simulator on the first one's port.
+    with held_port() as port:
+        done = subprocess.run(
+            [sys.executable, "-m", "level4", "simulate", "--venue", "coinbase", "--port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert done.returncode == 1, done.stderr
+    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert done.stderr.splitlines() == [
+        f"level4 simulate: cannot listen on 127.0.0.1:{port}: address already in use; choose another --port"
+    ]
