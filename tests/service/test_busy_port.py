@@ -32,6 +32,10 @@ def held_port() -> Iterator[int]:
 def test_serve_on_a_busy_port_exits_1_at_once_with_one_line_naming_the_port(tmp_path: Path) -> None:
     env = {**os.environ, "LEVEL4_DATABASE_URL": f"sqlite:///{tmp_path / 'b.sqlite3'}"}
     env.pop("LEVEL4_API_TOKEN", None)
+    # What starting the command line costs on this machine now (others' load included).
+    began = time.monotonic()
+    subprocess.run([sys.executable, "-m", "level4", "--version"], capture_output=True, timeout=30, check=True)
+    startup = time.monotonic() - began
     with held_port() as port:
         began = time.monotonic()
         done = subprocess.run(
@@ -45,7 +49,8 @@ def test_serve_on_a_busy_port_exits_1_at_once_with_one_line_naming_the_port(tmp_
         elapsed = time.monotonic() - began
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
-    assert elapsed < 3, f"took {elapsed:.1f}s"
+    # At once: no retries; more than 3 s only where the interpreter itself starts that slowly.
+    assert elapsed < max(3.0, startup + 2.0), f"took {elapsed:.1f}s (the command line starts in {startup:.1f}s)"
     assert "Traceback" not in output
     lines = output.splitlines()
     assert len(lines) == 1, output  # nothing started, so nothing else to say
