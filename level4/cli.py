@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from level4 import __version__, logs
 from level4.config import Settings
 from level4.journal import options as journal_options
 from level4.replay import replay_cli
-from level4.service.listener import ListenError, listen
+from level4.service.listener import ServeError, check_tls, listen
 from level4.simulator import simulator_cli
 
 log = structlog.get_logger("level4")
@@ -75,18 +76,23 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def log_listen_error(exc: ListenError) -> None:
-    log.error("start_failed", error="cannot_listen", host=exc.host, port=exc.port, detail=f"{exc}; {exc.advice()}")
+def bind(settings: Settings) -> socket.socket | None:
+    """The control API's socket, or None having said in one line why it cannot be had (port
+    taken, certificate unreadable). Before the service's imports, so that this is said at once."""
+    try:
+        check_tls(settings.ssl_certfile, settings.ssl_keyfile)
+        return listen(settings.host, settings.port)
+    except ServeError as exc:
+        log.error("start_failed", error=exc.code, detail=f"{exc}; {exc.advice}")
+        return None
 
 
 def run_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logs.configure(settings.log_level)
     settings.check_exposure()
-    try:
-        listener = listen(settings.host, settings.port)  # before the service's imports: a taken port is said at once
-    except ListenError as exc:
-        log_listen_error(exc)
+    listener = bind(settings)
+    if listener is None:
         return 1
 
     from level4.catalogue import CatalogueError
@@ -140,10 +146,8 @@ def run_console(args: argparse.Namespace) -> int:
     # An interactive prompt drowns in info lines; warnings and worse still show.
     logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
     settings.check_exposure()
-    try:
-        listener = listen(settings.host, settings.port)
-    except ListenError as exc:
-        log_listen_error(exc)
+    listener = bind(settings)
+    if listener is None:
         return 1
 
     from level4.catalogue import CatalogueError

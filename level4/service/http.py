@@ -65,3 +65,6 @@ class HttpServerActor(SupervisedActor):
         if self.thread is not None:
             self.thread.join(timeout=5)
         self.socket.close()  # closed already when uvicorn ran; not when it never started
+
+    def on_failure(self, *_exc_info: object) -> None:
+        self.on_stop()  # a failed start too: no server left running, no copy of the socket left open

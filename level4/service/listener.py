@@ -1,28 +1,36 @@
-"""The control API's listening socket, bound before anything else starts.
+"""The control API's listening socket (and its TLS files), checked before anything else starts.
 
-A port that is taken (or an address that is not this machine's) is a mistake in
-the configuration, reported at once with what to do; bound inside the
-supervision tree it would be a crash, restarted until the supervisor gives up.
-Standard library only, so that the command line can check the port before it
-imports the service.
+A port that is taken, an address that is not this machine's or a certificate that
+cannot be read is a mistake in the configuration, reported at once with what to do;
+found inside the supervision tree it would be a crash of the HTTP server, restarted
+until the supervisor gives up. Standard library only, so that the command line can
+check these before it imports the service.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 
 
-class ListenError(Exception):
+class ServeError(Exception):
+    """The control API cannot be served as configured; `code` names the problem, `advice` the way out."""
+
+    def __init__(self, code: str, message: str, advice: str) -> None:
+        super().__init__(message)
+        self.code, self.advice = code, advice
+
+
+class ListenError(ServeError):
     """The control API's address cannot be listened on (taken, not ours, bad name)."""
 
     def __init__(self, host: str, port: int, reason: str) -> None:
         self.host, self.port, self.reason = host, port, reason
-        super().__init__(f"cannot listen on {host}:{port}: {reason}")
-
-    def advice(self) -> str:
-        if self.reason == "address already in use":
-            return f"another process is listening on port {self.port}; stop it or choose another port with --port"
-        return "choose another address with --host / --port"
+        if reason == "address already in use":
+            advice = f"another process is listening on port {port}; stop it or choose another port with --port"
+        else:
+            advice = "choose another address with --host / --port"
+        super().__init__("cannot_listen", f"cannot listen on {host}:{port}: {reason}", advice)
 
 
 def listen(host: str, port: int) -> socket.socket:
@@ -42,3 +50,18 @@ def listen(host: str, port: int) -> socket.socket:
         sock.close()
         raise ListenError(host, port, (exc.strerror or str(exc)).lower()) from None
     return sock
+
+
+def check_tls(certfile: str | None, keyfile: str | None) -> None:
+    """ServeError unless the certificate (and key) load as uvicorn will load them."""
+    if not certfile:
+        return
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(certfile, keyfile or None)
+    except (OSError, ssl.SSLError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ServeError(
+            "cannot_serve_tls",
+            f"cannot serve HTTPS with {certfile}: {reason}",
+            "give a PEM certificate and its private key with --ssl-certfile and --ssl-keyfile",
+        ) from None

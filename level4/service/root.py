@@ -31,7 +31,7 @@ from level4.market.status_board import StatusBoard
 from level4.metrics.service import ServiceMetrics
 from level4.service.control import ServiceControl
 from level4.service.http import HttpServerActor
-from level4.service.listener import listen
+from level4.service.listener import check_tls, listen
 from level4.service.markets import MarketControl
 from level4.service.repo_actor import RepoActor
 from level4.sinks import SinkConfigError, Sinks
@@ -89,11 +89,15 @@ class Service:
 
     def start(self, listener: socket.socket | None = None) -> None:
         """Start the tree, serving HTTP on `listener` (bound here when not given; the service
-        closes it when it stops); ListenError (port taken) or CatalogueError when it cannot."""
+        closes it when it stops); ServeError (port taken, certificate unreadable) or
+        CatalogueError when it cannot."""
         s = self.settings
         # First, and outside the tree: a port another process holds is the user's to fix, not a
         # child's crash for the supervisor to restart.
-        self.listener = listener if listener is not None else listen(s.host, s.port)
+        if listener is None:
+            check_tls(s.ssl_certfile, s.ssl_keyfile)
+            listener = listen(s.host, s.port)
+        self.listener = listener
         upgrade(s.database_url)
         app = create_app(self.control, s.api_token, self.downstream, self.metrics)
         children = [

@@ -1,4 +1,5 @@
-"""A port another process holds: a configuration error reported at start, never a restart loop."""
+"""A port another process holds, an unreadable certificate: configuration errors reported
+at start in one line, never a restart loop."""
 
 from __future__ import annotations
 
@@ -82,7 +83,7 @@ def test_a_second_service_on_a_taken_port_is_refused_and_the_first_serves_on(tmp
         with pytest.raises(ListenError) as refused:
             second.start()
         second.stop()
-        assert refused.value.port == port and "--port" in refused.value.advice()
+        assert refused.value.port == port and "--port" in refused.value.advice
         assert httpx.get(f"{url}/health", timeout=5).status_code == 200
         assert first.http_url() == f"{url}/"
 
@@ -127,3 +128,22 @@ def test_simulate_on_a_busy_port_exits_1_with_one_line() -> None:
     assert done.stderr.splitlines() == [
         f"level4 simulate: cannot listen on 127.0.0.1:{port}: address already in use; choose another --port"
     ]
+
+
+@pytest.mark.parametrize("certificate", ["missing.pem", "garbage.pem"])
+def test_serve_with_an_unreadable_certificate_exits_1_with_one_line(tmp_path: Path, certificate: str) -> None:
+    (tmp_path / "garbage.pem").write_text("not a certificate\n")
+    env = {**os.environ, "LEVEL4_DATABASE_URL": f"sqlite:///{tmp_path / 't.sqlite3'}"}
+    env.pop("LEVEL4_API_TOKEN", None)
+    cert = str(tmp_path / certificate)
+    done = subprocess.run(
+        [sys.executable, "-m", "level4", "serve", "--port", "0", "--ssl-certfile", cert, "--ssl-keyfile", cert],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env=env,
+    )
+    assert done.returncode == 1, done.stderr
+    lines = (done.stdout + done.stderr).splitlines()
+    assert len(lines) == 1 and "Traceback" not in lines[0], lines
+    assert f"cannot serve HTTPS with {cert}" in lines[0] and "--ssl-certfile" in lines[0]
