@@ -5,6 +5,11 @@ mirror with the service's book and the venue's reference."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,14 +23,14 @@ import httpx
 from level4.client import BookMirror, BookView, Level, SyncBook
 from level4.service.root import Service
 from tests.stream.markets import add_market, values
-from tests.support import SimulatorThread, running_service
+from tests.support import SimulatorThread, running_service, wait_for
 
 SYMBOL = "BTC-USD"
 
 
 @dataclass
 class Live:
-    service: Service
+    service: Service | None  # None: the service runs as a process of its own
     base: str
     api: httpx.Client
     sim: SimulatorThread
@@ -87,3 +92,44 @@ def exact_now(live: Live, mirror: BookMirror | SyncBook) -> bool:
 
 def as_strings(levels: list[Level]) -> list[list[str]]:
     return [[str(lv.price), str(lv.size)] for lv in levels]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(db_url: str, port: int, tmp_path: Path) -> subprocess.Popen[bytes]:
+    """`level4 serve` as its own process on a given port (the catalogue in `db_url`)."""
+    log = open(tmp_path / "serve.log", "ab")  # noqa: SIM115 - the process owns it until it exits
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEVEL4_")}
+    env.update(LEVEL4_DATABASE_URL=db_url, LEVEL4_PORT=str(port))
+    proc = subprocess.Popen([sys.executable, "-m", "level4", "serve"], env=env, stdout=log, stderr=log, cwd=tmp_path)
+    wait_for(lambda: _healthy(port) or proc.poll() is not None, timeout=30, what="service up")
+    assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+    return proc
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def _healthy(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code in (200, 503)
+    except httpx.HTTPError:
+        return False
+
+
+def set_faults(sim: SimulatorThread, **rates: float) -> dict[str, Any]:
+    response = httpx.get(f"{sim.http}/control/faults", params={"clear": 1, **rates})
+    response.raise_for_status()
+    body: dict[str, Any] = response.json()
+    return body
