@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from level4.client.async_client import Client
 from level4.client.book_mirror import BookMirror, BookView, Side
+from level4.client.client_errors import ClientClosed
 from level4.client.client_records import Top
 from level4.client.market_patterns import Selector
 
@@ -98,7 +99,7 @@ class SyncClient:
     def _call(self, coroutine: Coroutine[Any, Any, T]) -> T:
         if self._closed:
             coroutine.close()
-            raise RuntimeError("the client is closed")
+            raise ClientClosed("the client was closed")
         return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
 
     @property

@@ -8,6 +8,7 @@ import asyncio
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -47,17 +48,25 @@ class Live:
 
 @contextmanager
 def live_venue(
-    tmp_path: Path, venue: str = "coinbase", name: str = "COINBASE", rate: float = 400, **overrides: Any
+    tmp_path: Path,
+    venue: str = "coinbase",
+    name: str = "COINBASE",
+    rate: float = 400,
+    tls: ssl.SSLContext | None = None,
+    **overrides: Any,
 ) -> Iterator[Live]:
-    """A simulated venue, the service in-process, and the venue's BTC-USD market live."""
+    """A simulated venue, the service in-process (settings `overrides`; served
+    over HTTPS, trusted by `tls`, when given), and the venue's BTC-USD market live."""
     headers = {"Authorization": f"Bearer {overrides['api_token']}"} if overrides.get("api_token") else {}
     with (
         SimulatorThread(venue, [SYMBOL], rate=rate) as sim,
         running_service(f"sqlite:///{tmp_path / 'l4.sqlite3'}", **overrides) as (service, base),
-        httpx.Client(base_url=base, timeout=10, headers=headers) as api,
     ):
-        market = add_market(api, name, sim, "BTC", "USD")
-        yield Live(service, base, api, sim, market)
+        if tls is not None:
+            base = base.replace("http://", "https://")
+        with httpx.Client(base_url=base, timeout=10, headers=headers, verify=tls or True) as api:
+            market = add_market(api, name, sim, "BTC", "USD")
+            yield Live(service, base, api, sim, market)
 
 
 async def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
