@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import httpx
 import pytest
 
 from level4.client import Client, Trade, UnknownMarket
 from tests.client.live_service import SYMBOL, as_strings, exact_now, live_venue, same_book, until
+from tests.stream.markets import add_market
+from tests.support import SimulatorThread, running_service
 
 pytestmark = pytest.mark.slow
 
@@ -109,3 +112,36 @@ async def test_events_by_pattern_and_clear_errors(tmp_path: Path) -> None:
             book = await client.book(live.tag)
             await book.wait_synchronised(10)
             await until(lambda: same_book(book.view(), live.sim.reference(SYMBOL)), what="mirror == reference")
+
+
+async def test_one_connection_carries_the_mirrors_of_many_markets(tmp_path: Path) -> None:
+    with (
+        SimulatorThread("coinbase", [SYMBOL, "ETH-USD", "SOL-USD"], rate=300) as sim,
+        running_service(f"sqlite:///{tmp_path / 'l4.sqlite3'}") as (service, base),
+        httpx.Client(base_url=base, timeout=10) as api,
+    ):
+        markets = [add_market(api, "COINBASE", sim, base_symbol, "USD") for base_symbol in ("BTC", "ETH", "SOL")]
+        async with Client(base) as client:
+            books = [await client.book(m["tag"]) for m in markets]
+            for book in books:
+                await book.wait_synchronised(10)
+            assert len(service.downstream.clients) == 1  # one websocket for all of them
+            subscribed = client.connection.subscribed()
+            assert all(subscribed[m["id"]] == {"book", "top", "trade", "status"} for m in markets)
+            await asyncio.sleep(1.0)
+            sim.pause()
+
+            def all_exact() -> bool:
+                for market, book in zip(markets, books, strict=True):
+                    served = api.get(f"/markets/{market['id']}/book").json()
+                    reference = sim.reference(market["tag"].split(":")[1])
+                    if not (same_book(book.view(), served) and same_book(book.view(), reference)):
+                        return False
+                return True
+
+            await until(all_exact, what="every mirror == its served book == its reference")
+            # a released mirror's market is unsubscribed; the others go on
+            await client.release(books[0])
+            await until(lambda: markets[0]["id"] not in client.connection.subscribed(), what="released")
+            assert not books[0].synchronised and books[1].synchronised and books[2].synchronised
+            assert client.connection.gaps == 0

@@ -10,7 +10,8 @@ from typing import Any
 
 import pytest
 
-from level4.client import BookMirror, Level, ReconnectPolicy, UnknownMarket
+from level4.client import BookMirror, Level, ReconnectPolicy, SlowConsumer, UnknownMarket
+from level4.client.event_feeds import Feed
 from level4.client.gap_tracker import GapTracker, Phase, Verdict
 from level4.client.market_patterns import resolve
 
@@ -112,3 +113,30 @@ def test_reconnect_delays_double_with_jitter_up_to_the_cap() -> None:
         assert max(delays) - min(delays) > nominal * 0.3  # spread, so clients do not return in step
     with pytest.raises(ValueError):
         ReconnectPolicy(initial=0)
+
+
+def test_a_callback_that_raises_costs_nothing_but_its_own_call() -> None:
+    m = BookMirror("X.SPOT:A-B", 1)
+    seen: list[int | None] = []
+
+    def broken(_: BookMirror) -> None:
+        raise RuntimeError("a consumer's bug")
+
+    m.on_change(broken)
+    stop = m.on_change(lambda mirror: seen.append(mirror.sequence))
+    m.apply_event(book(1, True, [["1", "1"]], [["2", "1"]]))
+    m.apply_event(book(2, False, [["1", "2"]], []))
+    stop()
+    m.apply_event(book(3, False, [["1", "3"]], []))
+    assert seen == [1, 2] and m.bids[0].size == 3
+
+
+async def test_a_feed_left_unread_past_its_bound_ends_with_slow_consumer() -> None:
+    feed = Feed(["X.SPOT:A-B"], ["trade"], limit=3)
+    for n in range(3):
+        feed.push(ev("trade", n + 1))
+    assert (await feed.next())["sequence"] == 1
+    feed.push(ev("trade", 4))
+    feed.push(ev("trade", 5))  # the fourth unread: lost, so the feed gives up
+    with pytest.raises(SlowConsumer, match="3 events"):
+        await feed.next()
