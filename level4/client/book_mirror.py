@@ -70,6 +70,13 @@ class Side(Sequence[Level]):
         with self._lock:
             return iter(list(self._levels.values()))
 
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Side | list | tuple):
+            return self[:] == list(other)
+        return NotImplemented
+
+    __hash__ = None  # type: ignore[assignment]  # it changes as the book does
+
     def __repr__(self) -> str:
         return f"Side({self[:]!r})"
 

@@ -70,7 +70,8 @@ def test_the_mirror_applies_snapshots_deltas_and_statuses() -> None:
     assert not m.synchronised and m.reason == "no snapshot yet"
     m.apply_event(book(4, True, [["10.0", "1"], ["9.5", "2"]], [["10.5", "3"], ["11", "4", 7]]))
     assert m.synchronised and m.sequence == 4 and m.reason is None
-    assert m.bids[:] == [Level(Decimal("10.0"), Decimal("1")), Level(Decimal("9.5"), Decimal("2"))]
+    assert m.bids[:] == [Level(Decimal("10.0"), Decimal("1")), Level(Decimal("9.5"), Decimal("2"))] == m.bids
+    assert m.bids != m.asks and list(m.bids) == m.view().bids
     assert str(m.bids[0].price) == "10.0"  # the service's string, kept
     assert m.asks[1] == (Decimal(11), Decimal(4)) and m.orders("ask", "11.00") == 7
     m.apply_event(book(5, False, [["10.00", "0"], ["9.75", "5"]], [["10.25", "1"], ["12", "0"]]))
