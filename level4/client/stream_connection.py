@@ -34,6 +34,9 @@ log = structlog.get_logger(__name__)
 
 MAX_MESSAGE = 64 * 1024 * 1024  # a deep book's snapshot is one message
 RETRY_UNAVAILABLE = 1.0  # seconds before asking again when the service's catalogue was unavailable
+# A connection that drops sooner than this after it was made (a service that
+# keeps closing it) does not reset the backoff, so it is not retried at once for ever.
+STABLE_AFTER = 5.0
 
 
 class StreamConnection:
@@ -106,6 +109,7 @@ class StreamConnection:
         give_up_at = loop.time() + self.open_timeout
         attempt = 0
         while True:
+            began = loop.time()
             try:
                 await self._session()
                 reason = "the service closed the connection"
@@ -118,8 +122,8 @@ class StreamConnection:
                 return
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
-            if self._up:
-                attempt = 0
+            if self._up and loop.time() - began >= STABLE_AFTER:
+                attempt = 0  # it worked for a while: back to short delays
             self._down(reason)
             assert self._first is not None
             if not self._first.done() and loop.time() >= give_up_at:
