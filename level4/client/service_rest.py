@@ -53,7 +53,7 @@ class ServiceRest:
             response = await self.http.get(path)
         except httpx.HTTPError as exc:
             raise ServiceUnavailable(f"GET {path}: {type(exc).__name__}: {exc}") from None
-        if response.status_code == 401:
+        if response.status_code in (401, 403):
             raise Unauthorized(f"GET {path}: {_detail(response)}")
         if response.status_code == 404:
             raise UnknownMarket(f"GET {path}: {_detail(response)}")

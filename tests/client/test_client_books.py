@@ -103,6 +103,13 @@ async def test_events_by_pattern_and_clear_errors(tmp_path: Path) -> None:
             assert {e["market"] for e in seen} == {live.tag}
             assert {e["channel"] for e in seen} <= {"top", "status"} and any(e["channel"] == "top" for e in seen)
             assert [e["sequence"] for e in seen] == sorted(e["sequence"] for e in seen)  # type: ignore[type-var]
+            raw_book: list[dict[str, object]] = []
+            async for event in client.events(live.tag, channels=["book"]):
+                raw_book.append(event)
+                if len(raw_book) == 5:
+                    break
+            assert raw_book[0]["snapshot"] is True and not any(e["snapshot"] for e in raw_book[1:])
+            assert {e["channel"] for e in raw_book} == {"book"}
             markets = await client.markets("*:BTC-*")
             assert [m["tag"] for m in markets] == [live.tag]
             top = await client.top(live.tag)
