@@ -35,6 +35,11 @@ async def test_the_mirror_equals_the_served_book_and_the_reference(venue: str, n
                     assert view.bids and view.asks and view.bids[0].price < view.asks[0].price
                     assert view.bids == sorted(view.bids, reverse=True) and view.asks == sorted(view.asks)
                     checked += 1
+            for _ in range(3):  # at several points of the flow, frozen for an exact comparison
+                live.sim.pause()
+                await until(lambda: exact_now(live, book), what="mirror == served book == reference")
+                live.sim.resume()
+                await asyncio.sleep(0.5)
             live.sim.pause()
             await until(lambda: exact_now(live, book), what="mirror == served book == reference")
             assert book.sequence is not None and first is not None and book.sequence > first + 50
