@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import ssl
 import time
+from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from level4.client import Client, ServiceUnavailable, Unauthorized
+from level4.client import Client, ReconnectPolicy, ServiceUnavailable, Unauthorized
 from tests.client.live_service import exact_now, free_port, live_venue, until
 from tests.resilience.test_security import self_signed
 
@@ -59,3 +61,25 @@ async def test_a_service_that_is_not_there_is_reported_not_waited_for(tmp_path: 
     assert time.monotonic() - started < 5
     with pytest.raises(ValueError, match="http"):
         Client("ftp://127.0.0.1:1")
+
+
+async def test_retries_back_off_exponentially_with_jitter_up_to_the_cap() -> None:
+    policy = ReconnectPolicy(initial=0.05, factor=2, maximum=0.4, jitter=0.5)
+    client = Client(f"http://127.0.0.1:{free_port()}", reconnect=policy, open_timeout=2.5)
+    attempts: list[float] = []
+    fetch = client.connection.rest.markets
+
+    async def counted() -> list[dict[str, Any]]:
+        attempts.append(time.monotonic())
+        return await fetch()
+
+    client.connection.rest.markets = counted  # type: ignore[method-assign]
+    with pytest.raises(ServiceUnavailable):
+        await client.open()
+    waits = [b - a for a, b in pairwise(attempts)]
+    assert len(waits) >= 6
+    for n, wait in enumerate(waits):
+        nominal = min(policy.maximum, policy.initial * policy.factor**n)
+        assert nominal * (1 - policy.jitter) <= wait <= nominal + 0.25  # the drawn delay, plus a failed attempt
+    capped = waits[3:]
+    assert len({round(w, 3) for w in capped}) > 1  # jittered, not in step
