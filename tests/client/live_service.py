@@ -23,7 +23,7 @@ import httpx
 
 from level4.client import BookMirror, BookView, Level, SyncBook
 from level4.service.root import Service
-from tests.stream.markets import add_market, values
+from tests.stream.stream_markets import add_market, values
 from tests.support import SimulatorThread, running_service, wait_for
 
 SYMBOL = "BTC-USD"

@@ -12,7 +12,7 @@ import pytest
 
 from level4.client import Client, Trade, UnknownMarket
 from tests.client.live_service import SYMBOL, as_strings, exact_now, live_venue, same_book, until
-from tests.stream.markets import add_market
+from tests.stream.stream_markets import add_market
 from tests.support import SimulatorThread, running_service
 
 pytestmark = pytest.mark.slow

@@ -26,7 +26,7 @@ from tests.client.live_service import (
     until,
 )
 from tests.resilience.venues import fast_feeds
-from tests.stream.markets import add_market
+from tests.stream.stream_markets import add_market
 from tests.support import SimulatorThread
 
 pytestmark = pytest.mark.slow
