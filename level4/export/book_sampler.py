@@ -22,6 +22,7 @@ from level4.export.export_schema import DAY_NS
 from level4.export.parquet_writer import DatasetWriter
 
 _ZERO = Decimal(0)
+_PRICES_REMEMBERED = 65_536
 
 
 class BookSampler:
@@ -37,6 +38,7 @@ class BookSampler:
         self.sequence = 0  # of the last event of the market taken in
         self.next_ns: int | None = None  # the next instant to sample
         self.last_ns: int | None = None  # the last event's receipt time
+        self._prices: dict[str, Decimal] = {}  # a book's prices recur: parsed once
 
     def advance(self, now_ns: int) -> None:
         """Sample every instant before `now_ns`: the event received then is not in them."""
@@ -59,18 +61,23 @@ class BookSampler:
 
     def apply(self, event: dict[str, Any]) -> None:
         """A `book` event: replace the book on a snapshot, then set each level (size zero removes)."""
-        bids, asks = self.bids, self.asks
+        bids, asks, prices = self.bids, self.asks, self._prices
         if event["snapshot"]:
             bids.clear()
             asks.clear()
             self.synchronised = bool(event["synchronised"])
+        if len(prices) > _PRICES_REMEMBERED:
+            prices.clear()
         for side, levels in ((bids, event["bids"]), (asks, event["asks"])):
             for lv in levels:
-                price = Decimal(lv[0])
+                text = lv[0]
+                price = prices.get(text)
+                if price is None:
+                    price = prices[text] = Decimal(text)
                 if Decimal(lv[1]) == _ZERO:
                     side.pop(price, None)
                 else:
-                    side[price] = (lv[0], lv[1])
+                    side[price] = (text, lv[1])
 
     def finish(self) -> None:
         """The market's journal ended: sample the instants up to its last event."""

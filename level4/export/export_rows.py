@@ -24,6 +24,7 @@ class EventRows:
         self.interval = interval_ns
         self.samplers: dict[str, BookSampler] = {}
         self.events = 0
+        self._last = (-1.0, 0)  # the events of one batch share a receipt time: converted once
 
     def event(self, ev: dict[str, Any], received: float) -> None:
         """One published event; `received` is its receipt time (see export_run)."""
@@ -31,9 +32,14 @@ class EventRows:
         tag: str = ev["market"]
         seq: int = ev["sequence"]
         channel = ev["channel"]
-        r_ns = ns_of(received)
+        last = self._last
+        if received == last[0]:
+            r_ns = last[1]
+        else:
+            r_ns = ns_of(received)
+            self._last = (received, r_ns)
         vt = ev["venue_time"]
-        v_ns = None if vt is None else ns_of(vt)
+        v_ns = None if vt is None else r_ns if vt == received else ns_of(vt)
         key = (tag, r_ns // DAY_NS)
         sampler = self._sampler(tag)
         if sampler is not None:
