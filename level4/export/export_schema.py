@@ -3,7 +3,8 @@
 Prices and sizes are Parquet DECIMAL(38, scale) (scale 18 unless asked
 otherwise): exact, summed and compared as decimals by DuckDB, polars and
 pandas alike, and one type for every market so a dataset reads as one table.
-Venues send up to about ten decimals and prices below 10^12, far inside it.
+Venues send up to 16 decimals (Bitfinex's sizes are JSON floats:
+1.7023900800000002 in the recorded session) and prices below 10^12.
 A value it cannot hold exactly (more decimals than the scale, or more than
 38 - scale digits before the point) is never rounded: the export of that
 market stops with an error naming the value and the scale that would hold
