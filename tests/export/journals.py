@@ -50,14 +50,16 @@ def match(trade_id: int, maker_side: str, price: str, size: str, base: str = "BT
     return orjson.dumps(frame).decode()
 
 
-def record(directory: Path, batches: list[list[str]], base: str = "BTC", step: float = 0.05) -> list[float]:
+def record(
+    directory: Path, batches: list[list[str]], base: str = "BTC", step: float = 0.05, start: float | None = None
+) -> list[float]:
     """One run of one market: started, connected, then the batches, one every
-    `step` seconds of receipt time from now on, then stopped. Returns each batch's receipt time."""
+    `step` seconds of receipt time from `start` (now) on, then stopped. Returns each batch's receipt time."""
     journal = Journal(JournalOptions(directory=directory))
     rec = journal.market(meta(base))
     rec.begin(ACTORS)
     rec.opened(1)
-    start = time.time()
+    start = time.time() if start is None else start
     times = []
     for n, batch in enumerate(batches):
         at = start + (n + 1) * step

@@ -224,3 +224,21 @@ def test_only_the_datasets_asked_for(tmp_path: Path, capsys: pytest.CaptureFixtu
     code, summary, _ = export(capsys, str(journal), "--out", str(out), "--datasets", "trades,quotes")
     assert code == 0 and summary is not None and set(summary["rows"]) == {"trades", "quotes"}
     assert sorted(p.name for p in out.iterdir()) == ["quotes", "trades"]
+
+
+def test_rows_go_to_the_utc_day_they_were_received(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal, out = tmp_path / "journal", tmp_path / "out"
+    midnight = 1_764_547_200.0  # 2025-12-01T00:00:00Z
+    batches = [[snapshot([["100", "1"]], [["101", "1"]])]]
+    batches += [[match(n + 1, "buy", "100", "1")] for n in range(4)]
+    record(journal, batches, start=midnight - 0.25, step=0.1)  # trades at -0.05, +0.05, +0.15, +0.25 s
+    assert export(capsys, str(journal), "--out", str(out), "--datasets", "trades")[0] == 0
+    days = duckdb.sql(
+        f"SELECT date::VARCHAR, count(*) FROM read_parquet('{out}/trades/**/*.parquet') GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert days == [("2025-11-30", 1), ("2025-12-01", 3)]
+    parts = sorted(str(p.relative_to(out)) for p in out.rglob("*.parquet"))
+    assert parts == [
+        "trades/market=COINBASE.SPOT%3ABTC-USD/date=2025-11-30/part-0.parquet",
+        "trades/market=COINBASE.SPOT%3ABTC-USD/date=2025-12-01/part-0.parquet",
+    ]
