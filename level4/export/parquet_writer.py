@@ -1,7 +1,9 @@
 """One dataset's Parquet files, Hive-partitioned by market and UTC date.
 
-Rows are buffered as tuples and written as one row group each time the
-buffer fills, so memory stays bounded whatever the journal's size. One file
+Rows are buffered as tuples, turned into compact Arrow columns every few
+thousand rows, and written as one row group when 65,536 rows have piled up,
+so memory stays bounded whatever the journal's size (a few MB a dataset) while
+readers get row groups big enough to scan well. One file
 is open at a time per dataset: a market's rows come in time order, so a
 partition is finished when the next one begins. A file is written under a
 hidden temporary name and renamed when closed: readers globbing
@@ -25,7 +27,8 @@ import pyarrow.parquet as pq
 
 from level4.export.export_schema import COLUMNS, DAY_NS, column_array, schema
 
-ROWS_PER_GROUP = 65_536  # a row group per flush: about 10 MB of Python tuples at most
+ROWS_PER_GROUP = 65_536
+ROWS_PER_CHUNK = 8_192  # Python tuples (a few hundred bytes a row) before they become Arrow (tens)
 Key = tuple[str, int]  # (market tag, UTC day number)
 
 
@@ -49,6 +52,8 @@ class DatasetWriter:
         self.rows_per_group = rows_per_group
         self.key: Key | None = None
         self.rows: list[tuple[Any, ...]] = []
+        self.chunks: list[pa.RecordBatch] = []
+        self._chunked = 0  # rows in chunks
         self._writer: pq.ParquetWriter | None = None
         self._temp: Path | None = None
         self._final: Path | None = None
@@ -61,16 +66,29 @@ class DatasetWriter:
             self.key = key
         rows = self.rows
         rows.append(row)
-        if len(rows) >= self.rows_per_group:
-            self.flush()
+        if len(rows) >= ROWS_PER_CHUNK:
+            self._chunk()
+            if self._chunked >= self.rows_per_group:
+                self.flush()
 
-    def flush(self) -> None:
+    def _chunk(self) -> None:
+        """The buffered tuples as Arrow columns (checking every price and size fits)."""
         if not self.rows:
             return
         values = list(zip(*self.rows, strict=True))
         self.rows = []
         arrays = [column_array(n, k, v, self.scale) for (n, k), v in zip(self.columns, values, strict=True)]
-        table = pa.Table.from_arrays(arrays, schema=self.schema)
+        batch = pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+        self.chunks.append(batch)
+        self._chunked += batch.num_rows
+
+    def flush(self) -> None:
+        """Everything buffered as one row group."""
+        self._chunk()
+        if not self.chunks:
+            return
+        table = pa.Table.from_batches(self.chunks, schema=self.schema)
+        self.chunks, self._chunked = [], 0
         if self._writer is None:
             self._open()
         assert self._writer is not None
@@ -105,7 +123,7 @@ class DatasetWriter:
     def discard(self, tag: str) -> None:
         """Remove every row of a market whose export failed: a dataset never
         holds part of a market's journal without saying so."""
-        self.rows = []
+        self.rows, self.chunks, self._chunked = [], [], 0
         if self._writer is not None:
             assert self._temp is not None
             self._writer.close()
