@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"needs pyarrow, which the service does not install: {INSTALL}")
     from level4.export.export_run import export_journal
     from level4.export.progress_bar import ProgressBar
-    from level4.journal.format import JournalError, find_markets
+    from level4.journal.format import find_markets
 
     if args.depth < 1:
         return _fail("--depth must be at least 1")
@@ -88,18 +88,15 @@ def run(args: argparse.Namespace) -> int:
         if target.exists() and any(target.iterdir()):
             return _fail(f"{target} is not empty: remove it or choose another --out")
     bar = ProgressBar(sum(p.stat().st_size for m in markets for p in m.files))
-    try:
-        result = export_journal(
-            list(args.journals),
-            args.out,
-            depth=args.depth,
-            interval_ns=args.interval,
-            scale=args.scale,
-            datasets=tuple(args.datasets),
-            progress=bar.update,
-        )
-    except JournalError as exc:
-        return _fail(str(exc))
+    result = export_journal(
+        list(args.journals),
+        args.out,
+        depth=args.depth,
+        interval_ns=args.interval,
+        scale=args.scale,
+        datasets=tuple(args.datasets),
+        progress=bar.update,
+    )
     bar.close(bar.total, result.events)
     for report in result.damaged():
         print(f"level4 export: {report.describe()}", file=sys.stderr)

@@ -22,7 +22,7 @@ from typing import Any
 from level4.export.export_rows import EventRows
 from level4.export.export_schema import DATASETS, ValueTooWide
 from level4.export.parquet_writer import DatasetWriter
-from level4.journal.format import FileReport, Frames, Header, Record, find_markets, read_file
+from level4.journal.format import FileReport, Frames, Header, JournalError, Record, find_markets, read_file
 from level4.journal.replay import MarketReplay
 from level4.market.hub import EventHub
 
@@ -106,7 +106,7 @@ def export_journal(
             rows.finish_market()
             for writer in writers.values():
                 writer.close()
-        except ValueTooWide as exc:
+        except (ValueTooWide, JournalError) as exc:  # this market's: the others go on
             tag = market.tag or str(files.directory)
             result.failed[tag] = str(exc)
             errors.clear()

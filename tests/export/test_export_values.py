@@ -242,3 +242,16 @@ def test_rows_go_to_the_utc_day_they_were_received(tmp_path: Path, capsys: pytes
         "trades/market=COINBASE.SPOT%3ABTC-USD/date=2025-11-30/part-0.parquet",
         "trades/market=COINBASE.SPOT%3ABTC-USD/date=2025-12-01/part-0.parquet",
     ]
+
+
+def test_a_file_that_is_no_journal_stops_only_its_market(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    journal, out = tmp_path / "journal", tmp_path / "out"
+    record(journal, [[snapshot([["100", "1"]], [["101", "1"]])]])
+    record(journal, [[snapshot([["10", "1"]], [["11", "2"]], "ETH")]], "ETH")
+    (eth,) = (journal / "COINBASE.SPOT_ETH-USD").glob("*.l4j")
+    eth.write_bytes(b"something else entirely\n")
+    code, summary, err = export(capsys, str(journal), "--out", str(out))
+    assert code == 1 and summary is not None and summary["failed"] == [str(eth.parent)]
+    assert "not a level4 journal file" in err
+    markets = duckdb.sql(f"SELECT DISTINCT market FROM read_parquet('{out}/book_changes/**/*.parquet')").fetchall()
+    assert markets == [(tag(),)]
