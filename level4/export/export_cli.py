@@ -13,7 +13,8 @@ from pathlib import Path
 
 import orjson
 
-DATASET_NAMES = ("trades", "book_changes", "book_snapshots", "quotes")  # as export_schema.DATASETS, without pyarrow
+from level4.export.dataset_columns import DATASETS
+
 INSTALL = "pip install 'level4[research]'"
 _UNITS = {"ns": 1, "us": 1_000, "ms": 1_000_000, "s": 1_000_000_000, "m": 60_000_000_000, "h": 3_600_000_000_000}
 
@@ -31,9 +32,9 @@ def parse_interval(text: str) -> int:
 
 def parse_datasets(text: str) -> tuple[str, ...]:
     names = tuple(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
-    unknown = [n for n in names if n not in DATASET_NAMES]
+    unknown = [n for n in names if n not in DATASETS]
     if unknown or not names:
-        raise argparse.ArgumentTypeError(f"datasets are some of {', '.join(DATASET_NAMES)}; not {text!r}")
+        raise argparse.ArgumentTypeError(f"datasets are some of {', '.join(DATASETS)}; not {text!r}")
     return names
 
 
@@ -50,8 +51,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument(
         "--datasets",
         type=parse_datasets,
-        default=DATASET_NAMES,
-        help=f"comma-separated, some of {','.join(DATASET_NAMES)} (default: all)",
+        default=DATASETS,
+        help=f"comma-separated, some of {','.join(DATASETS)} (default: all)",
     )
     p.add_argument(
         "--scale", type=int, default=18, help="decimal places of prices and sizes: DECIMAL(38, S) (default 18)"

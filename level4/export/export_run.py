@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from level4.export.dataset_columns import DATASETS
 from level4.export.export_rows import EventRows
-from level4.export.export_schema import DATASETS, ValueTooWide
+from level4.export.export_schema import ValueTooWide
 from level4.export.parquet_writer import DatasetWriter
 from level4.journal.format import FileReport, Frames, Header, JournalError, Record, find_markets, read_file
 from level4.journal.replay import MarketReplay

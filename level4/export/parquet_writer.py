@@ -25,7 +25,8 @@ from urllib.parse import quote
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from level4.export.export_schema import COLUMNS, DAY_NS, column_array, schema
+from level4.export.dataset_columns import COLUMNS
+from level4.export.export_schema import DAY_NS, column_array, schema
 
 ROWS_PER_GROUP = 65_536
 ROWS_PER_CHUNK = 8_192  # Python tuples (a few hundred bytes a row) before they become Arrow (tens)
