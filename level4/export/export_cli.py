@@ -101,6 +101,8 @@ def run(args: argparse.Namespace) -> int:
     bar.close(bar.total, result.events)
     for report in result.damaged():
         print(f"level4 export: {report.describe()}", file=sys.stderr)
+    for path in result.vanished:
+        print(f"level4 export: {path}: removed before it was read (journal retention)", file=sys.stderr)
     for tag, why in result.failed.items():
         print(f"level4 export: {tag}: not exported: {why}", file=sys.stderr)
     summary = {

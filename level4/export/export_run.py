@@ -39,6 +39,7 @@ class ExportResult:
     files: int = 0
     reports: list[FileReport] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)  # market tag -> why none of its rows were kept
+    vanished: list[Path] = field(default_factory=list)  # removed (by retention) before they were read
 
     def damaged(self) -> list[FileReport]:
         return [r for r in self.reports if r.discarded]
@@ -52,6 +53,13 @@ def record_time(record: Record, previous: float) -> float:
         return record.created
     at = getattr(record, "time", None)
     return previous if at is None else float(at)
+
+
+def file_size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
 
 
 def export_journal(
@@ -86,19 +94,23 @@ def export_journal(
     done_bytes = 0
     for files in find_markets(paths):
         market = MarketReplay(hub)
-        left = sum(p.stat().st_size for p in files.files)
+        sizes = [file_size(p) for p in files.files]
+        left = sum(sizes)
         try:
-            for path in files.files:
+            for path, size in zip(files.files, sizes, strict=True):
                 report = FileReport(path)
                 result.reports.append(report)
-                for record in read_file(path, report):
-                    clock[0] = record_time(record, clock[0])
-                    market.feed(record)
-                    if errors:
-                        raise errors[0]
-                    if progress is not None:
-                        progress(done_bytes, rows.events)
-                size = path.stat().st_size
+                try:
+                    for record in read_file(path, report):
+                        clock[0] = record_time(record, clock[0])
+                        market.feed(record)
+                        if errors:
+                            raise errors[0]
+                        if progress is not None:
+                            progress(done_bytes, rows.events)
+                except FileNotFoundError:
+                    # A live journal's retention removed it (it reads a file whole, at its first record).
+                    result.vanished.append(path)
                 done_bytes += size
                 left -= size
             market.finish()  # a tree that stopped in order: at the time of its end record

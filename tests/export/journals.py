@@ -51,11 +51,16 @@ def match(trade_id: int, maker_side: str, price: str, size: str, base: str = "BT
 
 
 def record(
-    directory: Path, batches: list[list[str]], base: str = "BTC", step: float = 0.05, start: float | None = None
+    directory: Path,
+    batches: list[list[str]],
+    base: str = "BTC",
+    step: float = 0.05,
+    start: float | None = None,
+    rotate_bytes: int = 64 << 20,
 ) -> list[float]:
     """One run of one market: started, connected, then the batches, one every
     `step` seconds of receipt time from `start` (now) on, then stopped. Returns each batch's receipt time."""
-    journal = Journal(JournalOptions(directory=directory))
+    journal = Journal(JournalOptions(directory=directory, rotate_bytes=rotate_bytes))
     rec = journal.market(meta(base))
     rec.begin(ACTORS)
     rec.opened(1)

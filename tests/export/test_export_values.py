@@ -17,6 +17,7 @@ import polars as pl
 import pytest
 
 from level4.cli import main
+from level4.export.export_run import export_journal
 from level4.export.export_schema import ns_of
 from level4.journal.replay import replay_journal
 from tests.export.journals import match, record, snapshot, tag, update
@@ -255,3 +256,18 @@ def test_a_file_that_is_no_journal_stops_only_its_market(tmp_path: Path, capsys:
     assert "not a level4 journal file" in err
     markets = duckdb.sql(f"SELECT DISTINCT market FROM read_parquet('{out}/book_changes/**/*.parquet')").fetchall()
     assert markets == [(tag(),)]
+
+
+def test_a_file_retention_removes_while_exporting_is_reported_and_the_rest_exported(tmp_path: Path) -> None:
+    journal, out = tmp_path / "journal", tmp_path / "out"
+    batches = [[snapshot([["100", "1"]], [["101", "1"]])], *([match(n + 1, "buy", "100", "1")] for n in range(200))]
+    record(journal, batches, rotate_bytes=4096)
+    files = sorted(journal.rglob("*.l4j"))
+    assert len(files) >= 3
+
+    def remove_the_last_file(_done: int, _events: int) -> None:
+        files[-1].unlink(missing_ok=True)  # as retention may, once the export has begun
+
+    result = export_journal([journal], out, progress=remove_the_last_file)
+    assert result.vanished == [files[-1]] and result.failed == {}
+    assert 0 < result.rows["trades"] < 200
