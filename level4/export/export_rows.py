@@ -68,15 +68,19 @@ class EventRows:
         ev: dict[str, Any], tag: str, v_ns: int | None, r_ns: int, seq: int, key: tuple[str, int], out: DatasetWriter
     ) -> None:
         snapshot, synchronised, reason = bool(ev["snapshot"]), bool(ev["synchronised"]), ev["reason"]
-        add = out.add
         bids, asks = ev["bids"], ev["asks"]
         if snapshot and not bids and not asks:
-            add(key, (tag, v_ns, r_ns, seq, True, synchronised, reason, None, None, None, None))
+            out.add(key, (tag, v_ns, r_ns, seq, True, synchronised, reason, None, None, None, None))
             return
-        for side, levels in (("bid", bids), ("ask", asks)):
-            for lv in levels:
-                orders = lv[2] if len(lv) > 2 else None
-                add(key, (tag, v_ns, r_ns, seq, snapshot, synchronised, reason, side, lv[0], lv[1], orders))
+        head = (tag, v_ns, r_ns, seq, snapshot, synchronised, reason)
+        out.add_many(
+            key,
+            [
+                (*head, side, lv[0], lv[1], lv[2] if len(lv) > 2 else None)
+                for side, levels in (("bid", bids), ("ask", asks))
+                for lv in levels
+            ],
+        )
 
     def _sampler(self, tag: str) -> BookSampler | None:
         if self.snapshots is None:

@@ -72,6 +72,17 @@ class DatasetWriter:
             if self._chunked >= self.rows_per_group:
                 self.flush()
 
+    def add_many(self, key: Key, rows: list[tuple[Any, ...]]) -> None:
+        """The rows of one event (a book snapshot's levels) at once."""
+        if key != self.key:
+            self.close()
+            self.key = key
+        self.rows.extend(rows)
+        if len(self.rows) >= ROWS_PER_CHUNK:
+            self._chunk()
+            if self._chunked >= self.rows_per_group:
+                self.flush()
+
     def _chunk(self) -> None:
         """The buffered tuples as Arrow columns (checking every price and size fits)."""
         if not self.rows:
