@@ -80,6 +80,7 @@ def levels(side: dict[Decimal, Decimal], best_first_desc: bool) -> list[tuple[De
 
 def test_every_venue_exports_the_replayed_events_and_books(tmp_path: Path) -> None:
     journal = record_every_venue(tmp_path, seconds=3.0)
+    recorded_until = time.time_ns()
     replayed: dict[str, list[dict[str, Any]]] = defaultdict(list)
     result = replay_journal([journal], lambda ev: replayed[ev["market"]].append(ev))
     books = result.books()
@@ -128,6 +129,31 @@ def test_every_venue_exports_the_replayed_events_and_books(tmp_path: Path) -> No
         if e["channel"] == "top"
     )
     assert got_quotes == want_quotes
+
+    # book_changes, with DuckDB: every level of every replayed book event
+    got_changes = con.sql(
+        f"SELECT market, sequence, is_snapshot, synchronised, reason, side, price, size, epoch_ns(venue_time)"
+        f" FROM read_parquet('{out}/book_changes/**/*.parquet', hive_partitioning = true)"
+    ).fetchall()
+    want_changes = []
+    for tag, events in replayed.items():
+        for e in (e for e in events if e["channel"] == "book"):
+            head = (tag, e["sequence"], e["snapshot"], e["synchronised"], e["reason"])
+            vt = None if e["venue_time"] is None else ns_of(e["venue_time"])
+            levels_of = [(s, lv) for s, key in (("bid", "bids"), ("ask", "asks")) for lv in e[key]]
+            if not levels_of:
+                want_changes.append((*head, None, None, None, vt))
+            for side, lv in levels_of:
+                want_changes.append((*head, side, Decimal(lv[0]), Decimal(lv[1]), vt))
+    assert sorted(got_changes, key=repr) == sorted(want_changes, key=repr)
+
+    # No row carries the export's clock: events the actors stamp with one (started, REST
+    # snapshots) take the time of the journal record that caused them.
+    for dataset, column in (("trades", "received_at"), ("book_changes", "received_at"), ("quotes", "received_at")):
+        ((latest,),) = con.sql(
+            f"SELECT max(epoch_ns({column})) FROM read_parquet('{out}/{dataset}/**/*.parquet')"
+        ).fetchall()
+        assert latest is not None and latest < recorded_until, dataset
 
     # book_changes and book_snapshots, with polars: the book rebuilt from the changes is the
     # replay's final book, and every sample is the rebuilt book's top at its sequence.
