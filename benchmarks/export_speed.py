@@ -105,7 +105,7 @@ def measure(frames: int) -> Row:
 
 
 def run(quick: bool = False) -> list[Row]:
-    sizes = [50_000, 200_000] if quick else [200_000, 800_000]
+    sizes = [25_000, 100_000] if quick else [100_000, 400_000]
     return [measure(n) for n in sizes]
 
 
