@@ -24,7 +24,7 @@ from level4.export.export_rows import EventRows
 from level4.export.export_schema import ValueTooWide
 from level4.export.parquet_writer import DatasetWriter
 from level4.journal.format import FileReport, Frames, Header, JournalError, Record, find_markets, read_file
-from level4.journal.replay import MarketReplay
+from level4.journal.journal_replay import MarketReplay
 from level4.market.hub import EventHub
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from benchmarks.export_speed import write_journal
 from level4.export.export_run import export_journal
-from level4.journal.replay import replay_journal
+from level4.journal.journal_replay import replay_journal
 
 
 def test_the_benchmark_journal_is_real_work(tmp_path: Path) -> None:

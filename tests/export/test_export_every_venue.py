@@ -1,5 +1,5 @@
-"""The claim of the export: for a journal the service recorded from every
-venue dialect, the Parquet datasets are the replayed events row for row and
+"""The claim of the export: for journals the service recorded from every
+simulator dialect, the Parquet datasets are the replayed events row for row and
 rebuild the replay's books, read back with DuckDB and with polars."""
 
 from __future__ import annotations
@@ -16,37 +16,45 @@ import httpx
 import polars as pl
 import pytest
 
-import translations
 from level4.cli import main
 from level4.export.export_schema import ns_of
+from level4.journal.journal_replay import replay_journal
 from level4.journal.options import JournalOptions
-from level4.journal.replay import replay_journal
+from tests.simulator.test_end_to_end_derivatives import CASES
 from tests.simulator.test_end_to_end_venues import VENUES
 from tests.support import SimulatorThread, running_service, wait_for
+from translations.protocol import MarketType
 
 pytestmark = pytest.mark.slow
 
 Book = dict[str, dict[Decimal, Decimal]]
 
 
-def record_every_venue(tmp_path: Path, seconds: float) -> Path:
-    journal = tmp_path / "journal"
+# One service per group: an exchange has one endpoint override, so a venue's spot and
+# derivative APIs (each its own simulator dialect) need services of their own.
+GROUPS: dict[str, dict[str, tuple[str, str, str]]] = {
+    "spot-and-more": {venue: (base, quote, kind) for venue, (base, quote, kind, _depth) in VENUES.items()},
+    **CASES,
+}
+
+
+def record(journal: Path, venues: dict[str, tuple[str, str, str]], seconds: float) -> None:
+    """A service with one market on each venue's simulator, journaling, for `seconds` once all are live."""
     with ExitStack() as stack:
         sims = {
             venue: stack.enter_context(
-                SimulatorThread(
-                    venue, [f"{base}-{quote}"], rate=150, seed=3, market_type=translations.protocol.MarketType(kind)
-                )
+                SimulatorThread(venue, [f"{base}-{quote}"], rate=150, seed=3, market_type=MarketType(kind))
             )
-            for venue, (base, quote, kind, _depth) in VENUES.items()
+            for venue, (base, quote, kind) in venues.items()
         }
         options = JournalOptions(directory=journal, rotate_bytes=64 * 1024)  # several files per market
-        _service, url = stack.enter_context(running_service(f"sqlite:///{tmp_path / 'l4.sqlite3'}", journal=options))
+        db = f"sqlite:///{journal.parent / (journal.name + '.sqlite3')}"
+        _service, url = stack.enter_context(running_service(db, journal=options))
         api = stack.enter_context(httpx.Client(base_url=url, timeout=15))
-        for symbol in ("BTC", "USD", "USDT", "JPY"):
+        for symbol in {s for base, quote, _ in venues.values() for s in (base, quote)}:
             api.post("/symbols", json={"symbol": symbol})
         ids = []
-        for venue, (base, quote, kind, _depth) in VENUES.items():
+        for venue, (base, quote, kind) in venues.items():
             sim = sims[venue]
             api.post("/exchanges", json={"name": venue, "ws_url": sim.url, "rest_url": sim.http})
             body = {"exchange": venue, "base_symbol": base, "quote_symbol": quote, "market_type": kind}
@@ -58,7 +66,15 @@ def record_every_venue(tmp_path: Path, seconds: float) -> Path:
             what="every venue live",
         )
         time.sleep(seconds)
-    return journal
+
+
+def record_every_dialect(tmp_path: Path, seconds: float) -> list[Path]:
+    """Journals of every simulator dialect: the 13 venues, Binance's USD-M and COIN-M and Kraken's futures."""
+    journals = []
+    for name, venues in GROUPS.items():
+        journals.append(tmp_path / name)
+        record(journals[-1], venues, seconds)
+    return journals
 
 
 def rebuild(book: Book, row: dict[str, Any], snapshot_seen: set[int]) -> None:
@@ -79,15 +95,15 @@ def levels(side: dict[Decimal, Decimal], best_first_desc: bool) -> list[tuple[De
 
 
 def test_every_venue_exports_the_replayed_events_and_books(tmp_path: Path) -> None:
-    journal = record_every_venue(tmp_path, seconds=3.0)
+    journals = record_every_dialect(tmp_path, seconds=3.0)
     recorded_until = time.time_ns()
     replayed: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    result = replay_journal([journal], lambda ev: replayed[ev["market"]].append(ev))
+    result = replay_journal(journals, lambda ev: replayed[ev["market"]].append(ev))
     books = result.books()
-    assert len(books) == len(VENUES)
+    assert len(books) == sum(len(venues) for venues in GROUPS.values()) == len(VENUES) + 3
 
     out = tmp_path / "out"
-    assert main(["export", str(journal), "--out", str(out), "--depth", "10"]) == 0
+    assert main(["export", *map(str, journals), "--out", str(out), "--depth", "10"]) == 0
 
     # trades, with DuckDB: every replayed trade event, field for field
     con = duckdb.connect()

@@ -19,7 +19,7 @@ import pytest
 from level4.cli import main
 from level4.export.export_run import export_journal
 from level4.export.export_schema import ns_of
-from level4.journal.replay import replay_journal
+from level4.journal.journal_replay import replay_journal
 from tests.export.journals import match, record, snapshot, tag, update
 
 TINY, HUGE = "0.00000001", "123456789.123456789"
