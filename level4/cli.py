@@ -14,6 +14,7 @@ import structlog
 
 from level4 import __version__, logs
 from level4.config import Settings
+from level4.export import export_cli
 from level4.journal import options as journal_options
 from level4.replay import replay_cli
 from level4.service.listener import ServeError, check_tls, listen
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     simulator_cli.add_parser(sub)
     replay_cli.add_parser(sub)
+    export_cli.add_parser(sub)
     return parser
 
 
