@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from translations.protocol import BookView, Instrument
+from translations.protocol import BookView, Instrument, Remedy
 
 
 class SchemeDefaults:
     name: str
+    # A lost book is repaired by renewing the connection unless the venue can do better.
+    remedies: frozenset[Remedy] = frozenset()
 
     def instruments_from_url(self, url: str) -> list[Instrument]:
         """Most venues take subscriptions as frames only, never in the URL."""
