@@ -30,15 +30,16 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Update,
@@ -114,6 +115,7 @@ class HitbtcScheme(SchemeDefaults):
     ping_interval: float | None = None
     # A quiet market may send nothing for minutes; only a long silence counts.
     stale_after = 120.0
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     # --- instruments -----------------------------------------------------------
 
@@ -159,7 +161,7 @@ class HitbtcScheme(SchemeDefaults):
             orjson.dumps({"method": "subscribe", "ch": "trades", "params": {"symbols": syms}, "id": 2}).decode(),
         ]
 
-    def _resubscribe(self, state: State, symbol: str) -> list[str]:
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
         state.request_id += 2
         rid = state.request_id
         if state.legacy:
@@ -174,12 +176,11 @@ class HitbtcScheme(SchemeDefaults):
             orjson.dumps({"method": "subscribe", "ch": BOOK_CHANNEL, "params": params, "id": rid + 1}).decode(),
         ]
 
-    def _resync(self, market: Market, state: State, reason: str) -> list[Instruction]:
-        symbol = market.instrument.symbol
+    def _lost(self, market: Market, kind: Loss, reason: str) -> list[Instruction]:
         market.sequence = None
-        market.awaiting = True
+        market.awaiting = True  # until the snapshot the remedy brings
         market.dropped = 0
-        return [Desync(symbol, reason), Send(self._resubscribe(state, symbol))]
+        return [Lost(market.instrument.symbol, kind, reason)]
 
     # --- translate -------------------------------------------------------------
 
@@ -243,7 +244,7 @@ class HitbtcScheme(SchemeDefaults):
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))
                 if not market.awaiting:
-                    out.extend(self._resync(market, state, "malformed book frame"))
+                    out.extend(self._lost(market, Loss.MALFORMED, "malformed book frame"))
                 continue
             out.extend(self._apply(market, snapshot, seq, bids, asks, ts, state))
         return out
@@ -265,11 +266,11 @@ class HitbtcScheme(SchemeDefaults):
                     state.broken = reason
                     return [Reconnect(reason)]
                 return []
-            return self._resync(market, state, "update before snapshot")
+            return self._lost(market, Loss.GAP, "update before snapshot")
         if seq != last + 1:
             if seq <= last:
                 return []  # a duplicate or older change: already in the book
-            return self._resync(market, state, f"sequence gap {last} -> {seq}")
+            return self._lost(market, Loss.GAP, f"sequence gap {last} -> {seq}")
         market.sequence = seq
         return [Update(symbol, bids, asks, seq, ts)]
 
@@ -306,7 +307,7 @@ class HitbtcScheme(SchemeDefaults):
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out: list[Instruction] = [Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame)]
                 if not market.awaiting:
-                    out.extend(self._resync(market, state, "malformed book frame"))
+                    out.extend(self._lost(market, Loss.MALFORMED, "malformed book frame"))
                 return out
             return self._apply(market, method == "snapshotOrderbook", seq, bids, asks, ts, state)
         if method == "updateTrades":

@@ -27,14 +27,15 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Update,
@@ -74,6 +75,7 @@ class PoloniexScheme(SchemeDefaults):
     market_types = (MarketType.SPOT,)
     ping_interval: float | None = 20.0  # the server drops connections silent for 30 s
     stale_after = 45.0  # pongs answer pings every 20 s, so a live feed is never quiet this long
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     # --- instruments -----------------------------------------------------------
 
@@ -112,13 +114,14 @@ class PoloniexScheme(SchemeDefaults):
     def ping_msg(self, state: State) -> list[str]:
         return ['{"event":"ping"}']
 
-    def _resync(self, market: Market, reason: str) -> list[Instruction]:
-        symbol = market.instrument.symbol
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        return [_frame("unsubscribe", BOOK_CHANNEL, [symbol]), _frame("subscribe", BOOK_CHANNEL, [symbol])]
+
+    def _lost(self, market: Market, kind: Loss, reason: str) -> Lost:
         market.last_id = None
-        market.awaiting = True
+        market.awaiting = True  # until the snapshot the remedy brings
         market.dropped = 0
-        frames = [_frame("unsubscribe", BOOK_CHANNEL, [symbol]), _frame("subscribe", BOOK_CHANNEL, [symbol])]
-        return [Desync(symbol, reason), Send(frames)]
+        return Lost(market.instrument.symbol, kind, reason)
 
     # --- translate -------------------------------------------------------------
 
@@ -172,7 +175,7 @@ class PoloniexScheme(SchemeDefaults):
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))
                 if not market.awaiting:
-                    out.extend(self._resync(market, "malformed book frame"))
+                    out.append(self._lost(market, Loss.MALFORMED, "malformed book frame"))
                 continue
             if snapshot:
                 market.last_id = new_id
@@ -188,12 +191,12 @@ class PoloniexScheme(SchemeDefaults):
                         state.broken = reason
                         out.append(Reconnect(reason))
                 else:
-                    out.extend(self._resync(market, "update before snapshot"))
+                    out.append(self._lost(market, Loss.GAP, "update before snapshot"))
                 continue
             if last_id != prev:
                 if new_id <= prev:
                     continue  # a duplicate or older change: already in the book
-                out.extend(self._resync(market, f"lastId {last_id} does not follow id {prev}"))
+                out.append(self._lost(market, Loss.GAP, f"lastId {last_id} does not follow id {prev}"))
                 continue
             market.last_id = new_id
             out.append(Update(symbol, bids, asks, new_id, ts))
