@@ -25,13 +25,15 @@ import orjson
 from translations import symbols
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
     Send,
     Snapshot,
@@ -78,6 +80,7 @@ class BitmexScheme(SchemeDefaults):
     market_types = (MarketType.PERP, MarketType.FUTURE, MarketType.SPOT)
     ping_interval: float | None = 5.0  # the venue asks for a "ping" after 5 s of silence
     stale_after = 15.0
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
         b, q = _venue_code(base), _venue_code(quote)
@@ -197,20 +200,23 @@ class BitmexScheme(SchemeDefaults):
         for name in sorted(names):
             market = state.markets.get(name)
             if market is not None and market.partial_seen:
-                out.extend(self._desync(market, f"malformed {frame.get('action')}"))
+                out.append(self._lost(market, Loss.MALFORMED, f"malformed {frame.get('action')}"))
         return out
 
-    def _desync(self, market: Market, reason: str) -> list[Instruction]:
-        """Drop the market's book and ask for a fresh partial; rows still in
-        flight are dropped until it comes."""
+    def _lost(self, market: Market, kind: Loss, reason: str) -> Lost:
+        """The market's book is lost; rows still in flight are dropped until
+        a fresh partial comes."""
         market.partial_seen = False
         market.levels = {}
-        topic = f"{market.book_table}:{market.instrument.symbol}"
-        frames = [
+        return Lost(market.instrument.symbol, kind, reason)
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        """A fresh partial: the market's book topic renewed."""
+        topic = f"{state.markets[symbol].book_table}:{symbol}"
+        return [
             orjson.dumps({"op": "unsubscribe", "args": [topic]}).decode(),
             orjson.dumps({"op": "subscribe", "args": [topic]}).decode(),
         ]
-        return [Desync(market.instrument.symbol, reason), Send(frames)]
 
     def _book(self, frame: dict[str, Any], state: State) -> list[Instruction]:
         action = frame["action"]
@@ -282,7 +288,7 @@ class BitmexScheme(SchemeDefaults):
                     break
             out.append(Update(sym, bids, asks, None, stamp))
         for sym, reason in failed.items():
-            out.extend(self._desync(markets[sym], reason))
+            out.append(self._lost(markets[sym], Loss.GAP, reason))
         return out
 
     def _partial(self, frame: dict[str, Any], rows: list[dict[str, Any]], state: State) -> list[Instruction]:

@@ -278,7 +278,8 @@ class Scheme(Protocol):
     besides renewing the connection. With `Remedy.RESUBSCRIBE` in it the
     scheme has `resubscribe_msg(state, symbol) -> list[str]`: frames that
     drop and renew one market's book subscription, so a fresh snapshot comes
-    on the same connection. With `Remedy.REFETCH` it has
+    on the same connection, or none when the market cannot be resubscribed
+    now (the connection is renewed then). With `Remedy.REFETCH` it has
     `refetch(state, symbol) -> list[Fetch]`: the REST snapshot to ask for
     (none when one is already out).
 

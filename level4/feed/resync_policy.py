@@ -64,11 +64,15 @@ def respond(lost: Lost, remedies: frozenset[Remedy], scheme: Scheme, state: Any)
         return out
     remedy = choose(lost.kind, remedies)
     if remedy is Remedy.RESUBSCRIBE:
-        out.append(Send(scheme.resubscribe_msg(state, lost.symbol)))  # type: ignore[attr-defined]
+        frames = scheme.resubscribe_msg(state, lost.symbol)  # type: ignore[attr-defined]
+        if frames:
+            out.append(Send(frames))
+            return out
+        remedy = Remedy.RENEW  # the market cannot be resubscribed now (no subscription to renew yet)
     elif remedy is Remedy.REFETCH:
         out.extend(scheme.refetch(state, lost.symbol))  # type: ignore[attr-defined]
-    else:
-        out.append(Reconnect(lost.reason, backoff=remedy is Remedy.BACK_OFF))
+        return out
+    out.append(Reconnect(lost.reason, backoff=remedy is Remedy.BACK_OFF))
     return out
 
 
