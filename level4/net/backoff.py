@@ -18,7 +18,7 @@ import random
 
 class Backoff:
     def __init__(
-        self, base: float = 0.5, cap: float = 30.0, jitter: float = 0.1, rng: random.Random | None = None
+        self, base: float = 0.5, cap: float = 30.0, rng: random.Random | None = None, jitter: float = 0.1
     ) -> None:
         self.base = base
         self.cap = cap

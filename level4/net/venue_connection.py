@@ -132,7 +132,7 @@ class FeedConnection:
         self.ping_interval = ping_interval
         self.stale_after = stale_after
         self.keepalive = keepalive
-        self.backoff = backoff or Backoff(RECONNECT_BASE, RECONNECT_CAP, RECONNECT_JITTER)
+        self.backoff = backoff or Backoff(RECONNECT_BASE, RECONNECT_CAP, jitter=RECONNECT_JITTER)
         # This connection's market reached synchronised (told by `synchronised`), and
         # no reconnect since asked to back off: if it is cut, reconnect at once.
         self._synced = False
