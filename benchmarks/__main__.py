@@ -1,6 +1,6 @@
 """Run level4's benchmarks and print their tables (org-mode, as in README.org).
 
-    .venv/bin/python -m benchmarks                 all three parts
+    .venv/bin/python -m benchmarks                 all four parts
     .venv/bin/python -m benchmarks hot live        some of them
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale")
+PARTS = ("hot", "live", "scale", "soak")
 
 
 def machine() -> str:
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter steps")
     parser.add_argument("--no-cryptofeed", action="store_true", help="skip cryptofeed in the hot-path part")
     parser.add_argument("--markets", type=int, default=4, help="markets sharing the live part's rate")
+    parser.add_argument("--soak-seconds", type=float, default=60.0, help="seconds of cuts per disconnect rate")
     args = parser.parse_args(argv)
     parts = args.parts or list(PARTS)
     unknown = sorted(set(parts) - set(PARTS))
@@ -85,6 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         rows = scale.run(quiet_seconds=5.0 if args.quick else 10.0)
         print("\n* scale: quiet simulated markets in one process\n")
         print(scale.table(rows).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "soak" in parts:
+        from benchmarks import soak
+
+        started = time.monotonic()
+        seconds = min(args.soak_seconds, 20.0) if args.quick else args.soak_seconds
+        uptimes = soak.uptime(seconds=seconds)
+        print(
+            f"\n* soak: time synchronised while venues cut connections ({seconds:g}s per rate; one market per venue,"
+            f" {len(soak.UPTIME_VENUES)} venues side by side, real reconnect clocks)\n"
+        )
+        print(soak.uptime_table(uptimes).org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 
