@@ -261,10 +261,10 @@ class HitbtcScheme(SchemeDefaults):
         if last is None:
             if market.awaiting:
                 market.dropped += 1
-                if market.dropped > MAX_DROPPED:
+                if market.dropped == MAX_DROPPED + 1:  # once: the rest wait for the new connection
                     reason = f"{symbol}: no snapshot after resubscribing"
                     state.broken = reason
-                    return [Reconnect(reason)]
+                    return [Lost(symbol, Loss.SNAPSHOT_FAILED, reason)]
                 return []
             return self._lost(market, Loss.GAP, "update before snapshot")
         if seq != last + 1:

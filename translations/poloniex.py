@@ -186,10 +186,10 @@ class PoloniexScheme(SchemeDefaults):
             if prev is None:
                 if market.awaiting:
                     market.dropped += 1
-                    if market.dropped > MAX_DROPPED:
+                    if market.dropped == MAX_DROPPED + 1:  # once: the rest wait for the new connection
                         reason = f"{symbol}: no snapshot after resubscribing"
                         state.broken = reason
-                        out.append(Reconnect(reason))
+                        out.append(Lost(symbol, Loss.SNAPSHOT_FAILED, reason))
                 else:
                     out.append(self._lost(market, Loss.GAP, "update before snapshot"))
                 continue
