@@ -79,7 +79,14 @@ def start_venue(name: str, pairs: list[str], rate: float, seed: int) -> Venue:
         proc.kill()
         raise RuntimeError(f"{name} simulator did not start")
     url = line.split()[3]
-    return Venue(name, pairs, proc, url, httpx.Client(base_url=url.replace("ws://", "http://").rstrip("/"), timeout=10))
+    # A new connection per control call: the simulator closes its HTTP connections after answering,
+    # and a kept one may be reused just before its close arrives.
+    http = httpx.Client(
+        base_url=url.replace("ws://", "http://").rstrip("/"),
+        timeout=10,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+    return Venue(name, pairs, proc, url, http)
 
 
 def shorten_clocks(stale_cap: float) -> str:
