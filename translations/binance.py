@@ -56,6 +56,7 @@ from translations.protocol import (
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
 from translations.scheme_defaults import SchemeDefaults
@@ -327,7 +328,7 @@ class BinanceScheme(SchemeDefaults):
             err = data.get("error", data)
             reason = f"venue error: {err.get('code')} {err.get('msg')}" if isinstance(err, dict) else str(err)
             state.broken = reason
-            return [Malformed(reason, data), Reconnect(reason)]
+            return refused(state.markets, reason, data)
         result = data.get("result")
         if isinstance(result, list):
             # The answer to LIST_SUBSCRIPTIONS: every book stream must still be there.

@@ -43,13 +43,13 @@ from translations.protocol import (
     Lost,
     Malformed,
     MarketType,
-    Reconnect,
     Remedy,
     RestAnswer,
     Snapshot,
     Trade,
     Update,
     Verify,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
@@ -261,7 +261,7 @@ class BitflyerScheme(SchemeDefaults):
         reason = f"venue error {error.get('code')}: {error.get('message')}" if isinstance(error, dict) else str(error)
         if was_subscribe:
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.products, reason, frame)
         return [Malformed(reason, frame)]
 
     def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:

@@ -32,13 +32,13 @@ from translations.protocol import (
     Lost,
     Malformed,
     MarketType,
-    Reconnect,
     Remedy,
     RestAnswer,
     Send,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import split_quote
@@ -182,7 +182,7 @@ class BitmexScheme(SchemeDefaults):
         if isinstance(request, dict) and request.get("op") == "subscribe":
             # A subscription that failed leaves its markets without a book.
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.markets, reason, frame)
         return [Malformed(reason, frame)]
 
     def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:

@@ -54,6 +54,7 @@ from translations.protocol import (
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
 from translations.scheme_defaults import SchemeDefaults
@@ -166,7 +167,7 @@ class BitstampScheme(SchemeDefaults):
                 data = frame.get("data")
                 message = data.get("message") if isinstance(data, dict) else data
                 state.broken = f"venue error: {message}"
-                return [Malformed(state.broken, frame), Reconnect(state.broken)], state
+                return refused(state.markets, state.broken, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return self._bad(frame, state, f"{event} {channel}: {type(exc).__name__} {exc}"), state
         return [Malformed(f"unknown event {event!r} on {channel!r}", frame)], state

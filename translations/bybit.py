@@ -35,13 +35,13 @@ from translations.protocol import (
     Lost,
     Malformed,
     MarketType,
-    Reconnect,
     Remedy,
     RestAnswer,
     Snapshot,
     Trade,
     Truncate,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import split_quote
@@ -200,7 +200,7 @@ class BybitScheme(SchemeDefaults):
             if success is False:
                 reason = f"venue error: {frame.get('ret_msg')}"
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.markets, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return self._bad(frame, state, f"{topic}: {type(exc).__name__} {exc}"), state
         return [Malformed("unknown frame", frame)], state

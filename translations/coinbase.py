@@ -26,11 +26,11 @@ from translations.protocol import (
     Lost,
     Malformed,
     MarketType,
-    Reconnect,
     RestAnswer,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
@@ -110,7 +110,7 @@ class CoinbaseScheme(SchemeDefaults):
             if kind == "error":
                 reason = f"venue error: {frame.get('message')} {frame.get('reason', '')}".strip()
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.products, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             return self._bad(frame, state, f"{kind}: {type(exc).__name__} {exc}"), state
         return [Malformed(f"unknown frame type {kind!r}", frame)], state

@@ -37,13 +37,13 @@ from translations.protocol import (
     Lost,
     Malformed,
     MarketType,
-    Reconnect,
     Remedy,
     RestAnswer,
     Send,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -184,7 +184,7 @@ class DeribitScheme(SchemeDefaults):
         if was_subscribe:
             # Without the subscription the books cannot be kept: start over.
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.markets, reason, frame)
         return [Malformed(reason, frame)]
 
     def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:

@@ -37,12 +37,12 @@ from translations.protocol import (
     Lost,
     Malformed,
     MarketType,
-    Reconnect,
     Remedy,
     RestAnswer,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
@@ -202,7 +202,7 @@ class HitbtcScheme(SchemeDefaults):
                 err = frame["error"]
                 reason = f"venue error: {err.get('message') if isinstance(err, dict) else err}"
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.markets, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return [Malformed(f"{type(exc).__name__}: {exc}", frame)], state
         return [Malformed("unknown frame", frame)], state

@@ -41,6 +41,7 @@ from translations.protocol import (
     Truncate,
     Update,
     Verify,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -244,7 +245,7 @@ class KrakenScheme(SchemeDefaults):
         if event == "error":
             reason = f"venue error: {frame.get('errorMessage')}"
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.pairs, reason, frame)
         return [Malformed(f"unknown event {event!r}", frame)]
 
 

@@ -44,6 +44,7 @@ from translations.protocol import (
     Trade,
     Update,
     Verify,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -257,7 +258,7 @@ class OkxScheme(SchemeDefaults):
         if event == "error":
             reason = f"venue error {frame.get('code')}: {frame.get('msg')}"
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.books, reason, frame)
         if event == "notice":
             # e.g. 64008: the connection is about to close for a service upgrade.
             reason = f"venue notice {frame.get('code')}: {frame.get('msg')}"

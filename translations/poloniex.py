@@ -33,12 +33,12 @@ from translations.protocol import (
     Lost,
     Malformed,
     MarketType,
-    Reconnect,
     Remedy,
     RestAnswer,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -145,7 +145,7 @@ class PoloniexScheme(SchemeDefaults):
             if event == "error":
                 reason = f"venue error: {frame.get('message')}"
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.markets, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return [Malformed(f"{type(exc).__name__}: {exc}", frame)], state
         return [Malformed("unknown frame", frame)], state

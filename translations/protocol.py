@@ -12,7 +12,7 @@ connection per market so that one market's fault never touches another's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -225,6 +225,15 @@ class Malformed:
 
 
 Instruction = Snapshot | Update | Trade | Verify | Truncate | Desync | Fetch | Send | Reconnect | Malformed | Lost
+
+
+def refused(symbols: Iterable[str], reason: str, frame: Any) -> list[Instruction]:
+    """The venue answered with an error that leaves these markets without a
+    book (a subscription refused or dropped): the frame counted as malformed,
+    and a VENUE_ERROR loss for each market."""
+    out: list[Instruction] = [Malformed(reason, frame)]
+    out.extend(Lost(symbol, Loss.VENUE_ERROR, reason) for symbol in symbols)
+    return out
 
 
 # --- frames level4 itself delivers to translate -----------------------------
