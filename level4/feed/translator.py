@@ -96,7 +96,8 @@ class Translator:
             instructions, self.state = self.scheme.translate(frame, self.state)
         except Exception as exc:  # a scheme bug must cost a resync, never the tree
             instructions = [Malformed(f"scheme raised {type(exc).__name__}: {exc}", frame)]
-            instructions.extend(Lost(i.symbol, Loss.SCHEME_ERROR, "scheme error") for i in self.instruments)
+            reason = f"scheme error: {type(exc).__name__}"
+            instructions.extend(Lost(i.symbol, Loss.SCHEME_ERROR, reason) for i in self.instruments)
         self.sort(instructions, book_work, work)
 
     def sort(self, instructions: list[Instruction], book_work: list[Instruction], work: ConnectionWork) -> None:
@@ -123,10 +124,6 @@ class Translator:
             elif kind is Lost:
                 assert isinstance(ins, Lost)
                 self.sort(resync_policy.respond(ins, self.remedies, self.scheme, self.state), book_work, work)
-
-    def lose(self, lost: Lost, book_work: list[Instruction], work: ConnectionWork) -> None:
-        """A loss seen outside the scheme (the connection ended): its remedy."""
-        self.sort([lost], book_work, work)
 
     def synchronised(self) -> bool:
         return self.scheme.synchronised(self.state)
