@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale", "export")
+PARTS = ("hot", "live", "scale", "soak", "export")
 
 
 def machine() -> str:
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter steps")
     parser.add_argument("--no-cryptofeed", action="store_true", help="skip cryptofeed in the hot-path part")
     parser.add_argument("--markets", type=int, default=4, help="markets sharing the live part's rate")
+    parser.add_argument("--soak-seconds", type=float, default=60.0, help="seconds of cuts per disconnect rate")
     args = parser.parse_args(argv)
     parts = args.parts or list(PARTS)
     unknown = sorted(set(parts) - set(PARTS))
@@ -95,6 +96,18 @@ def main(argv: list[str] | None = None) -> int:
         print(export_speed.table(rows).org())
         print("\nSize of each dataset, the largest journal:\n")
         print(export_speed.sizes_table(rows[-1]).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "soak" in parts:
+        from benchmarks import soak
+
+        started = time.monotonic()
+        seconds = min(args.soak_seconds, 20.0) if args.quick else args.soak_seconds
+        uptimes = soak.uptime(seconds=seconds)
+        print(
+            f"\n* soak: time synchronised while venues cut connections ({seconds:g}s per rate; one market per venue,"
+            f" {len(soak.UPTIME_VENUES)} venues side by side, real reconnect clocks)\n"
+        )
+        print(soak.uptime_table(uptimes).org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

@@ -4,6 +4,10 @@ service's memory must stay flat.
 
     .venv/bin/python -m benchmarks.soak --markets 20 --minutes 5
 
+Also the share of time books are synchronised while their venues keep
+cutting connections (`uptime`, the `soak` part of `python -m benchmarks`),
+with the service's real clocks: what the reconnect backoff costs.
+
 Each venue is a `level4 simulate` process of its own (so the service's RSS is
 the service's), its markets spread over the thirteen venues. Every phase each
 venue gets a new random mix of the faults its clients can notice; at each
@@ -35,6 +39,7 @@ import translations
 from benchmarks import bench_harness
 from benchmarks.report import Table
 from level4 import logs
+from level4.market.status_board import Status
 from level4.simulator.faults import FAULTS, supported
 from tests.resilience.venues import VENUES, same_book
 
@@ -74,7 +79,14 @@ def start_venue(name: str, pairs: list[str], rate: float, seed: int) -> Venue:
         proc.kill()
         raise RuntimeError(f"{name} simulator did not start")
     url = line.split()[3]
-    return Venue(name, pairs, proc, url, httpx.Client(base_url=url.replace("ws://", "http://").rstrip("/"), timeout=10))
+    # A new connection per control call: the simulator closes its HTTP connections after answering,
+    # and a kept one may be reused just before its close arrives.
+    http = httpx.Client(
+        base_url=url.replace("ws://", "http://").rstrip("/"),
+        timeout=10,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
+    return Venue(name, pairs, proc, url, http)
 
 
 def shorten_clocks(stale_cap: float) -> str:
@@ -222,6 +234,105 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for v in venues:
             v.close()
+
+
+# One venue of each integrity family (REST snapshot, sequence, checksum, none) and a second checksum one.
+UPTIME_VENUES = ("BINANCE", "BYBIT", "COINBASE", "KRAKEN", "OKX")
+DISCONNECT_RATES = (0.01, 0.05)  # per book frame, as `level4 simulate --faults disconnect=...`
+UPTIME_GOALS = {0.01: 0.95, 0.05: 0.80}
+SAMPLE = 0.02  # seconds between looks at every market's status
+
+
+@dataclass
+class Uptime:
+    venue: str
+    disconnect: float
+    share: float  # of the time, the market was live (its book synchronised)
+    cuts: int  # disconnects the venue injected
+    reconnects: int
+
+
+def uptime(
+    seconds: float = 60.0,
+    rates: tuple[float, ...] = DISCONNECT_RATES,
+    names: tuple[str, ...] = UPTIME_VENUES,
+    rate: float = 50.0,
+    seed: int = 1,
+) -> list[Uptime]:
+    """One market on each venue (a `level4 simulate` process each, at its
+    default order-flow rate), side by side in one service with its real
+    clocks; for each disconnect rate in turn, `seconds` of cuts while every
+    market's status is sampled, then the faults stop and every market must
+    be live again before the next rate."""
+    venues: list[Venue] = []
+    rows: list[Uptime] = []
+    try:
+        for i, name in enumerate(names):
+            venues.append(start_venue(name, [f"{BASES[0]}-{VENUES[name][1]}"], rate, seed + i))
+        with bench_harness.service() as (service, api):
+            for symbol in {BASES[0], *(VENUES[v.name][1] for v in venues)}:
+                api.post("/symbols", json={"symbol": symbol})
+            for v in venues:
+                kind = VENUES[v.name][2]
+                api.post(
+                    "/exchanges", json={"name": v.name, "ws_url": v.url, "rest_url": str(v.http.base_url)}
+                ).raise_for_status()
+                base, quote = v.pairs[0].split("-")
+                body = {"exchange": v.name, "base_symbol": base, "quote_symbol": quote, "market_type": kind}
+                r = api.post("/markets", json=body)
+                r.raise_for_status()
+                v.market_ids[v.pairs[0]] = int(r.json()["id"])
+            ids = {v.name: v.market_ids[v.pairs[0]] for v in venues}
+            bench_harness.enable(api, list(ids.values()))
+
+            def all_live() -> bool:
+                return all(service.board.get(i).status is Status.LIVE for i in ids.values())
+
+            bench_harness.wait_until(all_live, 60, "every market live")
+            for disconnect in rates:
+                cuts0 = {v.name: int(v.faults()["injected"].get("disconnect", 0)) for v in venues}
+                reconnects0 = {name: service.board.get(i).reconnects for name, i in ids.items()}
+                for v in venues:
+                    v.faults(clear=1, disconnect=disconnect)
+                live: Counter[str] = Counter()
+                samples = 0
+                due = time.monotonic()
+                end = due + seconds
+                while due < end:
+                    for name, market_id in ids.items():
+                        if service.board.get(market_id).status is Status.LIVE:
+                            live[name] += 1
+                    samples += 1
+                    due += SAMPLE
+                    time.sleep(max(0.0, due - time.monotonic()))
+                for v in venues:
+                    injected = int(v.faults(clear=1)["injected"].get("disconnect", 0)) - cuts0[v.name]
+                    reconnects = service.board.get(ids[v.name]).reconnects - reconnects0[v.name]
+                    rows.append(Uptime(v.name, disconnect, live[v.name] / samples, injected, reconnects))
+                bench_harness.wait_until(all_live, 60, "every market live again")
+    finally:
+        for v in venues:
+            v.close()
+    return rows
+
+
+def uptime_table(rows: list[Uptime]) -> Table:
+    table = Table(["disconnect rate", "venue", "cuts", "reconnects", "time synchronised"])
+    for disconnect in sorted({r.disconnect for r in rows}):
+        these = [r for r in rows if r.disconnect == disconnect]
+        for r in these:
+            table.add(f"{disconnect:g}", r.venue, r.cuts, r.reconnects, f"{r.share:.1%}")
+        mean = sum(r.share for r in these) / len(these)
+        goal = UPTIME_GOALS.get(disconnect)
+        verdict = "" if goal is None else f" (goal >= {goal:.0%}: {'met' if mean >= goal else 'not met'})"
+        table.add(
+            f"{disconnect:g}",
+            "all",
+            sum(r.cuts for r in these),
+            sum(r.reconnects for r in these),
+            f"{mean:.1%}{verdict}",
+        )
+    return table
 
 
 def checkpoint(venues: list[Venue], api: httpx.Client) -> int:

@@ -44,18 +44,21 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
-from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
+from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
 
@@ -135,6 +138,7 @@ class BinanceScheme(SchemeDefaults):
     stale_after = 60.0
     # Channels with events the book does not need (bookTicker is read by the tests as evidence).
     ignored: frozenset[str] = frozenset({"kline", "24hrTicker", "24hrMiniTicker"})
+    remedies = frozenset({Remedy.REFETCH})
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         return base + quote
@@ -230,20 +234,26 @@ class BinanceScheme(SchemeDefaults):
         sym = data.get("s")
         market = state.markets.get(sym) if data.get("e") == "depthUpdate" and isinstance(sym, str) else None
         if market is not None:
-            self._restart(market, f"malformed diff: {reason}", out)
+            self._restart(market, Loss.MALFORMED, f"malformed diff: {reason}", out)
         return out
 
-    def _restart(self, market: Market, reason: str, out: list[Instruction]) -> None:
-        """Desync and fetch a new snapshot; diffs arriving meanwhile are buffered."""
+    def _restart(self, market: Market, kind: Loss, reason: str, out: list[Instruction]) -> None:
+        """The book is lost (the resync policy refetches its snapshot, see
+        `refetch`); diffs arriving meanwhile are buffered. A market still
+        joining its first snapshot just makes sure one is asked for."""
         if market.failed:
             return
-        sym = market.instrument.symbol
-        if market.last is not None:
-            out.append(Desync(sym, reason))
+        was_synced = market.last is not None
         market.last = None
         market.straddle = False
-        if not market.fetching:
+        if was_synced:
+            out.append(Lost(market.instrument.symbol, kind, reason))
+        elif not market.fetching:
             self._fetch(market, out)
+
+    def refetch(self, state: State, symbol: str) -> list[Instruction]:
+        market = state.markets[symbol]
+        return refetch(market, self.depth_path(market.instrument.symbol))
 
     def _fetch(self, market: Market, out: list[Instruction]) -> None:
         fetch(market, self.depth_path(market.instrument.symbol), out)
@@ -267,7 +277,7 @@ class BinanceScheme(SchemeDefaults):
             return  # already in the book: the snapshot had it, or a repeated frame
         if not self._joins(market, data, first, last):
             market.buffer.append(data)
-            self._restart(market, self._jump(data, last), out)
+            self._restart(market, Loss.GAP, self._jump(data, last), out)
             return
         market.straddle = False
         market.last = final
@@ -326,7 +336,7 @@ class BinanceScheme(SchemeDefaults):
             err = data.get("error", data)
             reason = f"venue error: {err.get('code')} {err.get('msg')}" if isinstance(err, dict) else str(err)
             state.broken = reason
-            return [Malformed(reason, data), Reconnect(reason)]
+            return refused(state.markets, reason, data)
         result = data.get("result")
         if isinstance(result, list):
             # The answer to LIST_SUBSCRIPTIONS: every book stream must still be there.
@@ -335,9 +345,7 @@ class BinanceScheme(SchemeDefaults):
             if missing:
                 reason = f"depth streams no longer subscribed: {', '.join(missing)}"
                 state.broken = reason
-                out: list[Instruction] = [Desync(s, reason) for s in missing]
-                out.append(Reconnect(reason))
-                return out
+                return [Lost(s, Loss.VENUE_ERROR, reason) for s in missing]
         return []
 
 

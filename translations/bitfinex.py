@@ -32,11 +32,13 @@ from translations.protocol import (
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Update,
@@ -138,6 +140,7 @@ class BitfinexScheme(SchemeDefaults):
     market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP)
     ping_interval: float | None = None  # every channel sends a heartbeat when it has been quiet
     stale_after = 35.0  # heartbeats come every 15 seconds
+    remedies = frozenset({Remedy.RESUBSCRIBE})
     level_counts = True  # levels are (price, size, orders): P0 books count the orders at each price
 
     # --- instruments -------------------------------------------------------------
@@ -212,7 +215,7 @@ class BitfinexScheme(SchemeDefaults):
             market = state.markets.get(frame.symbol)
             if market is None:
                 return [], state
-            return self._resubscribe(market, state, f"checksum {frame.actual} != venue's {frame.expected}"), state
+            return [self._lost(market, Loss.CHECKSUM, f"checksum {frame.actual} != venue's {frame.expected}")], state
         if isinstance(frame, RestAnswer):
             return [], state
         return [Malformed("not a JSON array or object", frame)], state
@@ -281,7 +284,7 @@ class BitfinexScheme(SchemeDefaults):
         price, count, amount = level
         symbol = market.instrument.symbol
         if not market.snapshot_seen:
-            return self._resubscribe(market, state, "book change before its snapshot")
+            return [self._lost(market, Loss.GAP, "book change before its snapshot")]
         if count == 0:
             # a removal: the amount is 1 for a bid, -1 for an ask
             gone: tuple[Level, ...] = ((to_decimal_str(price), "0", 0),)
@@ -321,33 +324,28 @@ class BitfinexScheme(SchemeDefaults):
         out.append(Reconnect(reason))
         return out
 
-    def _resubscribe(self, market: Market, state: State, reason: str) -> list[Instruction]:
-        """One book lost sync: a fresh subscription brings a fresh snapshot."""
-        symbol = market.instrument.symbol
+    def _lost(self, market: Market, kind: Loss, reason: str) -> Lost:
         market.snapshot_seen = False
-        frames: list[str] = []
+        return Lost(market.instrument.symbol, kind, reason)
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        """A fresh subscription brings a fresh snapshot; none without a
+        channel to renew (only a new connection can help then)."""
+        market = state.markets[symbol]
         chan = market.book_chan
-        if chan is not None:
-            state.channels.pop(chan, None)
-            state.retired.add(chan)
-            market.book_chan = None
-            frames.append(orjson.dumps({"event": "unsubscribe", "chanId": chan}).decode())
-            frames.append(self._book_subscribe(symbol))
-        out: list[Instruction] = [Desync(symbol, reason)]
-        if frames:
-            out.append(Send(frames))
-        else:
-            # Without a channel to renew, only a new connection can help.
-            out.append(Reconnect(reason))
-            state.broken = reason
-        return out
+        if chan is None:
+            return []
+        state.channels.pop(chan, None)
+        state.retired.add(chan)
+        market.book_chan = None
+        return [orjson.dumps({"event": "unsubscribe", "chanId": chan}).decode(), self._book_subscribe(symbol)]
 
     def _bad(self, frame: list[Any], state: State, reason: str) -> list[Instruction]:
         """A book frame we could not read may have carried a change: resync it."""
         out: list[Instruction] = [Malformed(reason, frame)]
         channel = state.channels.get(frame[0]) if frame and type(frame[0]) is int else None
         if channel is not None and channel.kind == "book" and channel.market is not None:
-            out.extend(self._resubscribe(channel.market, state, f"unreadable book frame: {reason}"))
+            out.append(self._lost(channel.market, Loss.MALFORMED, f"unreadable book frame: {reason}"))
         return out
 
     # --- events ------------------------------------------------------------------
@@ -388,8 +386,8 @@ class BitfinexScheme(SchemeDefaults):
             out: list[Instruction] = [Malformed(reason, frame)]
             market = state.markets.get(frame.get("symbol") or "")
             if market is not None and frame.get("channel") == "book" and market.book_chan is None:
-                # the book subscription failed: say why the book stays empty
-                out.append(Desync(market.instrument.symbol, reason))
+                # the book subscription failed: without it the book stays empty
+                out.append(self._lost(market, Loss.VENUE_ERROR, reason))
             return out
         return [Malformed(f"unknown event {event!r}", frame)]
 

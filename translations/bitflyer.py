@@ -36,19 +36,20 @@ from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Update,
     Verify,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
@@ -142,6 +143,7 @@ class BitflyerScheme(SchemeDefaults):
     market_types = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE)
     ping_interval: float | None = None  # no application ping; board snapshots arrive every few seconds
     stale_after = 30.0
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     # --- instruments -----------------------------------------------------------
 
@@ -257,7 +259,7 @@ class BitflyerScheme(SchemeDefaults):
         reason = f"venue error {error.get('code')}: {error.get('message')}" if isinstance(error, dict) else str(error)
         if was_subscribe:
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.products, reason, frame)
         return [Malformed(reason, frame)]
 
     def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
@@ -268,25 +270,26 @@ class BitflyerScheme(SchemeDefaults):
         except (KeyError, TypeError):
             return out
         if entry is not None and entry[0] is not EXECUTIONS:
-            out.extend(self._resync(entry[1], state, "unreadable board message"))
+            out.append(self._lost(entry[1], Loss.MALFORMED, "unreadable board message"))
         return out
 
-    def _resync(self, product: Product, state: State, reason: str) -> list[Instruction]:
+    def _lost(self, product: Product, kind: Loss, reason: str) -> Lost:
         product.snapshot_seen = False
-        channel = SNAPSHOT + product.instrument.symbol
+        return Lost(product.instrument.symbol, kind, reason)
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        channel = SNAPSHOT + symbol
         # The venue re-sends snapshots by itself; a fresh subscription may bring one sooner.
-        again = [self._request(state, "unsubscribe", channel), self._request(state, "subscribe", channel)]
-        return [Desync(product.instrument.symbol, reason), Send(again)]
+        return [self._request(state, "unsubscribe", channel), self._request(state, "subscribe", channel)]
 
     def _mismatch(self, mismatch: ChecksumMismatch, state: State) -> list[Instruction]:
         product = state.products.get(mismatch.symbol)
         if product is None or not product.snapshot_seen:
             return []
         if mismatch.actual == CROSSED:
-            return self._resync(product, state, "crossed book")
-        return self._resync(
-            product, state, f"mid_price {unscaled(mismatch.expected)} but book mid {unscaled(mismatch.actual)}"
-        )
+            return [self._lost(product, Loss.CHECKSUM, "crossed book")]
+        reason = f"mid_price {unscaled(mismatch.expected)} but book mid {unscaled(mismatch.actual)}"
+        return [self._lost(product, Loss.CHECKSUM, reason)]
 
     @staticmethod
     def _levels(raw: list[dict[str, Any]]) -> list[Level]:

@@ -25,18 +25,20 @@ import orjson
 from translations import symbols
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
+    Remedy,
     RestAnswer,
     Send,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import split_quote
@@ -78,6 +80,7 @@ class BitmexScheme(SchemeDefaults):
     market_types = (MarketType.PERP, MarketType.FUTURE, MarketType.SPOT)
     ping_interval: float | None = 5.0  # the venue asks for a "ping" after 5 s of silence
     stale_after = 15.0
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         b, q = _venue_code(base), _venue_code(quote)
@@ -177,7 +180,7 @@ class BitmexScheme(SchemeDefaults):
         if isinstance(request, dict) and request.get("op") == "subscribe":
             # A subscription that failed leaves its markets without a book.
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.markets, reason, frame)
         return [Malformed(reason, frame)]
 
     def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
@@ -195,20 +198,23 @@ class BitmexScheme(SchemeDefaults):
         for name in sorted(names):
             market = state.markets.get(name)
             if market is not None and market.partial_seen:
-                out.extend(self._desync(market, f"malformed {frame.get('action')}"))
+                out.append(self._lost(market, Loss.MALFORMED, f"malformed {frame.get('action')}"))
         return out
 
-    def _desync(self, market: Market, reason: str) -> list[Instruction]:
-        """Drop the market's book and ask for a fresh partial; rows still in
-        flight are dropped until it comes."""
+    def _lost(self, market: Market, kind: Loss, reason: str) -> Lost:
+        """The market's book is lost; rows still in flight are dropped until
+        a fresh partial comes."""
         market.partial_seen = False
         market.levels = {}
-        topic = f"{market.book_table}:{market.instrument.symbol}"
-        frames = [
+        return Lost(market.instrument.symbol, kind, reason)
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        """A fresh partial: the market's book topic renewed."""
+        topic = f"{state.markets[symbol].book_table}:{symbol}"
+        return [
             orjson.dumps({"op": "unsubscribe", "args": [topic]}).decode(),
             orjson.dumps({"op": "subscribe", "args": [topic]}).decode(),
         ]
-        return [Desync(market.instrument.symbol, reason), Send(frames)]
 
     def _book(self, frame: dict[str, Any], state: State) -> list[Instruction]:
         action = frame["action"]
@@ -280,7 +286,7 @@ class BitmexScheme(SchemeDefaults):
                     break
             out.append(Update(sym, bids, asks, None, stamp))
         for sym, reason in failed.items():
-            out.extend(self._desync(markets[sym], reason))
+            out.append(self._lost(markets[sym], Loss.GAP, reason))
         return out
 
     def _partial(self, frame: dict[str, Any], rows: list[dict[str, Any]], state: State) -> list[Instruction]:

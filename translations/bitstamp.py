@@ -42,18 +42,21 @@ import orjson
 from translations import symbols
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
-from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
+from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
 
@@ -90,6 +93,7 @@ class BitstampScheme(SchemeDefaults):
     market_types = (MarketType.SPOT,)
     ping_interval: float | None = 15.0
     stale_after = 45.0
+    remedies = frozenset({Remedy.REFETCH})
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         return (base + quote).lower()
@@ -159,7 +163,7 @@ class BitstampScheme(SchemeDefaults):
                 data = frame.get("data")
                 message = data.get("message") if isinstance(data, dict) else data
                 state.broken = f"venue error: {message}"
-                return [Malformed(state.broken, frame), Reconnect(state.broken)], state
+                return refused(state.markets, state.broken, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return self._bad(frame, state, f"{event} {channel}: {type(exc).__name__} {exc}"), state
         return [Malformed(f"unknown event {event!r} on {channel!r}", frame)], state
@@ -171,7 +175,7 @@ class BitstampScheme(SchemeDefaults):
         if frame.get("event") == "data" and isinstance(channel, str) and channel.startswith(BOOK):
             market = state.markets.get(channel[len(BOOK) :])
             if market is not None:
-                self._restart(market, f"malformed diff: {reason}", out)
+                self._restart(market, Loss.MALFORMED, f"malformed diff: {reason}", out)
         return out
 
     def _subscribed(self, channel: Any, state: State) -> list[Instruction]:
@@ -183,15 +187,22 @@ class BitstampScheme(SchemeDefaults):
             self._fetch(market, out)
         return out
 
-    def _restart(self, market: Market, reason: str, out: list[Instruction]) -> None:
-        """Desync and fetch a new snapshot; diffs arriving meanwhile are buffered."""
+    def _restart(self, market: Market, kind: Loss, reason: str, out: list[Instruction]) -> None:
+        """The book is lost (the resync policy refetches its snapshot, see
+        `refetch`); diffs arriving meanwhile are buffered. A market still
+        joining its first snapshot just makes sure one is asked for."""
         if market.failed:
             return
-        if market.synced:
-            out.append(Desync(market.instrument.symbol, reason))
+        was_synced = market.synced
         market.synced = False
-        if not market.fetching:
+        if was_synced:
+            out.append(Lost(market.instrument.symbol, kind, reason))
+        elif not market.fetching:
             self._fetch(market, out)
+
+    def refetch(self, state: State, symbol: str) -> list[Instruction]:
+        market = state.markets[symbol]
+        return refetch(market, self.book_path(market.instrument.symbol))
 
     def _fetch(self, market: Market, out: list[Instruction]) -> None:
         fetch(market, self.book_path(market.instrument.symbol), out)
@@ -209,7 +220,7 @@ class BitstampScheme(SchemeDefaults):
         market.stream_mts = mts
         if previous is not None and mts < previous:
             market.buffer.clear()
-            self._restart(market, f"diff microtimestamp ran backwards {previous} -> {mts}", out)
+            self._restart(market, Loss.GAP, f"diff microtimestamp ran backwards {previous} -> {mts}", out)
             return
         if not market.synced:
             market.buffer.append(data)

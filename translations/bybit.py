@@ -28,19 +28,20 @@ import orjson
 from translations import symbols
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Truncate,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import split_quote
@@ -91,6 +92,7 @@ class BybitScheme(SchemeDefaults):
     market_types = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE)
     ping_interval: float | None = 20.0  # the venue drops connections that stay quiet
     stale_after = 60.0
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     def endpoint(self, instruments: Sequence[Instrument]) -> str:
         """v5 serves each category on its own path; one connection, one category."""
@@ -195,7 +197,7 @@ class BybitScheme(SchemeDefaults):
             if success is False:
                 reason = f"venue error: {frame.get('ret_msg')}"
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.markets, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return self._bad(frame, state, f"{topic}: {type(exc).__name__} {exc}"), state
         return [Malformed("unknown frame", frame)], state
@@ -207,20 +209,24 @@ class BybitScheme(SchemeDefaults):
         if isinstance(topic, str) and (topic.startswith("orderbook.") or topic.startswith(LEGACY_BOOK_PREFIXES)):
             market = state.markets.get(topic.rpartition(".")[2])
             if market is not None and market.snapshot_seen:
-                out.extend(self._desync(market, "malformed book frame"))
+                out.extend(self._desync(market, "malformed book frame", Loss.MALFORMED))
         return out
 
-    def _desync(self, market: Market, reason: str) -> list[Instruction]:
-        """Drop the book and resubscribe its topic for a fresh snapshot; deltas
-        still in flight are dropped until it comes."""
+    def _desync(self, market: Market, reason: str, kind: Loss = Loss.GAP) -> list[Instruction]:
+        """The book is lost; deltas still in flight are dropped until the
+        fresh snapshot the remedy brings."""
         market.snapshot_seen = False
         market.resyncing = True
         market.ids = {}
-        frames = [
-            orjson.dumps({"op": "unsubscribe", "args": [market.topic]}).decode(),
-            orjson.dumps({"op": "subscribe", "args": [market.topic]}).decode(),
+        return [Lost(market.instrument.symbol, kind, reason)]
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        """A fresh snapshot: the market's book topic renewed."""
+        topic = state.markets[symbol].topic
+        return [
+            orjson.dumps({"op": "unsubscribe", "args": [topic]}).decode(),
+            orjson.dumps({"op": "subscribe", "args": [topic]}).decode(),
         ]
-        return [Desync(market.instrument.symbol, reason), Send(frames)]
 
     def _before_snapshot(self, market: Market) -> list[Instruction]:
         if market.resyncing:

@@ -18,18 +18,19 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     KeepAlive,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
     RestAnswer,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
@@ -107,7 +108,7 @@ class CoinbaseScheme(SchemeDefaults):
             if kind == "error":
                 reason = f"venue error: {frame.get('message')} {frame.get('reason', '')}".strip()
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.products, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError) as exc:
             return self._bad(frame, state, f"{kind}: {type(exc).__name__} {exc}"), state
         return [Malformed(f"unknown frame type {kind!r}", frame)], state
@@ -117,14 +118,15 @@ class CoinbaseScheme(SchemeDefaults):
         out: list[Instruction] = [Malformed(reason, frame)]
         product = state.products.get(frame.get("product_id", ""))
         if product is not None and frame.get("type") in ("l2update", "snapshot"):
-            out.extend(self._desync(product, state, f"malformed {frame.get('type')}"))
+            out.extend(self._desync(product, state, f"malformed {frame.get('type')}", Loss.MALFORMED))
         return out
 
-    def _desync(self, product: Product, state: State, reason: str) -> list[Instruction]:
+    def _desync(self, product: Product, state: State, reason: str, kind: Loss = Loss.GAP) -> list[Instruction]:
         product.snapshot_seen = False
-        # The only way to get a new level-2 snapshot is a new subscription.
+        # The only way to get a new level-2 snapshot is a new subscription, which this
+        # scheme makes on a new connection (it lists no remedies): the connection is done.
         state.broken = reason
-        return [Desync(product.instrument.symbol, reason), Reconnect(reason)]
+        return [Lost(product.instrument.symbol, kind, reason)]
 
     def _snapshot(self, frame: dict[str, Any], state: State) -> list[Instruction]:
         product = state.products.get(frame["product_id"])

@@ -30,18 +30,20 @@ import orjson
 from translations import symbols
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
+    Remedy,
     RestAnswer,
     Send,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -71,6 +73,7 @@ class DeribitScheme(SchemeDefaults):
     market_types = (MarketType.PERP, MarketType.FUTURE, MarketType.OPTION, MarketType.SPOT)
     ping_interval: float | None = None  # the venue's heartbeats keep the socket alive
     stale_after = 2.5 * HEARTBEAT_SECONDS
+    remedies = frozenset({Remedy.RESUBSCRIBE})
     interval = "100ms"  # the finest interval open to unauthenticated connections
 
     # --- instruments -----------------------------------------------------------
@@ -179,7 +182,7 @@ class DeribitScheme(SchemeDefaults):
         if was_subscribe:
             # Without the subscription the books cannot be kept: start over.
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.markets, reason, frame)
         return [Malformed(reason, frame)]
 
     def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
@@ -192,21 +195,19 @@ class DeribitScheme(SchemeDefaults):
         if isinstance(channel, str) and channel.startswith("book."):
             market = state.markets.get(channel.split(".")[1])
             if market is not None:
-                out.extend(self._resync(market, state, "unreadable book notification"))
+                out.extend(self._lost(market, Loss.MALFORMED, "unreadable book notification"))
         return out
 
-    def _resync(self, market: Market, state: State, reason: str) -> list[Instruction]:
+    def _lost(self, market: Market, kind: Loss, reason: str) -> list[Instruction]:
         market.change_id = None
-        market.resyncing = True
-        channel = [f"book.{market.instrument.symbol}.{self.interval}"]
+        market.resyncing = True  # until the snapshot the remedy brings
+        return [Lost(market.instrument.symbol, kind, reason)]
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        channel = [f"book.{symbol}.{self.interval}"]
         return [
-            Desync(market.instrument.symbol, reason),
-            Send(
-                [
-                    self._request(state, "public/unsubscribe", {"channels": channel}),
-                    self._request(state, "public/subscribe", {"channels": channel}),
-                ]
-            ),
+            self._request(state, "public/unsubscribe", {"channels": channel}),
+            self._request(state, "public/subscribe", {"channels": channel}),
         ]
 
     @staticmethod
@@ -232,10 +233,10 @@ class DeribitScheme(SchemeDefaults):
             if market.change_id is None:
                 if market.resyncing:
                     return []  # the old subscription's last words, before the new snapshot
-                return self._resync(market, state, "change before snapshot")
+                return self._lost(market, Loss.GAP, "change before snapshot")
             prev = data["prev_change_id"]
             if prev != market.change_id:
-                return self._resync(market, state, f"change ids broke: expected {market.change_id}, got {prev}")
+                return self._lost(market, Loss.GAP, f"change ids broke: expected {market.change_id}, got {prev}")
             bids = self._levels(data["bids"])
             asks = self._levels(data["asks"])
             market.change_id = change_id

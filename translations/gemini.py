@@ -24,14 +24,14 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     KeepAlive,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
     RestAnswer,
     Snapshot,
     Trade,
@@ -184,9 +184,8 @@ class GeminiScheme(SchemeDefaults):
         book = state.books.get(frame.get("symbol", ""))
         if book is not None and frame.get("type") == "l2_updates":
             book.lost = True
-            state.broken = reason
-            out.append(Desync(book.instrument.symbol, f"unreadable book frame: {reason}"))
-            out.append(Reconnect(reason))
+            state.broken = reason  # it lists no remedies: the connection is renewed
+            out.append(Lost(book.instrument.symbol, Loss.MALFORMED, f"unreadable book frame: {reason}"))
         return out
 
 

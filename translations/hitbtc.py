@@ -30,18 +30,19 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
@@ -114,6 +115,7 @@ class HitbtcScheme(SchemeDefaults):
     ping_interval: float | None = None
     # A quiet market may send nothing for minutes; only a long silence counts.
     stale_after = 120.0
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     # --- instruments -----------------------------------------------------------
 
@@ -156,7 +158,7 @@ class HitbtcScheme(SchemeDefaults):
             orjson.dumps({"method": "subscribe", "ch": "trades", "params": {"symbols": syms}, "id": 2}).decode(),
         ]
 
-    def _resubscribe(self, state: State, symbol: str) -> list[str]:
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
         state.request_id += 2
         rid = state.request_id
         if state.legacy:
@@ -171,12 +173,11 @@ class HitbtcScheme(SchemeDefaults):
             orjson.dumps({"method": "subscribe", "ch": BOOK_CHANNEL, "params": params, "id": rid + 1}).decode(),
         ]
 
-    def _resync(self, market: Market, state: State, reason: str) -> list[Instruction]:
-        symbol = market.instrument.symbol
+    def _lost(self, market: Market, kind: Loss, reason: str) -> list[Instruction]:
         market.sequence = None
-        market.awaiting = True
+        market.awaiting = True  # until the snapshot the remedy brings
         market.dropped = 0
-        return [Desync(symbol, reason), Send(self._resubscribe(state, symbol))]
+        return [Lost(market.instrument.symbol, kind, reason)]
 
     # --- translate -------------------------------------------------------------
 
@@ -198,7 +199,7 @@ class HitbtcScheme(SchemeDefaults):
                 err = frame["error"]
                 reason = f"venue error: {err.get('message') if isinstance(err, dict) else err}"
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.markets, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return [Malformed(f"{type(exc).__name__}: {exc}", frame)], state
         return [Malformed("unknown frame", frame)], state
@@ -240,7 +241,7 @@ class HitbtcScheme(SchemeDefaults):
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))
                 if not market.awaiting:
-                    out.extend(self._resync(market, state, "malformed book frame"))
+                    out.extend(self._lost(market, Loss.MALFORMED, "malformed book frame"))
                 continue
             out.extend(self._apply(market, snapshot, seq, bids, asks, ts, state))
         return out
@@ -257,16 +258,16 @@ class HitbtcScheme(SchemeDefaults):
         if last is None:
             if market.awaiting:
                 market.dropped += 1
-                if market.dropped > MAX_DROPPED:
+                if market.dropped == MAX_DROPPED + 1:  # once: the rest wait for the new connection
                     reason = f"{symbol}: no snapshot after resubscribing"
                     state.broken = reason
-                    return [Reconnect(reason)]
+                    return [Lost(symbol, Loss.SNAPSHOT_FAILED, reason)]
                 return []
-            return self._resync(market, state, "update before snapshot")
+            return self._lost(market, Loss.GAP, "update before snapshot")
         if seq != last + 1:
             if seq <= last:
                 return []  # a duplicate or older change: already in the book
-            return self._resync(market, state, f"sequence gap {last} -> {seq}")
+            return self._lost(market, Loss.GAP, f"sequence gap {last} -> {seq}")
         market.sequence = seq
         return [Update(symbol, bids, asks, seq, ts)]
 
@@ -303,7 +304,7 @@ class HitbtcScheme(SchemeDefaults):
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out: list[Instruction] = [Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame)]
                 if not market.awaiting:
-                    out.extend(self._resync(market, state, "malformed book frame"))
+                    out.extend(self._lost(market, Loss.MALFORMED, "malformed book frame"))
                 return out
             return self._apply(market, method == "snapshotOrderbook", seq, bids, asks, ts, state)
         if method == "updateTrades":

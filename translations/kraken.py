@@ -26,20 +26,22 @@ from translations import symbols
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
-    Desync,
     Instruction,
     Instrument,
     KeepAlive,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Truncate,
     Update,
     Verify,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -73,6 +75,7 @@ class KrakenScheme(SchemeDefaults):
     market_types = (MarketType.SPOT,)
     ping_interval: float | None = 30.0
     stale_after = 10.0  # heartbeats come every second when a channel is quiet
+    remedies = frozenset({Remedy.RESUBSCRIBE})
     keepalive = KeepAlive('{"event":"heartbeat"}')
 
     def __init__(self, depth: int = 1000) -> None:
@@ -140,7 +143,7 @@ class KrakenScheme(SchemeDefaults):
             if pair is None:
                 return [], state
             reason = f"checksum mismatch: venue {frame.expected}, book {frame.actual}"
-            return self._resync(pair, state, reason), state
+            return self._lost(pair, Loss.CHECKSUM, reason), state
         if isinstance(frame, RestAnswer):
             return [], state
         return [Malformed("not a JSON frame", frame)], state
@@ -155,15 +158,17 @@ class KrakenScheme(SchemeDefaults):
                 return None
         return pair
 
-    def _resync(self, pair: Pair, state: State, reason: str) -> list[Instruction]:
+    def _lost(self, pair: Pair, kind: Loss, reason: str) -> list[Instruction]:
         pair.snapshot_seen = False
-        pair.resyncing = True
-        symbol = [pair.instrument.symbol]
-        frames = [
-            self._subscription("unsubscribe", symbol, "book", pair.depth),
-            self._subscription("subscribe", symbol, "book", pair.depth),
+        pair.resyncing = True  # until the snapshot the remedy brings
+        return [Lost(pair.instrument.symbol, kind, reason)]
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        depth = state.pairs[symbol].depth
+        return [
+            self._subscription("unsubscribe", [symbol], "book", depth),
+            self._subscription("subscribe", [symbol], "book", depth),
         ]
-        return [Desync(pair.instrument.symbol, reason), Send(frames)]
 
     def _bad(self, frame: list[Any], state: State, reason: str) -> list[Instruction]:
         """A book frame we could not read may have carried a change: resync that pair."""
@@ -171,7 +176,7 @@ class KrakenScheme(SchemeDefaults):
         if len(frame) >= 4 and isinstance(frame[-2], str) and frame[-2].startswith("book"):
             pair = self._pair(frame[-1], state)
             if pair is not None:
-                out.extend(self._resync(pair, state, f"unreadable book frame: {reason}"))
+                out.extend(self._lost(pair, Loss.MALFORMED, f"unreadable book frame: {reason}"))
         return out
 
     def _channel(self, frame: list[Any], state: State) -> list[Instruction]:
@@ -203,7 +208,7 @@ class KrakenScheme(SchemeDefaults):
         if not pair.snapshot_seen:
             if pair.resyncing:
                 return []  # the old subscription's tail, before the new snapshot
-            return self._resync(pair, state, "book update before snapshot")
+            return self._lost(pair, Loss.GAP, "book update before snapshot")
         stamp = max(float(asks[-1][2]) if asks else 0.0, float(bids[-1][2]) if bids else 0.0)
         out: list[Instruction] = [
             Update(symbol, bids, asks, None, stamp or None),
@@ -227,16 +232,17 @@ class KrakenScheme(SchemeDefaults):
             reason = f"subscription refused: {frame.get('errorMessage')} ({frame.get('pair')})"
             out: list[Instruction] = [Malformed(reason, frame)]
             pair = self._pair(frame.get("pair"), state)
+            state.broken = reason
             if pair is not None:
                 pair.snapshot_seen = False
-                out.append(Desync(pair.instrument.symbol, reason))
-            state.broken = reason
-            out.append(Reconnect(reason))
+                out.append(Lost(pair.instrument.symbol, Loss.VENUE_ERROR, reason))
+            else:
+                out.append(Reconnect(reason, backoff=True))
             return out
         if event == "error":
             reason = f"venue error: {frame.get('errorMessage')}"
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.pairs, reason, frame)
         return [Malformed(f"unknown event {event!r}", frame)]
 
 

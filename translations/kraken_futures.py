@@ -32,14 +32,15 @@ import orjson
 from translations import symbols
 from translations.numbers import to_decimal_str
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
     Level,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
-    Send,
+    Remedy,
     Snapshot,
     Trade,
     Update,
@@ -76,6 +77,8 @@ class KrakenFuturesScheme(SchemeDefaults):
     market_types: tuple[MarketType, ...] = (MarketType.PERP, MarketType.FUTURE)
     ping_interval: float | None = None  # websocket pings keep it open; the venue asks for one a minute
     stale_after = 60.0
+    # A product's book alone is subscribed again for a fresh snapshot (level4/feed/resync_policy.py).
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         if market_type is MarketType.PERP:
@@ -165,27 +168,29 @@ class KrakenFuturesScheme(SchemeDefaults):
         if seq <= product.seq:
             return []  # a repeat of what the book has
         if seq != product.seq + 1:
-            return self._resubscribe(product, f"seq jumped: expected {product.seq + 1}, got {seq}")
+            return [self._lost(product, Loss.GAP, f"seq jumped: expected {product.seq + 1}, got {seq}")]
         product.seq = seq
         sym = product.instrument.symbol
         if side == "buy":
             return [Update(sym, level, (), seq, _time(frame.get("timestamp")))]
         return [Update(sym, (), level, seq, _time(frame.get("timestamp")))]
 
-    def _resubscribe(self, product: Product, reason: str) -> list[Instruction]:
-        """That product's book alone starts over: unsubscribed and subscribed again, which
-        brings a fresh snapshot; the connection's other books are untouched."""
+    def _lost(self, product: Product, kind: Loss, reason: str) -> Lost:
+        """That product's book waits for a new snapshot; the policy picks the remedy."""
         product.seq = None
-        pid = product.instrument.symbol
-        frames = [_request("unsubscribe", "book", [pid]), _request("subscribe", "book", [pid])]
-        return [Desync(pid, reason), Send(frames)]
+        return Lost(product.instrument.symbol, kind, reason)
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        """Unsubscribed and subscribed again, a product's book comes with a fresh
+        snapshot; the connection's other books are untouched."""
+        return [_request("unsubscribe", "book", [symbol]), _request("subscribe", "book", [symbol])]
 
     def _bad(self, frame: dict[str, Any], state: State, reason: str) -> list[Instruction]:
         out: list[Instruction] = [Malformed(reason, frame)]
         pid = frame.get("product_id")
         product = state.products.get(pid) if isinstance(pid, str) else None
         if product is not None and frame.get("feed") in ("book", "book_snapshot") and product.seq is not None:
-            out.extend(self._resubscribe(product, f"unreadable book message: {reason}"))
+            out.append(self._lost(product, Loss.MALFORMED, f"unreadable book message: {reason}"))
         return out
 
     def _trade(self, frame: dict[str, Any], state: State) -> list[Instruction]:

@@ -31,18 +31,20 @@ from translations import symbols
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
-    Desync,
     Instruction,
     Instrument,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
     Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Update,
     Verify,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -81,6 +83,7 @@ class OkxScheme(SchemeDefaults):
     market_types = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE, MarketType.OPTION)
     ping_interval: float | None = 20.0  # OKX drops a connection after 30 s without traffic
     stale_after = 30.0
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     # --- instruments -------------------------------------------------------------
 
@@ -157,18 +160,21 @@ class OkxScheme(SchemeDefaults):
             book = state.books.get(frame.symbol)
             if book is None:
                 return [], state
-            return self._resync(book, f"checksum mismatch: venue {frame.expected}, book {frame.actual}"), state
+            reason = f"checksum mismatch: venue {frame.expected}, book {frame.actual}"
+            return [self._lost(book, Loss.CHECKSUM, reason)], state
         if isinstance(frame, RestAnswer):
             return [], state
         return [Malformed("not a JSON object", frame)], state
 
-    def _resync(self, book: Book, reason: str) -> list[Instruction]:
+    def _lost(self, book: Book, kind: Loss, reason: str) -> Lost:
         book.snapshot_seen = False
-        book.resyncing = True
+        book.resyncing = True  # until the snapshot the remedy brings
         book.seq = None
-        arg = [{"channel": BOOK_CHANNEL, "instId": book.instrument.symbol}]
-        frames = [_dumps({"op": "unsubscribe", "args": arg}), _dumps({"op": "subscribe", "args": arg})]
-        return [Desync(book.instrument.symbol, reason), Send(frames)]
+        return Lost(book.instrument.symbol, kind, reason)
+
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        arg = [{"channel": BOOK_CHANNEL, "instId": symbol}]
+        return [_dumps({"op": "unsubscribe", "args": arg}), _dumps({"op": "subscribe", "args": arg})]
 
     def _bad(self, frame: dict[str, Any], arg: Any, state: State, reason: str) -> list[Instruction]:
         """A book push we could not read may have carried a change: resync it."""
@@ -176,7 +182,7 @@ class OkxScheme(SchemeDefaults):
         if isinstance(arg, dict) and arg.get("channel") == BOOK_CHANNEL:
             book = state.books.get(arg.get("instId", ""))
             if book is not None:
-                out.extend(self._resync(book, f"unreadable book push: {reason}"))
+                out.append(self._lost(book, Loss.MALFORMED, f"unreadable book push: {reason}"))
         return out
 
     def _push(self, frame: dict[str, Any], arg: dict[str, Any], state: State) -> list[Instruction]:
@@ -211,11 +217,11 @@ class OkxScheme(SchemeDefaults):
                 if not book.snapshot_seen:
                     if book.resyncing:
                         continue  # the old subscription's tail, before the new snapshot
-                    out.extend(self._resync(book, "book update before snapshot"))
+                    out.append(self._lost(book, Loss.GAP, "book update before snapshot"))
                     return out
                 prev = data.get("prevSeqId")
                 if prev is not None and book.seq is not None and prev != book.seq:
-                    out.extend(self._resync(book, f"sequence broken: had {book.seq}, update follows {prev}"))
+                    out.append(self._lost(book, Loss.GAP, f"sequence broken: had {book.seq}, update follows {prev}"))
                     return out
                 book.seq = seq
                 bids, asks = data["bids"], data["asks"]
@@ -223,7 +229,7 @@ class OkxScheme(SchemeDefaults):
                     out.append(Update(symbol, bids, asks, seq, stamp))
             else:
                 out.append(Malformed(f"unknown book action {action!r}", None))
-                out.extend(self._resync(book, f"unknown book action {action!r}"))
+                out.append(self._lost(book, Loss.MALFORMED, f"unknown book action {action!r}"))
                 return out
             expected = data.get("checksum")
             if expected:  # 0 or absent: the venue no longer computes it
@@ -252,7 +258,7 @@ class OkxScheme(SchemeDefaults):
         if event == "error":
             reason = f"venue error {frame.get('code')}: {frame.get('msg')}"
             state.broken = reason
-            return [Malformed(reason, frame), Reconnect(reason)]
+            return refused(state.books, reason, frame)
         if event == "notice":
             # e.g. 64008: the connection is about to close for a service upgrade.
             reason = f"venue notice {frame.get('code')}: {frame.get('msg')}"

@@ -27,17 +27,18 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
-    Desync,
     Instruction,
     Instrument,
+    Loss,
+    Lost,
     Malformed,
     MarketType,
-    Reconnect,
+    Remedy,
     RestAnswer,
-    Send,
     Snapshot,
     Trade,
     Update,
+    refused,
 )
 from translations.scheme_defaults import SchemeDefaults
 
@@ -74,6 +75,7 @@ class PoloniexScheme(SchemeDefaults):
     market_types = (MarketType.SPOT,)
     ping_interval: float | None = 20.0  # the server drops connections silent for 30 s
     stale_after = 45.0  # pongs answer pings every 20 s, so a live feed is never quiet this long
+    remedies = frozenset({Remedy.RESUBSCRIBE})
 
     # --- instruments -----------------------------------------------------------
 
@@ -110,13 +112,14 @@ class PoloniexScheme(SchemeDefaults):
     def ping_msg(self, state: State) -> list[str]:
         return ['{"event":"ping"}']
 
-    def _resync(self, market: Market, reason: str) -> list[Instruction]:
-        symbol = market.instrument.symbol
+    def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
+        return [_frame("unsubscribe", BOOK_CHANNEL, [symbol]), _frame("subscribe", BOOK_CHANNEL, [symbol])]
+
+    def _lost(self, market: Market, kind: Loss, reason: str) -> Lost:
         market.last_id = None
-        market.awaiting = True
+        market.awaiting = True  # until the snapshot the remedy brings
         market.dropped = 0
-        frames = [_frame("unsubscribe", BOOK_CHANNEL, [symbol]), _frame("subscribe", BOOK_CHANNEL, [symbol])]
-        return [Desync(symbol, reason), Send(frames)]
+        return Lost(market.instrument.symbol, kind, reason)
 
     # --- translate -------------------------------------------------------------
 
@@ -140,7 +143,7 @@ class PoloniexScheme(SchemeDefaults):
             if event == "error":
                 reason = f"venue error: {frame.get('message')}"
                 state.broken = reason
-                return [Malformed(reason, frame), Reconnect(reason)], state
+                return refused(state.markets, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return [Malformed(f"{type(exc).__name__}: {exc}", frame)], state
         return [Malformed("unknown frame", frame)], state
@@ -170,7 +173,7 @@ class PoloniexScheme(SchemeDefaults):
             except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
                 out.append(Malformed(f"{symbol}: {type(exc).__name__} {exc}", frame))
                 if not market.awaiting:
-                    out.extend(self._resync(market, "malformed book frame"))
+                    out.append(self._lost(market, Loss.MALFORMED, "malformed book frame"))
                 continue
             if snapshot:
                 market.last_id = new_id
@@ -181,17 +184,17 @@ class PoloniexScheme(SchemeDefaults):
             if prev is None:
                 if market.awaiting:
                     market.dropped += 1
-                    if market.dropped > MAX_DROPPED:
+                    if market.dropped == MAX_DROPPED + 1:  # once: the rest wait for the new connection
                         reason = f"{symbol}: no snapshot after resubscribing"
                         state.broken = reason
-                        out.append(Reconnect(reason))
+                        out.append(Lost(symbol, Loss.SNAPSHOT_FAILED, reason))
                 else:
-                    out.extend(self._resync(market, "update before snapshot"))
+                    out.append(self._lost(market, Loss.GAP, "update before snapshot"))
                 continue
             if last_id != prev:
                 if new_id <= prev:
                     continue  # a duplicate or older change: already in the book
-                out.extend(self._resync(market, f"lastId {last_id} does not follow id {prev}"))
+                out.append(self._lost(market, Loss.GAP, f"lastId {last_id} does not follow id {prev}"))
                 continue
             market.last_id = new_id
             out.append(Update(symbol, bids, asks, new_id, ts))

@@ -12,7 +12,7 @@ connection per market so that one market's fault never touches another's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -172,8 +172,46 @@ class Send:
 
 @dataclass(slots=True)
 class Reconnect:
-    """Close the connection and start again with a fresh state."""
+    """Close the connection and start again with a fresh state. `backoff`:
+    wait as after a failure to connect, even if the market had been
+    synchronised (the venue refuses something: trying at once would hammer it)."""
 
+    reason: str
+    backoff: bool = False
+
+
+class Loss(StrEnum):
+    """How a book came to be no longer good (see level4.feed.resync_policy)."""
+
+    GAP = "gap"  # a sequence number skipped, or an update before its snapshot
+    CHECKSUM = "checksum"  # the book disagrees with the venue's checksum
+    VENUE_ERROR = "venue_error"  # the venue refused or dropped the market's subscription
+    MALFORMED = "malformed"  # a book frame that could not be read, so a change may be lost
+    STALE = "stale"  # no frame for longer than the scheme's stale_after
+    SNAPSHOT_FAILED = "snapshot_failed"  # the REST snapshot cannot be had on this connection
+    DISCONNECT = "disconnect"  # the connection ended
+    BOOK_FAULT = "book_fault"  # the book refused a level that is no number
+    SCHEME_ERROR = "scheme_error"  # the scheme raised: its state cannot be trusted
+
+
+class Remedy(StrEnum):
+    """What can be done about a loss. A scheme's `remedies` says which of the
+    first two its venue supports; renewing the connection always works."""
+
+    RESUBSCRIBE = "resubscribe"  # send the scheme's resubscribe_msg for that one market
+    REFETCH = "refetch"  # fetch a REST snapshot again (the scheme's refetch)
+    RENEW = "renew"  # close the connection and start again at once
+    BACK_OFF = "back_off"  # renew the connection, but only after the reconnect backoff
+
+
+@dataclass(slots=True)
+class Lost:
+    """A market's book is no longer good. The scheme has already reset its own
+    bookkeeping for the market (e.g. "awaiting snapshot"); what happens to
+    the book and the connection is decided by level4's resync policy."""
+
+    symbol: str
+    kind: Loss
     reason: str
 
 
@@ -186,7 +224,16 @@ class Malformed:
     frame: Any = None
 
 
-Instruction = Snapshot | Update | Trade | Verify | Truncate | Desync | Fetch | Send | Reconnect | Malformed
+Instruction = Snapshot | Update | Trade | Verify | Truncate | Desync | Fetch | Send | Reconnect | Malformed | Lost
+
+
+def refused(symbols: Iterable[str], reason: str, frame: Any) -> list[Instruction]:
+    """The venue answered with an error that leaves these markets without a
+    book (a subscription refused or dropped): the frame counted as malformed,
+    and a VENUE_ERROR loss for each market."""
+    out: list[Instruction] = [Malformed(reason, frame)]
+    out.extend(Lost(symbol, Loss.VENUE_ERROR, reason) for symbol in symbols)
+    return out
 
 
 # --- frames level4 itself delivers to translate -----------------------------
@@ -234,6 +281,17 @@ class BookView(Protocol):
 class Scheme(Protocol):
     """One venue's dialect. Implemented by a module-level object per venue.
 
+    Lost books are reported as `Lost` instructions, never repaired by the
+    scheme itself: level4's resync policy (level4.feed.resync_policy) picks
+    the remedy from the scheme's `remedies`, the remedies its venue supports
+    besides renewing the connection. With `Remedy.RESUBSCRIBE` in it the
+    scheme has `resubscribe_msg(state, symbol) -> list[str]`: frames that
+    drop and renew one market's book subscription, so a fresh snapshot comes
+    on the same connection, or none when the market cannot be resubscribed
+    now (the connection is renewed then). With `Remedy.REFETCH` it has
+    `refetch(state, symbol) -> list[Fetch]`: the REST snapshot to ask for
+    (none when one is already out).
+
     Optionally also `keepalive(raw) -> bool`: True for a received frame, still
     unparsed, that `translate` would turn into nothing. The live feed then
     counts and records it without waking the market's actors; a test on the
@@ -246,6 +304,7 @@ class Scheme(Protocol):
     market_types: tuple[MarketType, ...]
     ping_interval: float | None  # seconds between ping_msg calls; None: no pings
     stale_after: float  # seconds without any frame before the feed counts as stalled
+    remedies: frozenset[Remedy]  # what the venue supports besides renewing the connection
 
     def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
         """The venue's instrument for normalised names (raises ValueError)."""

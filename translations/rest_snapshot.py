@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from translations.protocol import Desync, Fetch, Instruction, Instrument, Malformed, Reconnect, RestAnswer
+from translations.protocol import Fetch, Instruction, Instrument, Loss, Lost, Malformed, RestAnswer
 
 MAX_FETCHES = 5  # snapshots in a row that cannot be joined to the stream before giving up
 
@@ -36,14 +36,23 @@ def fetch(market: FetchingMarket, path: str, out: list[Instruction]) -> None:
 
 
 def give_up(market: FetchingMarket, state: BreakableState, reason: str, malformed: bool) -> list[Instruction]:
-    """No snapshot for this market on this connection. Asking again at once
-    could hammer the REST API; a reconnect backs off. Meanwhile its changes
-    are dropped, the other markets carry on."""
+    """No snapshot for this market on this connection (asking again at once
+    could hammer the REST API: the resync policy decides what instead).
+    Meanwhile its changes are dropped, the other markets carry on."""
     market.failed = True
     market.buffer = []
     state.broken = reason
     out: list[Instruction] = [Malformed(reason, None)] if malformed else []
-    out += [Desync(market.instrument.symbol, reason), Reconnect(reason)]
+    out.append(Lost(market.instrument.symbol, Loss.SNAPSHOT_FAILED, reason))
+    return out
+
+
+def refetch(market: FetchingMarket, path: str) -> list[Instruction]:
+    """A scheme's `refetch` for a market whose book was lost: a fresh
+    snapshot, unless one is already asked for or none can be had."""
+    out: list[Instruction] = []
+    if not market.fetching and not market.failed:
+        fetch(market, path, out)
     return out
 
 

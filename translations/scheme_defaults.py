@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from translations import symbols
-from translations.protocol import BookView, Instrument, MarketType
+from translations.protocol import BookView, Instrument, MarketType, Remedy
 
 
 class SchemeDefaults:
@@ -19,6 +19,8 @@ class SchemeDefaults:
     api: str = ""  # which of the venue's APIs this is ("" for its only or first one)
     market_types: tuple[MarketType, ...]
     aliases: dict[str, str] | None = None  # the venue's own currency codes for normalised ones (symbols.normalise)
+    # A lost book is repaired by renewing the connection unless the venue can do better.
+    remedies: frozenset[Remedy] = frozenset()
 
     def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
         """The venue's instrument for normalised names. The checks every venue

@@ -2,7 +2,9 @@
 
 Holds the scheme's state, parses frames, and sorts the scheme's
 instructions into book work (for the BookKeeper) and connection work
-(fetch, send, reconnect) for whoever owns the socket.
+(fetch, send, reconnect) for whoever owns the socket. A lost book (the
+scheme's `Lost`, a level the book refused, a scheme that raised) becomes the
+remedy the resync policy picks for it.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from typing import Any
 
 import orjson
 
+from level4.feed import resync_policy
 from translations.protocol import (
     BookFault,
     Desync,
     Fetch,
     Instruction,
     Instrument,
+    Loss,
+    Lost,
     Malformed,
     Reconnect,
     Scheme,
@@ -40,6 +45,13 @@ class ConnectionWork:
     reconnect: Reconnect | None = None
     malformed: list[Malformed] = field(default_factory=list)
 
+    def renew(self, reconnect: Reconnect) -> None:
+        """One reconnect per batch; it backs off if any reason for it asked to."""
+        if self.reconnect is None:
+            self.reconnect = reconnect
+        elif reconnect.backoff and not self.reconnect.backoff:
+            self.reconnect = Reconnect(self.reconnect.reason, backoff=True)
+
     def clear(self) -> None:
         self.fetches.clear()
         self.sends.clear()
@@ -51,6 +63,7 @@ class Translator:
     def __init__(self, scheme: Scheme, instruments: Sequence[Instrument]) -> None:
         self.scheme = scheme
         self.instruments = list(instruments)
+        self.remedies = resync_policy.supported_remedies(scheme)
         self.state: Any = scheme.initial_state(self.instruments)
         self.frames = 0
         self.malformed = 0
@@ -75,22 +88,25 @@ class Translator:
     def feed(self, frame: Any, book_work: list[Instruction], work: ConnectionWork) -> None:
         """Translate an already parsed frame (or a RestAnswer/ChecksumMismatch/BookFault)."""
         if type(frame) is BookFault:
-            # The venue sent levels that are no numbers: whatever else it sent since may be
-            # as wrong, so every book of the connection starts again from fresh snapshots.
+            # The venue sent levels that are no numbers: the book has already cleared itself.
             self.malformed += 1
             work.malformed.append(Malformed(frame.reason, None))
-            work.reconnect = Reconnect(f"{frame.symbol}: {frame.reason}")
+            self.sort([Lost(frame.symbol, Loss.BOOK_FAULT, frame.reason)], book_work, work)
             return
         try:
             instructions, self.state = self.scheme.translate(frame, self.state)
         except Exception as exc:  # a scheme bug must cost a resync, never the tree
             instructions = [Malformed(f"scheme raised {type(exc).__name__}: {exc}", frame)]
-            instructions.extend(Desync(i.symbol, "scheme error") for i in self.instruments)
-            instructions.append(Reconnect(f"scheme error: {type(exc).__name__}"))
+            reason = f"scheme error: {type(exc).__name__}"
+            instructions.extend(Lost(i.symbol, Loss.SCHEME_ERROR, reason) for i in self.instruments)
         if not instructions:
             # An acknowledgement, a heartbeat, a channel the book does not use: read, and nothing to do.
             self.ignored += 1
             return
+        self.sort(instructions, book_work, work)
+
+    def sort(self, instructions: list[Instruction], book_work: list[Instruction], work: ConnectionWork) -> None:
+        """Book work to `book_work`, the rest to `work`; a Lost becomes its remedy."""
         for ins in instructions:
             kind = type(ins)
             if kind is Update:  # by far the most frequent: one test
@@ -106,10 +122,13 @@ class Translator:
             elif kind is Send:
                 work.sends.append(ins)  # type: ignore[arg-type]
             elif kind is Reconnect:
-                work.reconnect = ins  # type: ignore[assignment]
+                work.renew(ins)  # type: ignore[arg-type]
             elif kind is Malformed:
                 self.malformed += 1
                 work.malformed.append(ins)  # type: ignore[arg-type]
+            elif kind is Lost:
+                assert isinstance(ins, Lost)
+                self.sort(resync_policy.respond(ins, self.remedies, self.scheme, self.state), book_work, work)
 
     def synchronised(self) -> bool:
         return self.scheme.synchronised(self.state)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from level4.feed import resync_policy
 from level4.feed.translator import ConnectionWork, Translator
 from level4.market.context import MarketContext
 from level4.market.market_actor import MarketActor
@@ -28,7 +29,7 @@ from level4.market.messages import (
     StatusNotice,
 )
 from level4.market.status_board import Status
-from translations.protocol import Desync, Instruction
+from translations.protocol import Desync, Instruction, Loss, Lost
 
 
 class MediatorActor(MarketActor):
@@ -84,7 +85,9 @@ class MediatorActor(MarketActor):
         # Through the orderbook, behind the events of the frames before it: a market's
         # events then come in the order of its frames, the order a journal replays.
         self._tell("orderbook", StatusNotice("reconnecting", message.reason, time.time()))
-        self._tell("orderbook", ApplyBatch([Desync(self.ctx.instrument.symbol, message.reason)], 0.0))
+        lost = Lost(self.ctx.instrument.symbol, Loss.DISCONNECT, message.reason)
+        remedy = resync_policy.respond(lost, self.translator.remedies, self.ctx.scheme, self.translator.state)
+        self._tell("orderbook", ApplyBatch(remedy, 0.0))
 
     def _frames(self, message: Frames) -> None:
         if message.generation != self.generation:
@@ -121,5 +124,5 @@ class MediatorActor(MarketActor):
             self._tell("websocket", DoFetch(fetch.symbol, fetch.path))
         if work.reconnect is not None:
             self.ctx.log.info("feed_resync", reason=work.reconnect.reason)
-            self._tell("websocket", DoReconnect(work.reconnect.reason))
+            self._tell("websocket", DoReconnect(work.reconnect.reason, work.reconnect.backoff))
         work.clear()

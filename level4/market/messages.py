@@ -50,6 +50,13 @@ class SendFrames:
 @dataclass(slots=True)
 class DoReconnect:
     reason: str
+    backoff: bool = False  # wait as after a failure, even if the market had synchronised
+
+
+# orderbook -> websocket: the book is synchronised (the connection's backoff starts afresh)
+@dataclass(slots=True)
+class Synchronised:
+    pass
 
 
 @dataclass(slots=True)

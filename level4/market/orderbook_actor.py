@@ -25,6 +25,7 @@ from level4.market.messages import (
     Mismatches,
     SnapshotRequest,
     StatusNotice,
+    Synchronised,
 )
 from level4.market.status_board import Status
 from translations.protocol import ChecksumMismatch
@@ -91,6 +92,7 @@ class OrderBookActor(MarketActor):
                     mid = self.ctx.market_id
                     if event.synchronised:
                         self.ctx.board.set(mid, Status.LIVE)
+                        self.ctx.registry.tell(mid, "websocket", Synchronised())
                     elif self.ctx.board.status(mid) is Status.LIVE:
                         self.ctx.board.set(mid, Status.SYNCHRONISING, event.reason)
             self.ctx.registry.tell(self.ctx.market_id, "exchange", Events(events, message.received_at))

@@ -21,6 +21,7 @@ from level4.market.messages import (
     PingDue,
     RestReply,
     SendFrames,
+    Synchronised,
 )
 from level4.market.status_board import Status
 from level4.net.ioloop import IOLoop
@@ -132,7 +133,9 @@ class WebsocketActor(MarketActor):
         elif kind is DoFetch:
             self.io.submit(self.feed.fetch(message.symbol, message.path))
         elif kind is DoReconnect:
-            self.io.submit(self.feed.reconnect(message.reason))
+            self.io.submit(self.feed.reconnect(message.reason, message.backoff))
+        elif kind is Synchronised:
+            self.io.call(self.feed.synchronised)
         elif kind is _Refused:
             # Fail like a crash: the supervisors' restart intensity decides how often to try
             # again, and past it the market is reported failed with this reason.

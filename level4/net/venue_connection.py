@@ -1,8 +1,9 @@
 """A market's websocket connection, run on the shared IO loop.
 
 Connects, hands received frames to a callback in batches (every frame that
-arrived before the loop next idles, with its receipt time), reconnects with
-backoff, watches for a stalled feed, and performs REST fetches. It knows
+arrived before the loop next idles, with its receipt time), reconnects (at
+once when its market had synchronised, else with growing backoff; see
+level4.net.backoff), watches for a stalled feed, and performs REST fetches. It knows
 nothing of dialects: what to send comes from outside, and so does the test
 that tells a pure keep-alive frame, which is reported on its own (counted,
 recorded) rather than woken a market's actors for, unless frames are already
@@ -27,8 +28,9 @@ from level4.net.backoff import Backoff
 
 log = structlog.get_logger(__name__)
 
-RECONNECT_BASE = 0.5  # seconds before the first reconnect (then doubling, with jitter)
+RECONNECT_BASE = 0.5  # seconds before the first retry of a failure (then doubling, with jitter)
 RECONNECT_CAP = 30.0  # the longest wait between attempts
+RECONNECT_JITTER = 0.1  # the longest wait after a synchronised connection was cut
 REST_TIMEOUT = 10.0  # a snapshot slower than this counts as failed
 OPEN_TIMEOUT = 10.0  # connect and upgrade
 CLOSE_TIMEOUT = 2.0
@@ -130,7 +132,10 @@ class FeedConnection:
         self.ping_interval = ping_interval
         self.stale_after = stale_after
         self.keepalive = keepalive
-        self.backoff = backoff or Backoff(RECONNECT_BASE, RECONNECT_CAP)
+        self.backoff = backoff or Backoff(RECONNECT_BASE, RECONNECT_CAP, jitter=RECONNECT_JITTER)
+        # This connection's market reached synchronised (told by `synchronised`), and
+        # no reconnect since asked to back off: if it is cut, reconnect at once.
+        self._synced = False
         self.log = log.bind(market=tag)
         self.generation = 0
         self._ws: aiohttp.ClientWebSocketResponse | None = None
@@ -162,8 +167,11 @@ class FeedConnection:
                 if self._stopping:
                     break
                 self.cb.disconnected(self.generation, reason)
-                delay = self.backoff.next_delay()
-                self.log.info("feed_reconnect_scheduled", reason=reason, delay=round(delay, 3))
+                synced, self._synced = self._synced, False
+                delay = self.backoff.next_delay(synced)
+                self.log.info(
+                    "feed_reconnect_scheduled", reason=reason, delay=round(delay, 3), was_synchronised=synced
+                )
                 await asyncio.sleep(delay)
         finally:
             await self._sockets.close()
@@ -172,6 +180,7 @@ class FeedConnection:
     async def _session(self) -> str:
         self.generation = generation = next(_generations)
         self._reconnect_reason = None
+        self._synced = False
         assert self._sockets is not None
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):
@@ -193,7 +202,6 @@ class FeedConnection:
             return f"connect failed: {type(exc).__name__}: {exc}"
         self._ws = ws
         self.cb.connected(generation)
-        opened = time.monotonic()
         watchdog = _watchdog()
         pinger = asyncio.create_task(self._pinger(generation)) if self.ping_interval else None
         keepalive = self.keepalive
@@ -219,8 +227,6 @@ class FeedConnection:
                 if not self._flush_scheduled:
                     self._flush_scheduled = True
                     asyncio.get_running_loop().call_soon(self._flush, generation)
-                if self._last_frame - opened > 10 and self.backoff.attempts:
-                    self.backoff.reset()  # a connection that has lived a while is healthy again
         except (OSError, aiohttp.ClientError) as exc:
             return self._reconnect_reason or f"connection lost: {type(exc).__name__}: {exc}"
         finally:
@@ -263,10 +269,21 @@ class FeedConnection:
         except (OSError, aiohttp.ClientError, RuntimeError):
             pass  # the connection is going; its end is reported by the receiving side
 
-    async def reconnect(self, reason: str) -> None:
+    def synchronised(self) -> None:
+        """The market is synchronised on the current connection: the backoff
+        starts afresh, and a cut from now on reconnects at once."""
+        if self._ws is not None:
+            self._synced = True
+            self.backoff.reset()
+
+    async def reconnect(self, reason: str, backoff: bool = False) -> None:
+        """Renew the connection; `backoff`: wait as after a failure even if
+        the market had synchronised (the venue refused something)."""
         ws = self._ws
         if ws is not None:
             self._reconnect_reason = reason
+            if backoff:
+                self._synced = False
             await ws.close()
 
     async def fetch(self, symbol: str, path: str) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from benchmarks import hotpath, loadgen
+from benchmarks import hotpath, loadgen, soak
 from level4.feed.bookkeeper import BookKeeper
 from level4.feed.events import TopChange
 from level4.feed.translator import ConnectionWork, Translator
@@ -61,3 +61,27 @@ def test_hot_path_times_the_replayer_over_every_frame() -> None:
     assert frames == summary.frames and seconds > 0
     assert any("BITSTAMP" in row[0] for row in hotpath.table([hotpath.Result(venue, frames, seconds, seconds)]).rows)
     assert summary.trades > 0
+
+
+def test_the_soak_table_averages_the_venues_and_judges_each_rate_by_its_goal() -> None:
+    rows = [
+        soak.Uptime("A", 0.01, 0.99, 10, 10),
+        soak.Uptime("B", 0.01, 0.93, 12, 12),
+        soak.Uptime("A", 0.05, 0.70, 50, 50),
+        soak.Uptime("B", 0.05, 0.80, 60, 61),
+    ]
+    table = soak.uptime_table(rows)
+    alls = [r for r in table.rows if r[1] == "all"]
+    assert alls == [
+        ["0.01", "all", "22", "22", "96.0% (goal >= 95%: met)"],
+        ["0.05", "all", "110", "111", "75.0% (goal >= 80%: not met)"],
+    ]
+
+
+@pytest.mark.slow
+def test_the_soak_part_sees_every_cut_and_the_time_it_costs() -> None:
+    """A short real run: no cuts, always synchronised; many cuts, each counted
+    and reconnected, and some time unsynchronised."""
+    calm, cut = soak.uptime(seconds=3.0, rates=(0.0, 0.2), names=("COINBASE",))
+    assert (calm.cuts, calm.reconnects, calm.share) == (0, 0, 1.0)
+    assert cut.cuts > 5 and cut.reconnects >= cut.cuts - 1 and 0.0 < cut.share < 1.0

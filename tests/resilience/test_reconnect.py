@@ -19,6 +19,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from level4.net import venue_connection
 from level4.net.backoff import Backoff
 from level4.net.venue_connection import FeedCallbacks, FeedConnection
 from level4.simulator.server import json_response
@@ -138,3 +139,45 @@ def test_a_venue_that_refuses_for_good_fails_its_market_and_only_that(refuser: R
             # the other market never noticed
             assert healthy.status() == "live" and healthy.state().restarts == 0
             healthy.recover()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("venue", ["OKX", "BINANCE", "GEMINI"])  # resubscribing, refetching, renewing venues
+def test_a_synchronised_market_cut_by_its_venue_reconnects_at_once(venue: str, tmp_path: Path) -> None:
+    """Through a running tree against a simulated venue that cuts connections:
+    every cut after the market synchronised is followed at once by a new
+    connection (within the jitter, while a failure would wait a second or
+    more), the market synchronises again each time, and its book ends equal
+    to the venue's."""
+    waits: list[tuple[bool, float]] = []
+
+    class Observed(Backoff):
+        """The connection's own backoff, its waits noted as they are taken."""
+
+        def next_delay(self, was_synchronised: bool = False) -> float:
+            delay = super().next_delay(was_synchronised)
+            waits.append((was_synchronised, delay))
+            return delay
+
+    with fast_feeds(), pytest.MonkeyPatch.context() as mp:
+        mp.setattr(venue_connection, "Backoff", Observed)
+        mp.setattr(venue_connection, "RECONNECT_BASE", 2.0)  # long: a backed-off wait would show
+        mp.setattr(venue_connection, "RECONNECT_CAP", 30.0)
+        with running_service(f"sqlite:///{tmp_path / 'c.sqlite3'}") as (service, url), ExitStack() as stack:
+            api = stack.enter_context(httpx.Client(base_url=url, timeout=15))
+            v = FaultyVenue(venue, service, api, stack)
+            v.enable()
+            wait_for(lambda: v.status() == "live", what=f"{venue} live")
+            first_event = len(v.statuses)
+            v.faults(disconnect=0.01)
+            try:
+                wait_for(lambda: sum(1 for synced, _ in waits if synced) >= 5, timeout=30, what="5 synchronised cuts")
+            finally:
+                v.faults(clear=True)
+            v.recover()
+            relived = [s for s, _ in v.statuses.since(first_event) if s == "synchronised"]
+            taken = list(waits)  # not the venue's going away at the end
+    synced = [delay for was, delay in taken if was]
+    assert len(synced) >= 5 and all(delay <= venue_connection.RECONNECT_JITTER for delay in synced), taken
+    assert all(delay >= 1.0 for was, delay in taken if not was), taken  # failures still back off
+    assert len(relived) >= len(synced)  # synchronised again after every cut

@@ -9,9 +9,10 @@ from typing import Any
 
 import orjson
 
+from level4.feed import resync_policy
 from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.translator import ConnectionWork, Translator
-from translations.protocol import Instruction, Instrument, Scheme
+from translations.protocol import Instruction, Instrument, Lost, Scheme
 
 
 class SchemeHarness:
@@ -45,3 +46,15 @@ class SchemeHarness:
 
     def book(self, symbol: str | None = None) -> dict[str, object]:
         return self.keeper.books[symbol or self.default_symbol].as_dict()
+
+
+def remedied(scheme: Scheme, state: Any, instructions: list[Instruction]) -> list[Instruction]:
+    """A scheme's instructions with each Lost replaced by the remedy the
+    resync policy picks for it, as the Translator does."""
+    out: list[Instruction] = []
+    for ins in instructions:
+        if isinstance(ins, Lost):
+            out.extend(resync_policy.respond(ins, scheme.remedies, scheme, state))
+        else:
+            out.append(ins)
+    return out

@@ -117,9 +117,11 @@ def test_subscribe_acknowledgement_is_quiet_and_an_error_reconnects() -> None:
     f = Feed()
     assert f.send({"result": None, "id": 1}) == []
     out = f.send({"error": {"code": 2, "msg": "Invalid request"}, "id": 1})
-    assert kinds(out) == [Reconnect] and f.tr.malformed == 1
+    # a venue error: the book is cleared, and the new connection waits the backoff
+    assert kinds(out) == [Desync, Reconnect] and f.tr.malformed == 1
+    assert isinstance(out[-1], Reconnect) and out[-1].backoff
     out = Feed().send({"code": 2, "msg": "Invalid request: unknown variant", "id": 1})
-    assert kinds(out) == [Reconnect]
+    assert kinds(out) == [Desync, Reconnect]
 
 
 def test_markets_from_a_combined_stream_url() -> None:

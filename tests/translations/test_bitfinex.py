@@ -12,6 +12,7 @@ from level4.book.orderbook import OrderBook
 from level4.feed.bookkeeper import BookKeeper
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import remedied
 from translations.bitfinex import FLAGS, SEQ_ALL, js_number, scheme
 from translations.protocol import (
     ChecksumMismatch,
@@ -54,6 +55,7 @@ class Session:
         pending: list[Any] = [frame]
         while pending:
             out, self.state = scheme.translate(pending.pop(0), self.state)
+            out = remedied(scheme, self.state, out)
             said.extend(out)
             mismatches: list[ChecksumMismatch] = []
             self.keeper.apply(out, [], mismatches)

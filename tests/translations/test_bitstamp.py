@@ -133,8 +133,9 @@ def test_heartbeat_answer_is_quiet_and_reconnect_request_reconnects() -> None:
 def test_venue_error_reconnects() -> None:
     f = Feed()
     out = f.send({"event": "bts:error", "channel": "", "data": {"code": None, "message": "Bad subscription string."}})
-    assert kinds(out) == [Reconnect] and f.tr.malformed == 1
-    assert "Bad subscription string." in out[0].reason
+    # every book of the connection cleared; the new connection waits the backoff
+    assert kinds(out) == [Desync, Desync, Reconnect] and f.tr.malformed == 1
+    assert isinstance(out[-1], Reconnect) and out[-1].backoff and "Bad subscription string." in out[-1].reason
 
 
 # --- the snapshot/diff join ----------------------------------------------------

@@ -11,6 +11,7 @@ import pytest
 from level4.feed.bookkeeper import BookKeeper
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import remedied
 from translations.gemini import scheme
 from translations.protocol import Desync, Instruction, Malformed, MarketType, Reconnect, Snapshot, Trade, Update
 
@@ -24,6 +25,7 @@ class Session:
 
     def feed(self, frame: Any) -> list[Instruction]:
         out, self.state = scheme.translate(frame, self.state)
+        out = remedied(scheme, self.state, out)
         self.keeper.apply(out, [], [])
         return out
 

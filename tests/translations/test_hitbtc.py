@@ -202,6 +202,7 @@ def test_no_snapshot_after_resubscribing_gives_up_the_connection() -> None:
     assert feed.work.reconnect is None
     feed(upd(5000, [], []))
     assert isinstance(feed.work.reconnect, Reconnect) and not feed.tr.synchronised()
+    assert feed.work.reconnect.backoff  # the venue failed to resynchronise: no new connection at once
 
 
 def test_trades_give_taker_side_and_ignore_history() -> None:
