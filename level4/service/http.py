@@ -10,6 +10,7 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 
+from level4.stream.close_protocol import ClosingWebSocketProtocol
 from level4.supervision.supervised import SupervisedActor
 
 log = structlog.get_logger(__name__)
@@ -35,6 +36,7 @@ class HttpServerActor(SupervisedActor):
             lifespan="off",
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
+            ws=ClosingWebSocketProtocol,  # /stream's slow-consumer close reaches a client that stopped reading
         )
         self.server = uvicorn.Server(self.config)
         self.thread: threading.Thread | None = None
