@@ -92,10 +92,12 @@ async def catalogue_error(request: Request, exc: Exception) -> Response:
 async def http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
-    detail = str(exc.detail)
-    if exc.status_code == 405 and exc.headers:
-        detail = f"{request.method} is not served here; allowed: {exc.headers.get('Allow', '')}"
-    return refusal(request.scope, exc.status_code, code, detail, dict(exc.headers or {}))
+    detail, headers = str(exc.detail), dict(exc.headers or {})
+    if exc.status_code == 405:
+        # Starlette's routes name the methods they serve; its static files (the dashboard's) serve GET and HEAD.
+        headers.setdefault("Allow", "GET, HEAD")
+        detail = f"{request.method} is not served here; allowed: {headers['Allow']}"
+    return refusal(request.scope, exc.status_code, code, detail, headers)
 
 
 async def unexpected(request: Request, exc: Exception) -> Response:
