@@ -167,11 +167,12 @@ class QueryChoice:
     default: str
     upper: bool = False  # case does not matter: the value is upper-cased first
     description: str = ""
+    checked: bool = True  # False: the handler's parser checks it, and says why a value is refused
 
     def read(self, request: Request) -> str:
         raw = request.query_params.get(self.name, self.default)
         value = raw.upper() if self.upper else raw
-        if value not in self.choices:
+        if self.checked and value not in self.choices:
             raise invalid(self.name, f"must be one of {', '.join(self.choices)}")
         return value
 

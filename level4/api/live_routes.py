@@ -43,7 +43,8 @@ CANDLE_LIMIT = QueryInt("limit", 1, KEPT)
 INTERVAL = QueryChoice("interval", tuple(INTERVALS), "1m")
 PAIR = PathText("pair", "BASE-QUOTE", "BTC-USD")
 DEPTH = QueryInt("depth", 1, 100_000, description="levels a side (all)")
-TYPE = QueryChoice("type", ("SPOT", "PERP"), "SPOT", upper=True)
+# parse_group checks the type with the pair: it says why dated futures and options are not merged
+TYPE = QueryChoice("type", ("SPOT", "PERP"), "SPOT", upper=True, checked=False)
 EQUIVALENT = QueryText("equivalent", "quotes to treat as one", "USD,USDT,USDC")
 TOKEN = QueryText("token", "the API token, when not sent as a header")
 
