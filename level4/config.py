@@ -41,16 +41,15 @@ class Settings:
     # Sink URLs (level4.sinks.spec): every event also goes to these NATS / Redis servers.
     sinks: list[str] = field(default_factory=lambda: _env_list("LEVEL4_SINKS"))
     journal: JournalOptions = field(default_factory=JournalOptions.from_env)  # no directory: no journal
-    # Host names requests may carry (any port; "*" any): unset, the loopback names and the listen address.
+    # Host names requests may carry (any port; "*" any) besides the loopback names and the listen address.
     allowed_hosts: list[str] = field(default_factory=lambda: _env_list("LEVEL4_ALLOWED_HOSTS"))
     # Origins of other sites' pages that may change the service and open /stream (scheme://host[:port]).
     cors_origins: list[str] = field(default_factory=lambda: _env_list("LEVEL4_CORS_ORIGINS"))
 
     def served_hosts(self) -> list[str]:
-        """The Host names the API answers to."""
-        if self.allowed_hosts:
-            return list(self.allowed_hosts)
-        names = list(LOOPBACK_NAMES)
+        """The Host names the API answers to. The loopback names always: no other site's page
+        can make a browser send them, and the healthcheck uses them."""
+        names = [*LOOPBACK_NAMES, *self.allowed_hosts]
         if not is_unspecified(self.host):
             names.append(self.host)  # clients that reach the service by the address it listens on
         return names

@@ -12,7 +12,7 @@ from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from level4.api import body as b
@@ -272,3 +272,11 @@ class Resource(Route):
             return await self.endpoints[request.method if request.method != "HEAD" else "GET"].handler(request)
 
         super().__init__(path, dispatch, methods=list(self.endpoints))
+
+
+class SocketRoute(WebSocketRoute):
+    """A websocket route with its declaration."""
+
+    def __init__(self, socket: Socket) -> None:
+        self.socket = socket
+        super().__init__(socket.path, socket.handler)

@@ -24,9 +24,6 @@ class ApiError(Exception):
         self.detail = detail
         self.extra = extra
 
-    def body(self) -> dict[str, Any]:
-        return {"error": self.error, "detail": self.detail, **self.extra}
-
 
 def invalid(field: str, why: str) -> ApiError:
     return ApiError(422, "invalid", f"{field}: {why}", field=field)

@@ -11,7 +11,7 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from level4 import __version__
 from level4.api.answers import SCHEMAS
-from level4.api.declaration import JSON, Answer, Body, Described, Param, Resource, Socket, ref
+from level4.api.declaration import JSON, Answer, Body, Described, Param, Resource, SocketRoute, ref
 from level4.api.guard import MUTATING
 
 WORDS = {
@@ -24,14 +24,6 @@ WORDS = {
     422: "Invalid body or query",
     503: "Database unavailable",
 }
-
-
-class SocketRoute(WebSocketRoute):
-    """A websocket route with its declaration."""
-
-    def __init__(self, socket: Socket) -> None:
-        self.socket = socket
-        super().__init__(socket.path, socket.handler)
 
 
 def document(routes: Iterable[BaseRoute], described: Sequence[Described] = ()) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from tests.support import wait_for
 pytestmark = pytest.mark.slow
 
 LISTED = "https://desk.example.com"  # LEVEL4_CORS_ORIGINS
+NAMED = "level4.example.com"  # LEVEL4_ALLOWED_HOSTS
 FOREIGN = "https://evil.example"
 FORM = "application/x-www-form-urlencoded"
 
@@ -51,6 +52,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         "LEVEL4_DATABASE_URL": f"sqlite:///{directory / 'c.sqlite3'}",
         "LEVEL4_PORT": str(port),
         "LEVEL4_CORS_ORIGINS": LISTED,
+        "LEVEL4_ALLOWED_HOSTS": NAMED,
     }
     log = directory / "serve.log"
     with open(log, "ab") as out:
@@ -154,7 +156,8 @@ def test_only_our_host_names_are_served(served: Served, api: httpx.Client) -> No
         r = api.post("/symbols", json={"symbol": "REBOUND"}, headers=headers)
         refused(r, 400, "host_not_allowed")
     assert "REBOUND" not in symbols(api)
-    for host in (f"localhost:{served.port}", f"127.0.0.1:{served.port}", f"[::1]:{served.port}", "LOCALHOST"):
+    ours = (f"localhost:{served.port}", f"127.0.0.1:{served.port}", f"[::1]:{served.port}", "LOCALHOST", NAMED)
+    for host in (*ours, f"{NAMED}:{served.port}"):
         assert api.get("/health", headers={"Host": host}).status_code == 200, host
     with pytest.raises(InvalidStatus) as caught:
         connect(f"ws://127.0.0.1:{served.port}/stream", additional_headers={"Host": "evil.example"}, open_timeout=5)
@@ -233,3 +236,18 @@ def test_client_errors_are_one_info_line_each_without_traceback(served: Served, 
     new = served.lines()[before:]
     assert not [line for line in new if "exception" in line or line.get("level") in ("error", "critical")], new
     assert "Traceback" not in served.log.read_text()
+
+
+def test_an_origin_list_that_is_not_origins_is_refused_at_start(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEVEL4_")}
+    env |= {"LEVEL4_DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "LEVEL4_PORT": str(free_port())}
+    for value in ("*", "desk.example.com", "https://desk.example.com/app", f"{LISTED},null"):
+        proc = subprocess.run(
+            [sys.executable, "-m", "level4", "serve"],
+            env={**env, "LEVEL4_CORS_ORIGINS": value},
+            capture_output=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        assert proc.returncode != 0, value
+        assert b"LEVEL4_CORS_ORIGINS" in proc.stderr and b"scheme://host" in proc.stderr, proc.stderr[-500:]
