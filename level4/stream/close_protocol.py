@@ -7,7 +7,11 @@ slow-consumer close (1008 and the reason) would wait until the keepalive ping
 fails the connection as 1011 "keepalive ping timeout". Written at once, the
 close frame waits behind the bytes already buffered: the client reads the
 reason when it reads again, and the keepalive, seeing the close sent, stands
-down."""
+down.
+
+The write flow control this relies on came with uvicorn 0.52.1:
+https://www.uvicorn.org/release-notes/ ("Add missing write flow control to
+the websockets-sansio implementation", #3048)."""
 
 from __future__ import annotations
 
