@@ -16,7 +16,7 @@ from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket
 
 from level4.api import body as b
-from level4.api.errors import invalid
+from level4.api.http_errors import invalid
 
 Handler = Callable[[Request], Awaitable[Response]]
 SocketHandler = Callable[[WebSocket], Awaitable[None]]

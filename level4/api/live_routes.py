@@ -23,9 +23,9 @@ from level4.api.declaration import (
     Socket,
     ref,
 )
-from level4.api.errors import ApiError, invalid
+from level4.api.http_errors import ApiError, invalid
 from level4.api.jsonresponse import json_response
-from level4.consolidated.pairs import parse_group
+from level4.consolidated.pair_groups import parse_group
 from level4.stream.candles import INTERVALS, KEPT
 from level4.stream.downstream import Downstream
 from level4.stream.endpoint import StreamSession, refuse
