@@ -16,13 +16,13 @@ from starlette.routing import BaseRoute
 
 from level4 import dashboard
 from level4.api import control_routes, live_routes, operator_routes
+from level4.api.allowed_hosts import LOOPBACK_NAMES
 from level4.api.control_routes import Control
-from level4.api.declaration import Endpoint, Resource, SocketRoute
-from level4.api.guard import Guard
-from level4.api.hosts import LOOPBACK_NAMES
 from level4.api.http_errors import ApiError, refusal
 from level4.api.jsonresponse import json_response
 from level4.api.openapi import document
+from level4.api.request_guard import Guard
+from level4.api.route_declaration import Endpoint, Resource, SocketRoute
 from level4.catalogue.catalogue_errors import CatalogueError
 from level4.metrics.service import ServiceMetrics
 from level4.stream.downstream import Downstream

@@ -8,7 +8,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from level4.api.declaration import (
+from level4.api.jsonresponse import json_response
+from level4.api.route_declaration import (
     Answer,
     Body,
     Endpoint,
@@ -21,7 +22,6 @@ from level4.api.declaration import (
     Text,
     ref,
 )
-from level4.api.jsonresponse import json_response
 from level4.catalogue.models import MARKET_TYPES
 
 

@@ -12,7 +12,9 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from level4.api.auth import bearer, matches
-from level4.api.declaration import (
+from level4.api.http_errors import ApiError, invalid
+from level4.api.jsonresponse import json_response
+from level4.api.route_declaration import (
     Answer,
     Endpoint,
     MarketId,
@@ -23,8 +25,6 @@ from level4.api.declaration import (
     Socket,
     ref,
 )
-from level4.api.http_errors import ApiError, invalid
-from level4.api.jsonresponse import json_response
 from level4.consolidated.pair_groups import parse_group
 from level4.stream.candles import INTERVALS, KEPT
 from level4.stream.downstream import Downstream

@@ -10,9 +10,9 @@ from typing import Any
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from level4 import __version__
-from level4.api.answers import SCHEMAS
-from level4.api.declaration import JSON, Answer, Body, Described, Param, Resource, SocketRoute, ref
-from level4.api.guard import MUTATING
+from level4.api.answer_schemas import SCHEMAS
+from level4.api.request_guard import MUTATING
+from level4.api.route_declaration import JSON, Answer, Body, Described, Param, Resource, SocketRoute, ref
 
 WORDS = {
     401: "Missing or wrong bearer token",

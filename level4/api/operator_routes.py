@@ -9,7 +9,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from level4.api.declaration import Answer, Described, Endpoint, PathText
+from level4.api.route_declaration import Answer, Described, Endpoint, PathText
 from level4.metrics.service import ServiceMetrics
 
 

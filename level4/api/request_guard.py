@@ -27,8 +27,8 @@ from starlette.datastructures import Headers
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from level4.api.allowed_hosts import ANY, LOOPBACK_NAMES, host_name, origin_of
 from level4.api.auth import bearer, matches
-from level4.api.hosts import ANY, LOOPBACK_NAMES, host_name, origin_of
 from level4.api.http_errors import refusal
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
