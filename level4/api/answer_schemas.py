@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from level4.market.status import Status
+from level4.market.status_board import Status
 
 # [price, size] decimal strings, plus the order count where the venue gives one (Bitfinex)
 LEVEL = {
