@@ -15,6 +15,7 @@ import structlog
 import uvicorn
 from starlette.applications import Starlette
 
+from level4.stream.close_protocol import ClosingWebSocketProtocol
 from level4.supervision.supervised import SupervisedActor
 
 log = structlog.get_logger(__name__)
@@ -40,6 +41,7 @@ class HttpServerActor(SupervisedActor):
             lifespan="off",
             ssl_certfile=ssl_certfile,
             ssl_keyfile=ssl_keyfile,
+            ws=ClosingWebSocketProtocol,  # /stream's slow-consumer close reaches a client that stopped reading
         )
         self.server = uvicorn.Server(self.config)
         # uvicorn closes the sockets it serves when it stops; a copy keeps the service's own open.

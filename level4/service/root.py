@@ -99,7 +99,7 @@ class Service:
             listener = listen(s.host, s.port)
         self.listener = listener
         upgrade(s.database_url)
-        app = create_app(self.control, s.api_token, self.downstream, self.metrics)
+        app = create_app(self.control, s.api_token, self.downstream, self.metrics, s.served_hosts(), s.cors_origins)
         children = [
             ChildSpec.for_actor("registries", RegistryActor, self.registry),
             ChildSpec.for_actor("repo", RepoActor, s.database_url),
