@@ -10,6 +10,7 @@ from level4.compiled import check as _check_compiled
 _check_compiled()  # before any compiled scheme can be imported
 
 from translations.protocol import Scheme  # noqa: E402
+from translations.venue_limits import VenueLimits  # noqa: E402
 
 # Catalogue name -> module. Upper-case names, as stored in the catalogue.
 VENUES: dict[str, str] = {
@@ -43,3 +44,11 @@ def scheme_for(name: str) -> Scheme:
     if module is None:
         raise UnknownVenue(name)
     return cast(Scheme, importlib.import_module(module).scheme)
+
+
+def limits_for(name: str) -> VenueLimits:
+    """The venue's published limits, as its scheme module states them (`limits`)."""
+    module = VENUES.get(name.upper())
+    if module is None:
+        raise UnknownVenue(name)
+    return cast(VenueLimits, importlib.import_module(module).limits)
