@@ -393,6 +393,7 @@ limits = VenueLimits(
     rest_budget=600,
     rest_window=5.0,
     retry_after=600.0,
+    throttle_statuses=(429, 418, 403),
 )
 
 scheme = BybitScheme()

@@ -36,6 +36,8 @@ class VenueLimits:
     retry_after: float = 60.0  # seconds to back off after a refusal that names no Retry-After
     # Websocket close codes by which the venue says "too many requests".
     throttle_close_codes: tuple[int, ...] = (1008, 1013)
+    # HTTP statuses by which the venue says "too many requests" (REST and websocket upgrades).
+    throttle_statuses: tuple[int, ...] = (429, 418)
 
     def rest_weight(self, path: str) -> int:
         """What one REST call to `path` (with its query) costs against `rest_budget`."""
@@ -65,6 +67,7 @@ class VenueLimits:
             "max_lifetime": self.max_lifetime,
             "retry_after": self.retry_after,
             "throttle_close_codes": self.throttle_close_codes,
+            "throttle_statuses": self.throttle_statuses,
         }
 
     def scaled(self, **changes: Any) -> VenueLimits:
@@ -80,4 +83,5 @@ class VenueLimits:
         out = self.fields()
         out["rest_weights"] = [list(pair) for pair in self.rest_weights]
         out["throttle_close_codes"] = list(self.throttle_close_codes)
+        out["throttle_statuses"] = list(self.throttle_statuses)
         return out

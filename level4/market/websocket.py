@@ -25,6 +25,7 @@ from level4.market.messages import (
 from level4.market.status import Status
 from level4.net.feed import Batch, FeedCallbacks, FeedConnection, Refused
 from level4.net.ioloop import IOLoop
+from level4.net.venue_limiter import limiter_for
 from translations.protocol import RestAnswer
 
 JOURNALED_ROLES = ("exchange", "mediator", "orderbook")
@@ -74,6 +75,11 @@ class _Relay(FeedCallbacks):
     def ping_due(self, generation: int) -> None:
         self._tell(PingDue(generation))
 
+    def queued(self, symbol: str, path: str, wait: float) -> None:
+        # Waiting its turn within the venue's limits is no failure: the book is on its way.
+        reason = f"queued: REST snapshot in {wait:.1f}s, within the venue's rate limits"
+        self.ctx.board.set(self.ctx.market_id, Status.SYNCHRONISING, reason)
+
     def refused(self, reason: str) -> None:
         self.owner.tell(_Refused(reason))
 
@@ -99,6 +105,7 @@ class WebsocketActor(MarketActor):
             ctx.scheme.stale_after,
             tag=ctx.tag,
             keepalive=getattr(ctx.scheme, "keepalive", None),
+            limiter=limiter_for(ctx.scheme.name),
         )
         self._running: concurrent.futures.Future[None] | None = None
 

@@ -4,6 +4,9 @@ REST snapshots where it has them, and the reference books.
     GET /reference?symbol=BTC-USD   the reference book, shaped like level4's book endpoint
     GET /control/pause | /control/resume   freeze or restart the order flow (for exact comparisons)
     GET /control/faults[?drop=0.01&stall=0&clear=1]   fault rates and counts; set some, or clear all first
+    GET /control/limits[?rest_budget=300&clear=1&enforce=0&ban=2]   the venue's limits enforced, clients'
+                                    peak usage of each and the refusals; change limits, start the counts
+                                    over, switch enforcement off or on, set the first ban's seconds
     anything else                   the dialect's REST answer, or 404
 """
 
@@ -28,24 +31,36 @@ from level4.book.orderbook import OrderBook
 from level4.simulator.dialects import dialect_for
 from level4.simulator.dialects.base import ClientSession, Dialect, SimMarket
 from level4.simulator.faults import Faults, Link, Signal, parse
+from level4.simulator.limits_enforcer import LimitsEnforcer, Refuse, retry_after_header
 from level4.simulator.orderflow import OrderFlow
-from translations import scheme_for
+from translations import limits_for, scheme_for
 from translations.protocol import Instrument, MarketType
+from translations.venue_limits import VenueLimits
 
 log = structlog.get_logger(__name__)
 
 
-def json_response(status: int, body: Any) -> Response:
+def json_response(status: int, body: Any, extra: dict[str, str] | None = None) -> Response:
     payload = orjson.dumps(body)
     headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(payload)))])
+    for name, value in (extra or {}).items():
+        headers[name] = value
     return Response(status, HTTPStatus(status).phrase, headers, payload)
+
+
+@dataclass(frozen=True, slots=True)
+class Close:
+    """Close the connection with this code, after the frames queued before it."""
+
+    code: int
+    reason: str
 
 
 @dataclass(eq=False)
 class Client:
     connection: ServerConnection
     session: ClientSession = field(default_factory=ClientSession)
-    outbox: asyncio.Queue[str | Signal | None] = field(default_factory=asyncio.Queue)
+    outbox: asyncio.Queue[str | Signal | Close | None] = field(default_factory=asyncio.Queue)
     link: Link = field(default_factory=Link)
 
 
@@ -60,9 +75,13 @@ class VenueSimulator:
         seed: int = 1,
         market_type: MarketType | None = None,
         faults: dict[str, float] | None = None,
+        limits: VenueLimits | None = None,
+        enforce_limits: bool = True,
     ) -> None:
         self.venue = venue.upper()
         self.dialect: Dialect = dialect_for(self.venue)
+        # The venue's published limits (the scheme's `limits`), or smaller ones for tests.
+        self.enforcer = LimitsEnforcer(self.venue, limits or limits_for(self.venue), enforce_limits)
         self.faults = Faults(self.venue, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
         scheme = scheme_for(self.venue)
         mtype = market_type or scheme.market_types[0]
@@ -142,6 +161,9 @@ class VenueSimulator:
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.headers.get("Upgrade", "").lower() == "websocket":
+            refusal = self.enforcer.on_upgrade(time.monotonic())
+            if refusal is not None:
+                return json_response(refusal[0], refusal[1], {"Retry-After": retry_after_header(refusal[2])})
             status = self.faults.refuse_upgrade()
             if status is None:
                 return None
@@ -160,6 +182,11 @@ class VenueSimulator:
             return json_response(200, {"paused": self.paused, "steps": self.steps})
         if parts.path == "/control/faults":
             return self._faults_control(query)
+        if parts.path == "/control/limits":
+            return self._limits_control(query)
+        refusal = self.enforcer.on_rest(request.path, time.monotonic())
+        if refusal is not None:
+            return json_response(refusal[0], refusal[1], {"Retry-After": retry_after_header(refusal[2])})
         fault = self.faults.rest_fault()
         if isinstance(fault, float):
             await asyncio.sleep(fault)  # hung: the client's timeout should have given up long before
@@ -183,6 +210,30 @@ class VenueSimulator:
         answer["connections"] = len(self.clients)
         return json_response(200, answer)
 
+    def _limits_control(self, query: dict[str, str]) -> Response:
+        enforcer = self.enforcer
+        try:
+            clear = query.pop("clear", "") not in ("", "0", "false")
+            enforce = query.pop("enforce", None)
+            ban = query.pop("ban", None)
+            changes: dict[str, Any] = {}
+            for name, raw in query.items():
+                current = enforcer.limits.fields().get(name)
+                if not isinstance(current, int | float) or isinstance(current, bool):
+                    raise ValueError(f"{name!r} is no number among the limits")
+                changes[name] = int(raw) if isinstance(current, int) else float(raw)
+            limits = enforcer.limits.scaled(**changes)
+            first_ban = float(ban) if ban is not None else None
+        except (ValueError, TypeError) as exc:
+            return json_response(422, {"error": "invalid", "detail": str(exc)})
+        if changes or clear:
+            enforcer.set_limits(limits)
+        if enforce is not None:
+            enforcer.enabled = enforce not in ("0", "false")
+        if first_ban is not None:
+            enforcer.ban_seconds = first_ban
+        return json_response(200, enforcer.describe(time.monotonic()))
+
     # --- websocket -------------------------------------------------------------------
 
     async def _handle(self, connection: ServerConnection) -> None:
@@ -190,6 +241,14 @@ class VenueSimulator:
         self.clients.add(client)
         writer = asyncio.create_task(self._writer(client))
         hold_until = time.monotonic() + self.faults.subscribe_delay()
+        enforcer = self.enforcer
+        enforcer.opened(client.session, time.monotonic())
+        lifetime = enforcer.limits.max_lifetime
+        cut = (
+            asyncio.get_running_loop().call_later(lifetime, self._expire, client)
+            if lifetime and enforcer.enabled
+            else None
+        )
         try:
             async for raw in connection:
                 if (wait := hold_until - time.monotonic()) > 0:
@@ -198,14 +257,35 @@ class VenueSimulator:
                     frame: Any = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     frame = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
-                for out in self.dialect.on_client_frame(client.session, frame, self.markets, time.time()):
-                    client.outbox.put_nowait(out)
+                refusal = enforcer.on_message(client.session, frame, time.monotonic())
+                if refusal is None:
+                    for out in self.dialect.on_client_frame(client.session, frame, self.markets, time.time()):
+                        client.outbox.put_nowait(out)
+                    refusal = enforcer.after_message(client.session)
+                if refusal is not None and self._refuse(client, refusal):
+                    break  # closing: the venue reads nothing more from this client
         except ConnectionClosed:
             pass
         finally:
+            if cut is not None:
+                cut.cancel()
             self.clients.discard(client)
             client.outbox.put_nowait(None)
             await writer
+
+    @staticmethod
+    def _refuse(client: Client, refusal: Refuse) -> bool:
+        for frame in refusal.frames:
+            client.outbox.put_nowait(frame)
+        if refusal.close is None:
+            return False
+        client.outbox.put_nowait(Close(*refusal.close))
+        return True
+
+    def _expire(self, client: Client) -> None:
+        """The venue cuts a connection at the end of its lifetime (Binance: 24 h)."""
+        if self.enforcer.expired(client.session, time.monotonic()):
+            client.outbox.put_nowait(Close(1001, "connection lifetime reached"))
 
     async def _writer(self, client: Client) -> None:
         stalled = False
@@ -215,6 +295,9 @@ class VenueSimulator:
                     stalled = True  # open, silent: only the client's watchdog can tell
                 elif frame is Signal.DISCONNECT:
                     await self._cut(client.connection)
+                    return
+                elif isinstance(frame, Close):
+                    await client.connection.close(frame.code, frame.reason)
                     return
                 elif not stalled:
                     await client.connection.send(frame)

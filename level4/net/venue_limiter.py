@@ -1,0 +1,265 @@
+"""One limiter per venue and egress address: everything the process sends to
+a venue is paced by the venue's published limits (`translations/venue_limits.py`).
+
+It paces three things, each against a sliding window (no moment's last
+`window` seconds may hold more than the limit, which is how venues count):
+connection attempts, messages sent on each connection, and REST calls by
+their weight. A venue that still says "too many" (HTTP 429 or 418, a
+throttling close code) backs off the whole venue: no new connection and
+no REST call until its Retry-After has passed (or the venue's documented
+default), never a storm of retries. Messages on connections already open
+are not held back by it: holding their pings would only make the venue drop
+them and cost more connects.
+
+Waiting is by reservation: a caller takes the earliest slot the window
+allows after every earlier caller's, then sleeps until it. So waiters go in
+order, nothing polls, and no asyncio object ties the limiter to one loop.
+A caller cancelled while waiting gives its slot back.
+
+The API, for the feed today and the shared-connection pool:
+
+    limiter = limiter_for("BINANCE")     # the process's limiter for the venue (egress "" = default route)
+    await limiter.connect()              # before each websocket connection attempt
+    await limiter.send(conn)             # before each frame sent on connection `conn` (any hashable key)
+    limiter.forget(conn)                 # the connection is gone
+    limiter.rest_wait(weight)            # seconds a REST call of this weight would wait now
+    await limiter.rest(weight)           # before a REST call; weight: limiter.limits.rest_weight(path)
+    limiter.refused(reason, retry_after) # the venue refused: back the venue off
+    limiter.state()                      # tokens left, waiters, backoff-until, totals (for /metrics)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
+from email.utils import parsedate_to_datetime
+from typing import Any
+
+import structlog
+
+from translations import limits_for
+from translations.venue_limits import VenueLimits
+
+log = structlog.get_logger(__name__)
+
+# Windows are paced this much longer than the venue's: two frames sent a window
+# apart may arrive closer together than that, and the venue counts arrivals.
+MARGIN = 0.1
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class Window:
+    """A sliding window of weighted events, past and reserved (times ascending)."""
+
+    def __init__(self, limit: int, seconds: float) -> None:
+        self.limit = max(1, limit)
+        self.seconds = seconds
+        self._events: deque[list[float]] = deque()  # [time, weight]
+        self._lock = threading.Lock()  # state() reads from other threads
+
+    def _slot(self, weight: float, earliest: float, now: float) -> float:
+        events = self._events
+        while events and events[0][0] <= now - self.seconds:
+            events.popleft()  # out of every future window: slots only move forward
+        weight = min(weight, self.limit)  # heavier than the whole budget: waits for an empty window
+        t = max(earliest, events[-1][0]) if events else earliest
+        inside = [e for e in events if e[0] > t - self.seconds]
+        excess = sum(e[1] for e in inside) + weight - self.limit
+        for event in inside:
+            if excess <= 0:
+                break
+            excess -= event[1]
+            t = event[0] + self.seconds  # the moment this event leaves the window
+        return t
+
+    def peek(self, weight: float, earliest: float, now: float) -> float:
+        with self._lock:
+            return self._slot(weight, earliest, now)
+
+    def reserve(self, weight: float, earliest: float, now: float) -> list[float]:
+        with self._lock:
+            entry = [self._slot(weight, earliest, now), float(weight)]
+            self._events.append(entry)
+            return entry
+
+    def cancel(self, entry: list[float]) -> None:
+        with self._lock:
+            for n, event in enumerate(self._events):
+                if event is entry:
+                    del self._events[n]
+                    return
+
+    def used(self, now: float) -> float:
+        """Weight in the window that ends now (reservations still ahead not counted)."""
+        with self._lock:
+            return sum(w for t, w in self._events if now - self.seconds < t <= now)
+
+    def available(self, now: float) -> float:
+        return max(0.0, self.limit - self.used(now))
+
+
+class VenueLimiter:
+    def __init__(
+        self,
+        venue: str,
+        limits: VenueLimits,
+        egress: str = "",
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.venue = venue.upper()
+        self.limits = limits
+        self.egress = egress
+        self._clock = clock
+        self._sleep = sleep
+        stretch = 1.0 + MARGIN
+        self.connects = Window(limits.connects, limits.connect_window * stretch)
+        self.weight = Window(limits.rest_budget, limits.rest_window * stretch)
+        self._senders: dict[Hashable, Window] = {}
+        self.backoff_until = 0.0  # on the limiter's clock
+        self.waiting = {"connect": 0, "send": 0, "rest": 0}
+        self.totals = {
+            "connects": 0,
+            "sends": 0,
+            "rest_calls": 0,
+            "rest_weight": 0,
+            "refusals": 0,
+            "waits": 0,
+            "waited_seconds": 0.0,
+        }
+        self.log = log.bind(venue=self.venue)
+
+    # --- pacing ----------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        await self._take(self.connects, 1, "connect", held_by_backoff=True)
+        self.totals["connects"] += 1
+
+    async def send(self, conn: Hashable) -> None:
+        window = self._senders.get(conn)
+        if window is None:
+            window = self._senders[conn] = Window(self.limits.sends_per_second, 1.0 + MARGIN)
+        await self._take(window, 1, "send", held_by_backoff=False)
+        self.totals["sends"] += 1
+
+    def forget(self, conn: Hashable) -> None:
+        self._senders.pop(conn, None)
+
+    def rest_wait(self, weight: int) -> float:
+        now = self._clock()
+        return max(0.0, self.weight.peek(weight, max(now, self.backoff_until), now) - now)
+
+    async def rest(self, weight: int) -> None:
+        await self._take(self.weight, weight, "rest", held_by_backoff=True)
+        self.totals["rest_calls"] += 1
+        self.totals["rest_weight"] += weight
+
+    async def _take(self, window: Window, weight: int, kind: str, held_by_backoff: bool) -> None:
+        started = self._clock()
+        while True:
+            now = self._clock()
+            earliest = max(now, self.backoff_until) if held_by_backoff else now
+            entry = window.reserve(weight, earliest, now)
+            delay = entry[0] - now
+            if delay <= 0:
+                break
+            self.waiting[kind] += 1
+            try:
+                await self._sleep(delay)
+            except BaseException:
+                window.cancel(entry)
+                raise
+            finally:
+                self.waiting[kind] -= 1
+            if held_by_backoff and self._clock() < self.backoff_until:
+                window.cancel(entry)  # a refusal came while this waited: start again behind it
+                continue
+            break
+        waited = self._clock() - started
+        if waited > 0:
+            self.totals["waits"] += 1
+            self.totals["waited_seconds"] += waited
+
+    # --- refusals --------------------------------------------------------------------
+
+    def refused(self, reason: str, retry_after: float | None = None) -> float:
+        """The venue said too many: no connect or REST call before the returned
+        moment (limiter clock). Several refusals in a row do not stack up."""
+        seconds = self.limits.retry_after if retry_after is None else max(0.0, retry_after)
+        until = self._clock() + seconds
+        self.totals["refusals"] += 1
+        if until > self.backoff_until:
+            self.backoff_until = until
+            self.log.warning("venue_backoff", egress=self.egress, seconds=round(seconds, 3), reason=reason)
+        return self.backoff_until
+
+    def backoff_remaining(self) -> float:
+        return max(0.0, self.backoff_until - self._clock())
+
+    # --- for metrics -------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        now = self._clock()
+        senders = list(self._senders.values())
+        remaining = self.backoff_remaining()
+        return {
+            "venue": self.venue,
+            "egress": self.egress,
+            "connect_tokens": self.connects.available(now),
+            "rest_tokens": self.weight.available(now),
+            "send_connections": len(senders),
+            "send_tokens_min": min((w.available(now) for w in senders), default=float(self.limits.sends_per_second)),
+            "queued": dict(self.waiting),
+            "backoff_remaining": remaining,
+            "backoff_until": time.time() + remaining if remaining > 0 else None,
+            "totals": dict(self.totals),
+            "limits": self.limits.as_dict(),
+        }
+
+
+def retry_after(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (a number or an HTTP date), or None."""
+    raw = headers.get("Retry-After") if headers is not None else None
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        pass
+    try:
+        return max(0.0, parsedate_to_datetime(raw).timestamp() - time.time())
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+_lock = threading.Lock()
+_limiters: dict[tuple[str, str], VenueLimiter] = {}
+
+
+def limiter_for(venue: str, egress: str = "", limits: VenueLimits | None = None) -> VenueLimiter:
+    """The process's limiter for this venue and egress address, made on first
+    use from the venue's published limits (or `limits`). Limits that changed
+    since (tests scale them down) make a fresh limiter."""
+    key = (venue.upper(), egress)
+    wanted = limits if limits is not None else limits_for(venue)
+    with _lock:
+        limiter = _limiters.get(key)
+        if limiter is None or limiter.limits != wanted:
+            limiter = _limiters[key] = VenueLimiter(venue, wanted, egress)
+        return limiter
+
+
+def limiters() -> list[VenueLimiter]:
+    with _lock:
+        return sorted(_limiters.values(), key=lambda lim: (lim.venue, lim.egress))
+
+
+def reset() -> None:
+    """Forget every limiter (tests that must start from an empty window)."""
+    with _lock:
+        _limiters.clear()
