@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 import weakref
 from collections.abc import Callable
@@ -48,6 +49,18 @@ _ENDED = frozenset({aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.
 # A venue that answers the upgrade with these is overloaded or restarting: try again later.
 # Any other 4xx says the request itself is wrong (path, symbol, permission): no retry will help.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+
+_tls: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every REST client: building one (loading the CA bundle)
+    costs tens of milliseconds on the shared IO loop, per market started."""
+    global _tls
+    if _tls is None:
+        _tls = httpx.create_ssl_context()
+    return _tls
+
 
 # Process-wide, so a restarted actor's new connection never shares a
 # generation with frames still in flight from the one it replaced.
@@ -160,7 +173,7 @@ class FeedConnection:
         self._task = asyncio.current_task()
         self._sending = asyncio.Lock()
         # Venues move REST paths behind redirects (trailing slashes, new hosts).
-        self._http = httpx.AsyncClient(timeout=REST_TIMEOUT, follow_redirects=True)
+        self._http = httpx.AsyncClient(timeout=REST_TIMEOUT, follow_redirects=True, verify=_tls_context())
         self._sockets = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=OPEN_TIMEOUT))
         try:
             while not self._stopping:
@@ -185,8 +198,7 @@ class FeedConnection:
         self._reconnect_reason = None
         assert self._sockets is not None
         limiter = self.limiter
-        if limiter is not None:
-            await limiter.connect()
+        attempt = await limiter.connect() if limiter is not None else None
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):
                 ws = await self._sockets.ws_connect(
@@ -196,7 +208,11 @@ class FeedConnection:
                     compress=15,  # permessage-deflate offered, as venues expect of clients
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT),
                 )
+            if limiter is not None and attempt is not None:
+                limiter.settled(attempt)
         except aiohttp.WSServerHandshakeError as exc:
+            if limiter is not None and attempt is not None:
+                limiter.settled(attempt)
             status = exc.status
             if limiter is not None and status in limiter.limits.throttle_statuses:
                 limiter.refused(f"websocket upgrade: HTTP {status}", retry_after(exc.headers))
@@ -207,6 +223,8 @@ class FeedConnection:
         except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError, ValueError) as exc:
             raise Refused(f"unusable websocket URL: {exc}") from None
         except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+            if limiter is not None and attempt is not None:
+                limiter.settled(attempt)
             return f"connect failed: {type(exc).__name__}: {exc}"
         self._ws = ws
         self.cb.connected(generation)
@@ -328,8 +346,13 @@ class FeedConnection:
                     wait = limiter.rest_wait(weight)
                     if wait > QUEUED_NOTICE:
                         self.cb.queued(symbol, path, wait)
-                    await limiter.rest(weight)
-                response = await self._http.get(url)
+                    call = await limiter.rest(weight)
+                    try:
+                        response = await self._http.get(url)
+                    finally:
+                        limiter.settled(call)
+                else:
+                    response = await self._http.get(url)
                 if limiter is None or response.status_code not in limiter.limits.throttle_statuses:
                     break
                 # Too many: the whole venue waits (Retry-After), then this fetch takes its turn again.

@@ -14,16 +14,21 @@ them and cost more connects.
 Waiting is by reservation: a caller takes the earliest slot the window
 allows after every earlier caller's, then sleeps until it. So waiters go in
 order, nothing polls, and no asyncio object ties the limiter to one loop.
-A caller cancelled while waiting gives its slot back.
+A caller cancelled while waiting gives its slot back. An attempt or call
+that takes long to reach the venue counts from when it ended (`settled`):
+the venue counts arrivals, and a slow handshake must not bunch up with the
+attempts after it.
 
 The API, for the feed today and the shared-connection pool:
 
     limiter = limiter_for("BINANCE")     # the process's limiter for the venue (egress "" = default route)
-    await limiter.connect()              # before each websocket connection attempt
+    slot = await limiter.connect()       # before each websocket connection attempt,
+    limiter.settled(slot)                #   and once it is answered (or given up)
     await limiter.send(conn)             # before each frame sent on connection `conn` (any hashable key)
     limiter.forget(conn)                 # the connection is gone
     limiter.rest_wait(weight)            # seconds a REST call of this weight would wait now
-    await limiter.rest(weight)           # before a REST call; weight: limiter.limits.rest_weight(path)
+    slot = await limiter.rest(weight)    # before a REST call; weight: limiter.limits.rest_weight(path)
+    limiter.settled(slot)                #   and once it is answered
     limiter.refused(reason, retry_after) # the venue refused: back the venue off
     limiter.state()                      # tokens left, waiters, backoff-until, totals (for /metrics)
 """
@@ -35,6 +40,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -87,6 +93,25 @@ class Window:
             self._events.append(entry)
             return entry
 
+    def settle(self, entry: list[float], now: float) -> None:
+        """An event that took until `now` to reach the venue (a slow handshake
+        or request) counts from then: the venue counts it when it arrives."""
+        with self._lock:
+            if entry[0] >= now:
+                return
+            events = self._events
+            for n, event in enumerate(events):
+                if event is entry:
+                    del events[n]
+                    break
+            else:
+                return  # already out of every window
+            entry[0] = now
+            n = len(events)
+            while n > 0 and events[n - 1][0] > now:
+                n -= 1
+            events.insert(n, entry)
+
     def cancel(self, entry: list[float]) -> None:
         with self._lock:
             for n, event in enumerate(self._events):
@@ -101,6 +126,14 @@ class Window:
 
     def available(self, now: float) -> float:
         return max(0.0, self.limit - self.used(now))
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    """A granted turn in a window."""
+
+    window: Window
+    entry: list[float]
 
 
 class VenueLimiter:
@@ -136,9 +169,12 @@ class VenueLimiter:
 
     # --- pacing ----------------------------------------------------------------------
 
-    async def connect(self) -> None:
-        await self._take(self.connects, 1, "connect", held_by_backoff=True)
+    async def connect(self) -> Slot:
+        """Wait for a connection attempt's turn; hand the result to `settled`
+        once the attempt is answered or given up."""
+        slot = await self._take(self.connects, 1, "connect", held_by_backoff=True)
         self.totals["connects"] += 1
+        return slot
 
     async def send(self, conn: Hashable) -> None:
         window = self._senders.get(conn)
@@ -154,12 +190,19 @@ class VenueLimiter:
         now = self._clock()
         return max(0.0, self.weight.peek(weight, max(now, self.backoff_until), now) - now)
 
-    async def rest(self, weight: int) -> None:
-        await self._take(self.weight, weight, "rest", held_by_backoff=True)
+    async def rest(self, weight: int) -> Slot:
+        """Wait for a REST call's turn; hand the result to `settled` once it is answered."""
+        slot = await self._take(self.weight, weight, "rest", held_by_backoff=True)
         self.totals["rest_calls"] += 1
         self.totals["rest_weight"] += weight
+        return slot
 
-    async def _take(self, window: Window, weight: int, kind: str, held_by_backoff: bool) -> None:
+    def settled(self, slot: Slot) -> None:
+        """The attempt or call is over: it counts from now if that is later than
+        its turn, so a slow one cannot bunch up with the next at the venue."""
+        slot.window.settle(slot.entry, self._clock())
+
+    async def _take(self, window: Window, weight: int, kind: str, held_by_backoff: bool) -> Slot:
         started = self._clock()
         while True:
             now = self._clock()
@@ -184,6 +227,7 @@ class VenueLimiter:
         if waited > 0:
             self.totals["waits"] += 1
             self.totals["waited_seconds"] += waited
+        return Slot(window, entry)
 
     # --- refusals --------------------------------------------------------------------
 

@@ -254,3 +254,16 @@ def test_one_limiter_per_venue_and_egress_made_afresh_when_limits_change() -> No
 def test_unknown_limit_names_are_refused() -> None:
     with pytest.raises(TypeError, match="no such limit"):
         LIMITS.scaled(speed=3)
+
+
+async def test_a_slow_attempt_counts_from_when_it_ended() -> None:
+    clock = FakeClock()
+    limiter = VenueLimiter("TEST", LIMITS.scaled(connects=1, connect_window=10.0), clock=clock, sleep=clock.sleep)
+    slot = await limiter.connect()
+    clock.now += 8.0  # the handshake took 8 s to be answered: the venue saw it then
+    limiter.settled(slot)
+    await limiter.connect()
+    assert clock.now == 1008.0 + 10.0 * (1 + MARGIN)  # a window after the arrival, not after the start
+    fast = limiter.weight.reserve(5, clock.now, clock.now)
+    limiter.weight.settle(fast, clock.now - 1)  # answered before its turn: nothing moves
+    assert fast[0] == clock.now
