@@ -33,7 +33,8 @@ class VenueLimits:
     rest_weight_default: int = 1
     rest_limit_default: int = 100  # the `limit` the venue assumes when a call names none
     max_lifetime: float | None = None  # seconds after which the venue cuts a connection
-    retry_after: float = 60.0  # seconds to back off after a refusal that names no Retry-After
+    retry_after: float = 60.0  # seconds to back off after an HTTP refusal that names no Retry-After
+    close_backoff: float = 10.0  # after a throttling close: no venue documents a wait for it
     # Websocket close codes by which the venue says "too many requests".
     throttle_close_codes: tuple[int, ...] = (1008, 1013)
     # HTTP statuses by which the venue says "too many requests" (REST and websocket upgrades).
@@ -66,6 +67,7 @@ class VenueLimits:
             "rest_limit_default": self.rest_limit_default,
             "max_lifetime": self.max_lifetime,
             "retry_after": self.retry_after,
+            "close_backoff": self.close_backoff,
             "throttle_close_codes": self.throttle_close_codes,
             "throttle_statuses": self.throttle_statuses,
         }

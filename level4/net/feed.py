@@ -248,7 +248,7 @@ class FeedConnection:
                     if kind in _ENDED:
                         closed = f"closed by venue: {ws.close_code} {msg.extra or ''}".strip()
                         if limiter is not None and ws.close_code in limiter.limits.throttle_close_codes:
-                            limiter.refused(closed)
+                            limiter.refused(closed, limiter.limits.close_backoff)
                         return self._reconnect_reason or closed
                     if kind is aiohttp.WSMsgType.ERROR:
                         return self._reconnect_reason or f"connection lost: {ws.exception() or msg.data}"

@@ -48,6 +48,21 @@ def json_response(status: int, body: Any, extra: dict[str, str] | None = None) -
     return Response(status, HTTPStatus(status).phrase, headers, payload)
 
 
+def _fault_wait(status: int) -> dict[str, str] | None:
+    """Venues send Retry-After with a 429; a struggling one asks for a short wait."""
+    return {"Retry-After": FAULT_RETRY_AFTER} if status == 429 else None
+
+
+FAULT_RETRY_AFTER = "1"
+
+
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A client's request waiting to be answered."""
+
+    frame: Any
+
+
 @dataclass(frozen=True, slots=True)
 class Close:
     """Close the connection with this code, after the frames queued before it."""
@@ -167,7 +182,7 @@ class VenueSimulator:
             status = self.faults.refuse_upgrade()
             if status is None:
                 return None
-            return json_response(status, {"error": "fault", "detail": "simulated upgrade refusal"})
+            return json_response(status, {"error": "fault", "detail": "simulated upgrade refusal"}, _fault_wait(status))
         parts = urlsplit(request.path)
         query = dict(parse_qsl(parts.query))
         if parts.path == "/reference":
@@ -191,7 +206,7 @@ class VenueSimulator:
         if isinstance(fault, float):
             await asyncio.sleep(fault)  # hung: the client's timeout should have given up long before
         elif fault is not None:
-            return json_response(fault, {"error": "fault", "detail": "simulated REST failure"})
+            return json_response(fault, {"error": "fault", "detail": "simulated REST failure"}, _fault_wait(fault))
         answer = self.dialect.rest(parts.path, query, self.markets, time.time())
         if answer is None:
             return json_response(404, {"error": "not_found", "detail": parts.path})
@@ -249,29 +264,45 @@ class VenueSimulator:
             if lifetime and enforcer.enabled
             else None
         )
+        # Requests are counted as they arrive and answered by a task of their own, so a
+        # slow venue (slowsub) answers late without squeezing the arrivals it counts.
+        inbox: asyncio.Queue[Any] = asyncio.Queue()
+        answerer = asyncio.create_task(self._answer(client, inbox, hold_until))
         try:
             async for raw in connection:
-                if (wait := hold_until - time.monotonic()) > 0:
-                    await asyncio.sleep(wait)  # a slow venue: requests answered late, in order
                 try:
                     frame: Any = orjson.loads(raw)
                 except orjson.JSONDecodeError:
                     frame = raw if isinstance(raw, str) else raw.decode("utf-8", "replace")
                 refusal = enforcer.on_message(client.session, frame, time.monotonic())
-                if refusal is None:
-                    for out in self.dialect.on_client_frame(client.session, frame, self.markets, time.time()):
-                        client.outbox.put_nowait(out)
-                    refusal = enforcer.after_message(client.session)
-                if refusal is not None and self._refuse(client, refusal):
+                inbox.put_nowait(refusal if refusal is not None else _Request(frame))
+                if refusal is not None and refusal.close is not None:
                     break  # closing: the venue reads nothing more from this client
         except ConnectionClosed:
             pass
         finally:
             if cut is not None:
                 cut.cancel()
+            inbox.put_nowait(None)
+            await answerer
             self.clients.discard(client)
             client.outbox.put_nowait(None)
             await writer
+
+    async def _answer(self, client: Client, inbox: asyncio.Queue[Any], hold_until: float) -> None:
+        """The venue's answers to a client's requests (and its refusals), in order."""
+        while (item := await inbox.get()) is not None:
+            if (wait := hold_until - time.monotonic()) > 0:
+                await asyncio.sleep(wait)  # a slow venue: requests answered late, in order
+            if isinstance(item, Refuse):
+                if self._refuse(client, item):
+                    return
+                continue
+            for out in self.dialect.on_client_frame(client.session, item.frame, self.markets, time.time()):
+                client.outbox.put_nowait(out)
+            refusal = self.enforcer.after_message(client.session)
+            if refusal is not None and self._refuse(client, refusal):
+                return
 
     @staticmethod
     def _refuse(client: Client, refusal: Refuse) -> bool:
