@@ -6,6 +6,8 @@ the connection lifetime; and /control/limits reports how close clients came."""
 from __future__ import annotations
 
 import asyncio
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -188,3 +190,20 @@ def test_every_venue_has_limits_the_simulator_can_enforce() -> None:
     for name in translations.names():
         sim = VenueSimulator(name, ["BTC-USDT"] if name != "BITFLYER" else ["BTC-JPY"], rate=0)
         assert isinstance(sim.enforcer.limits, VenueLimits) and sim.enforcer.enabled
+
+
+@pytest.mark.slow
+def test_the_command_can_serve_without_enforcing() -> None:
+    command = [sys.executable, "-m", "level4", "simulate", "--venue", "binance", "--symbols", "BTC-USDT"]
+    proc = subprocess.Popen([*command, "--no-limits"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        while line and not line.startswith("simulating"):  # its log lines come first
+            line = proc.stdout.readline()
+        url = line.split()[3].replace("ws://", "http://")
+        state = httpx.get(f"{url}control/limits").json()
+        assert state["enforced"] is False and state["limits"]["connects"] == 300
+    finally:
+        proc.terminate()
+        proc.wait(10)
