@@ -60,27 +60,37 @@ Sleep = Callable[[float], Awaitable[Any]]
 
 
 class Window:
-    """A sliding window of weighted events, past and reserved (times ascending)."""
+    """A sliding window of weighted events, past and reserved (times ascending).
+
+    A reservation costs the events it must look at: those leaving the window
+    before its slot, and those that must leave for it to fit; with headroom
+    that is none, so pacing a busy connection stays cheap."""
 
     def __init__(self, limit: int, seconds: float) -> None:
         self.limit = max(1, limit)
         self.seconds = seconds
         self._events: deque[list[float]] = deque()  # [time, weight]
+        self._total = 0.0  # the weight of every event in _events
         self._lock = threading.Lock()  # state() reads from other threads
 
     def _slot(self, weight: float, earliest: float, now: float) -> float:
         events = self._events
-        while events and events[0][0] <= now - self.seconds:
-            events.popleft()  # out of every future window: slots only move forward
+        horizon = now - self.seconds
+        while events and events[0][0] <= horizon:
+            self._total -= events.popleft()[1]  # out of every future window: slots only move forward
         weight = min(weight, self.limit)  # heavier than the whole budget: waits for an empty window
         t = max(earliest, events[-1][0]) if events else earliest
-        inside = [e for e in events if e[0] > t - self.seconds]
-        excess = sum(e[1] for e in inside) + weight - self.limit
-        for event in inside:
-            if excess <= 0:
-                break
+        inside = self._total
+        oldest = iter(events)
+        event = next(oldest, None)
+        while event is not None and event[0] <= t - self.seconds:
+            inside -= event[1]  # gone from the window by the slot
+            event = next(oldest, None)
+        excess = inside + weight - self.limit
+        while excess > 0 and event is not None:
             excess -= event[1]
             t = event[0] + self.seconds  # the moment this event leaves the window
+            event = next(oldest, None)
         return t
 
     def peek(self, weight: float, earliest: float, now: float) -> float:
@@ -91,6 +101,7 @@ class Window:
         with self._lock:
             entry = [self._slot(weight, earliest, now), float(weight)]
             self._events.append(entry)
+            self._total += entry[1]
             return entry
 
     def settle(self, entry: list[float], now: float) -> None:
@@ -100,12 +111,10 @@ class Window:
             if entry[0] >= now:
                 return
             events = self._events
-            for n, event in enumerate(events):
-                if event is entry:
-                    del events[n]
-                    break
-            else:
+            n = self._find(entry)
+            if n is None:
                 return  # already out of every window
+            del events[n]
             entry[0] = now
             n = len(events)
             while n > 0 and events[n - 1][0] > now:
@@ -114,10 +123,18 @@ class Window:
 
     def cancel(self, entry: list[float]) -> None:
         with self._lock:
-            for n, event in enumerate(self._events):
-                if event is entry:
-                    del self._events[n]
-                    return
+            n = self._find(entry)
+            if n is not None:
+                del self._events[n]
+                self._total -= entry[1]
+
+    def _find(self, entry: list[float]) -> int | None:
+        """Where an entry is; looked for from the newest end, where turns just taken are."""
+        events = self._events
+        for n in range(len(events) - 1, -1, -1):
+            if events[n] is entry:
+                return n
+        return None
 
     def used(self, now: float) -> float:
         """Weight in the window that ends now (reservations still ahead not counted)."""
