@@ -1,6 +1,6 @@
 """Run level4's benchmarks and print their tables (org-mode, as in README.org).
 
-    .venv/bin/python -m benchmarks                 all three parts
+    .venv/bin/python -m benchmarks                 all four parts
     .venv/bin/python -m benchmarks hot live        some of them
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale")
+PARTS = ("hot", "live", "scale", "limits")
 
 
 def machine() -> str:
@@ -85,6 +85,15 @@ def main(argv: list[str] | None = None) -> int:
         rows = scale.run(quiet_seconds=5.0 if args.quick else 10.0)
         print("\n* scale: quiet simulated markets in one process\n")
         print(scale.table(rows).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "limits" in parts:
+        from benchmarks import venue_pacing
+
+        started = time.monotonic()
+        table, (send_us, rest_us) = venue_pacing.run(turns=20_000 if args.quick else 100_000)
+        print("\n* venue limits: 500 markets of one venue started at once, one connection each\n")
+        print(table.org())
+        print(f"- limiter cost when nothing waits: {send_us:.1f} us a frame, {rest_us:.1f} us a REST call")
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 
