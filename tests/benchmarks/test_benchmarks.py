@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from benchmarks import hotpath, loadgen
+from benchmarks import hotpath, loadgen, venue_pacing
 from level4.feed.bookkeeper import BookKeeper
 from level4.feed.events import TopChange
 from level4.feed.translator import ConnectionWork, Translator
@@ -61,3 +61,14 @@ def test_hot_path_times_the_replayer_over_every_frame() -> None:
     assert frames == summary.frames and seconds > 0
     assert any("BITSTAMP" in row[0] for row in hotpath.table([hotpath.Result(venue, frames, seconds, seconds)]).rows)
     assert summary.trades > 0
+
+
+def test_venue_pacing_lays_a_start_out_within_the_limits() -> None:
+    connected, fetched, heaviest = venue_pacing.startup("BINANCE", 500)
+    assert connected == 300 * 1.1  # 300 attempts in the first window, the other 200 one paced window later
+    assert fetched is not None and fetched > connected  # each snapshot after its market's connection
+    assert 0.9 <= heaviest <= 1.0  # the weight budget used, never exceeded
+    connected, fetched, heaviest = venue_pacing.startup("BYBIT", 500)
+    assert (connected, fetched) == (0.0, None)  # 500 attempts in 5 minutes: all at once
+    table, (send_us, rest_us) = venue_pacing.run(markets=50, turns=100)
+    assert len(table.rows) == 13 and send_us > 0 and rest_us > 0
