@@ -14,8 +14,8 @@ import structlog
 from level4 import __version__, logs
 from level4.config import Settings
 from level4.journal import options as journal_options
-from level4.replay import cli as replay_cli
-from level4.simulator import cli as simulate_cli
+from level4.replay import replay_cli
+from level4.simulator import simulator_cli
 
 log = structlog.get_logger("level4")
 
@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     console.add_argument("--port", type=int, help="control API port (default: LEVEL4_PORT, else 8000; 0: any)")
     console.set_defaults(func=run_console)
 
-    simulate_cli.add_parser(sub)
+    simulator_cli.add_parser(sub)
     replay_cli.add_parser(sub)
     return parser
 

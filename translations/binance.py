@@ -43,8 +43,6 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
-from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -58,6 +56,8 @@ from translations.protocol import (
     Update,
 )
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import longest_first, split_quote
 from translations.venue_limits import VenueLimits
 
 # Quote assets, longest first so that BUSD wins over USD and FDUSD over USD.
@@ -139,13 +139,8 @@ class BinanceScheme(SchemeDefaults):
     ping_interval: float | None = 20.0
     stale_after = 60.0
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets here")
-        base, quote = base.upper(), quote.upper()
-        if not base or not quote:
-            raise ValueError("base and quote are required")
-        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, base + quote)
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return base + quote
 
     def from_symbol(self, symbol: str) -> Instrument:
         sym = symbol.upper()

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import translations
 from level4.catalogue import models
-from level4.catalogue.config import default_url, mask_endpoint, mask_url
+from level4.catalogue.catalogue_errors import CatalogueError, Duplicate, Invalid, NotFound
+from level4.catalogue.catalogue_url import default_url, mask_endpoint, mask_url
 from level4.catalogue.db import make_engine, translate
-from level4.catalogue.errors import CatalogueError, Duplicate, Invalid, NotFound
 from level4.catalogue.models import Exchange, Market, Symbol
 
 log = structlog.get_logger(__name__)

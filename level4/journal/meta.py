@@ -8,7 +8,7 @@ from level4.market.context import MarketContext
 from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
-from level4.market.status import StatusBoard
+from level4.market.status_board import StatusBoard
 from translations import scheme_for
 from translations.protocol import Instrument, MarketType, Scheme
 

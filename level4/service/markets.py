@@ -15,7 +15,7 @@ from level4.market.hub import EventHub
 from level4.market.messages import BookQuery
 from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
-from level4.market.status import Status, StatusBoard
+from level4.market.status_board import Status, StatusBoard
 from level4.market.tree import child_name, market_spec
 from level4.supervision.supervised import describe_reason
 from level4.supervision.supervisor import ChildEvent

@@ -26,12 +26,12 @@ from level4.config import Settings
 from level4.journal.writer import Journal
 from level4.market.hub import EventHub
 from level4.market.registry import Registry
-from level4.market.status import StatusBoard
+from level4.market.status_board import StatusBoard
 from level4.metrics.service import ServiceMetrics
 from level4.service.control import ServiceControl
 from level4.service.http import HttpServerActor
 from level4.service.markets import MarketControl
-from level4.service.repo import RepoActor
+from level4.service.repo_actor import RepoActor
 from level4.sinks import SinkConfigError, Sinks
 from level4.stream.downstream import Downstream
 from level4.supervision.supervised import SupervisedActor, describe_reason, stop_quietly

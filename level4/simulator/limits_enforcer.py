@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
+from level4.simulator.dialects.dialect_base import ClientSession
 from translations.venue_limits import VenueLimits
 
 FIRST_BAN = 120.0  # Binance: bans "scale in duration for repeat offenders, from 2 minutes to 3 days"

@@ -29,7 +29,7 @@ from websockets.http11 import Request, Response
 
 from level4.book.orderbook import OrderBook
 from level4.simulator.dialects import dialect_for
-from level4.simulator.dialects.base import ClientSession, Dialect, SimMarket
+from level4.simulator.dialects.dialect_base import ClientSession, Dialect, SimMarket
 from level4.simulator.faults import Faults, Link, Signal, parse
 from level4.simulator.limits_enforcer import LimitsEnforcer, Refuse, retry_after_header
 from level4.simulator.orderflow import OrderFlow

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.dashboard.browser import ARTIFACTS, chromium
-from tests.stream.markets import add_market
+from tests.stream.stream_markets import add_market
 from tests.support import SimulatorThread, running_service, wait_for
 
 pytestmark = pytest.mark.slow

@@ -10,7 +10,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 import translations
 from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
-from level4.market.status import Status, StatusBoard
+from level4.market.status_board import Status, StatusBoard
 from level4.metrics.collector import ServiceCollector
 from level4.metrics.latency import BOUNDS, LatencyRecorder
 from level4.metrics.service import ServiceMetrics

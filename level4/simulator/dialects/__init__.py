@@ -1,11 +1,11 @@
-"""One module per venue dialect, each exporting `dialect`."""
+"""One module per venue dialect (`<venue>_dialect.py`), each exporting `dialect`."""
 
 from __future__ import annotations
 
 import importlib
 from typing import cast
 
-from level4.simulator.dialects.base import Dialect
+from level4.simulator.dialects.dialect_base import Dialect
 
 
 class UnknownDialect(KeyError):
@@ -16,9 +16,9 @@ class UnknownDialect(KeyError):
 def dialect_for(venue: str) -> Dialect:
     name = venue.lower()
     try:
-        module = importlib.import_module(f"level4.simulator.dialects.{name}")
+        module = importlib.import_module(f"level4.simulator.dialects.{name}_dialect")
     except ModuleNotFoundError as exc:
-        if exc.name != f"level4.simulator.dialects.{name}":
+        if exc.name != f"level4.simulator.dialects.{name}_dialect":
             raise
         raise UnknownDialect(venue) from None
     return cast(Dialect, module.dialect)

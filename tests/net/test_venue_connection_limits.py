@@ -15,7 +15,7 @@ import orjson
 import pytest
 
 import translations
-from level4.net.feed import Batch, FeedCallbacks, FeedConnection
+from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection
 from level4.net.venue_limiter import MARGIN, VenueLimiter
 from level4.simulator.server import VenueSimulator
 from translations.venue_limits import VenueLimits

@@ -11,8 +11,8 @@ import time
 from typing import Any
 
 from level4.feed.translator import ConnectionWork, Translator
-from level4.market.base import MarketActor
 from level4.market.context import MarketContext
+from level4.market.market_actor import MarketActor
 from level4.market.messages import (
     ApplyBatch,
     Connected,
@@ -27,7 +27,7 @@ from level4.market.messages import (
     SendFrames,
     StatusNotice,
 )
-from level4.market.status import Status
+from level4.market.status_board import Status
 from translations.protocol import Desync, Instruction
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession, Markets, SimMarket, SimTrade
+from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
 from translations.protocol import Level
 
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")

@@ -25,7 +25,7 @@ from level4.feed.bookkeeper import BookKeeper
 from level4.feed.events import MarketEvent
 from level4.feed.translator import ConnectionWork, Translator
 from level4.simulator.dialects import dialect_for
-from level4.simulator.dialects.base import ClientSession, Dialect, SimMarket, SimTrade
+from level4.simulator.dialects.dialect_base import ClientSession, Dialect, SimMarket, SimTrade
 from level4.simulator.orderflow import OrderFlow, Step
 from translations import scheme_for
 from translations.protocol import (

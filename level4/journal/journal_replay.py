@@ -48,15 +48,15 @@ from level4.journal.format import (
 )
 from level4.journal.meta import context_from
 from level4.market.context import MarketContext
-from level4.market.exchange import ExchangeActor
+from level4.market.exchange_actor import ExchangeActor
 from level4.market.hub import Consumer, EventHub
-from level4.market.mediator import MediatorActor
+from level4.market.mediator_actor import MediatorActor
 from level4.market.messages import Connected, Disconnected, RestReply
 from level4.market.messages import Frames as FramesMessage
-from level4.market.orderbook import OrderBookActor
+from level4.market.orderbook_actor import OrderBookActor
 from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
-from level4.market.status import StatusBoard
+from level4.market.status_board import StatusBoard
 from level4.replay.replayer import Summary
 from translations.protocol import RestAnswer
 

@@ -12,9 +12,9 @@ from typing import Any
 
 from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.events import BookStatus, MarketEvent
-from level4.market.base import MarketActor
 from level4.market.context import MarketContext
 from level4.market.levels import has_counts, render
+from level4.market.market_actor import MarketActor
 from level4.market.messages import (
     ApplyBatch,
     BookGone,
@@ -26,7 +26,7 @@ from level4.market.messages import (
     SnapshotRequest,
     StatusNotice,
 )
-from level4.market.status import Status
+from level4.market.status_board import Status
 from translations.protocol import ChecksumMismatch
 
 

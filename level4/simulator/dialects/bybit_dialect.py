@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from level4.book.orderbook import OrderBook
-from level4.simulator.dialects.base import ClientSession, Markets, SimMarket, SimTrade
+from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
 from translations.protocol import Level
 
 DEPTHS = frozenset((1, 50, 200, 500, 1000))

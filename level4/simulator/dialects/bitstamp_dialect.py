@@ -15,7 +15,7 @@ from typing import Any
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession, Markets, SimMarket, SimTrade
+from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
 from translations.protocol import Level
 
 BOOK = "diff_order_book_"

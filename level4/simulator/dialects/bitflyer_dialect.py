@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 
 from level4.book.orderbook import OrderBook
-from level4.simulator.dialects.base import ClientSession, Markets, SimMarket, SimTrade
+from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
 from translations.protocol import Level
 
 SNAPSHOT = "lightning_board_snapshot_"

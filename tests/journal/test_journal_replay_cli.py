@@ -11,7 +11,7 @@ import pytest
 from level4.cli import main
 from level4.journal.options import JournalOptions
 from level4.journal.writer import Journal
-from tests.journal.helpers import TAG, coinbase_meta, snapshot, update
+from tests.journal.journal_helpers import TAG, coinbase_meta, snapshot, update
 
 
 def record_run(directory: Path, stop: bool = True) -> None:

@@ -9,8 +9,8 @@ from typing import Any
 
 import pykka
 
-from level4.market.base import MarketActor
 from level4.market.context import MarketContext
+from level4.market.market_actor import MarketActor
 from level4.market.messages import (
     Connected,
     Crash,
@@ -22,9 +22,9 @@ from level4.market.messages import (
     RestReply,
     SendFrames,
 )
-from level4.market.status import Status
-from level4.net.feed import Batch, FeedCallbacks, FeedConnection, Refused
+from level4.market.status_board import Status
 from level4.net.ioloop import IOLoop
+from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection, Refused
 from level4.net.venue_limiter import limiter_for
 from translations.protocol import RestAnswer
 

@@ -10,7 +10,7 @@ from typing import Any
 import orjson
 
 from level4.journal.format import JournalError
-from level4.journal.replay import JournalReplay, replay_journal
+from level4.journal.journal_replay import JournalReplay, replay_journal
 from level4.replay import capture
 from level4.replay.replayer import Replay, Summary, replay
 from translations import UnknownVenue, scheme_for

@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from level4.feed.events import BookDelta, BookStatus, TopChange
-from level4.market.base import MarketActor
 from level4.market.context import MarketContext
 from level4.market.levels import has_counts, render
+from level4.market.market_actor import MarketActor
 from level4.market.messages import BookGone, BookState, Crash, Events, StatusNotice
 from level4.market.publisher import MarketPublisher, book_payload, no_book
 from translations.protocol import Level, Trade

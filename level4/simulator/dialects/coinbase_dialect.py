@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession, Markets, SimMarket, SimTrade
+from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
 from translations.protocol import Level
 
 BOOK_CHANNELS = {"level2", "level2_batch", "level2_50"}
