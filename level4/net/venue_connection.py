@@ -50,6 +50,18 @@ _ENDED = frozenset({aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.
 # Any other 4xx says the request itself is wrong (path, symbol, permission): no retry will help.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
 
+# Close reasons by which venues say "too many" whatever the code (Deribit ends a session
+# with too_many_requests, Binance closes with "Too many requests").
+_THROTTLE_WORDS = ("too many", "too_many", "rate limit", "exceeded msg rate")
+
+
+def _throttled(code: int | None, reason: Any, limiter: VenueLimiter) -> bool:
+    if code in limiter.limits.throttle_close_codes:
+        return True
+    text = str(reason or "").lower()
+    return any(word in text for word in _THROTTLE_WORDS)
+
+
 _tls: ssl.SSLContext | None = None
 
 
@@ -247,7 +259,7 @@ class FeedConnection:
                 if kind is not _TEXT and kind is not _BINARY:
                     if kind in _ENDED:
                         closed = f"closed by venue: {ws.close_code} {msg.extra or ''}".strip()
-                        if limiter is not None and ws.close_code in limiter.limits.throttle_close_codes:
+                        if limiter is not None and _throttled(ws.close_code, msg.extra, limiter):
                             limiter.refused(closed, limiter.limits.close_backoff)
                         return self._reconnect_reason or closed
                     if kind is aiohttp.WSMsgType.ERROR:

@@ -119,3 +119,20 @@ async def test_a_refused_upgrade_backs_the_venue_off_by_its_retry_after() -> Non
                 assert 2.0 < limiter.backoff_remaining() <= 3.0
                 await until(lambda: second.generations, timeout=10)  # let in once the window moved on
         assert sim.enforcer.refused["connects"] == 1
+
+
+async def test_a_session_ended_with_too_many_requests_backs_the_venue_off() -> None:
+    deribit = translations.limits_for("DERIBIT")
+    sim = VenueSimulator("DERIBIT", ["BTC-USD"], rate=0, limits=deribit.scaled(sends_per_second=1))
+    await sim.start()
+    try:
+        limiter = VenueLimiter("DERIBIT", deribit.scaled(sends_per_second=50, close_backoff=0.5))
+        async with feed(sim, limiter) as (conn, recorder):
+            await until(lambda: recorder.generations)
+            test = [orjson.dumps({"jsonrpc": "2.0", "id": n, "method": "public/test"}).decode() for n in range(3)]
+            await conn.send(recorder.generations[-1], list(test))
+            await until(lambda: recorder.disconnects)
+            assert "too_many_requests" in recorder.disconnects[0]  # Deribit closes 1000, says why in the reason
+            assert limiter.totals["refusals"] == 1 and 0 < limiter.backoff_remaining() <= 0.5
+    finally:
+        await sim.stop()
