@@ -221,6 +221,7 @@ class VenueLimiter:
 
     async def _take(self, window: Window, weight: int, kind: str, held_by_backoff: bool) -> Slot:
         started = self._clock()
+        slept = False
         while True:
             now = self._clock()
             earliest = max(now, self.backoff_until) if held_by_backoff else now
@@ -228,6 +229,7 @@ class VenueLimiter:
             delay = entry[0] - now
             if delay <= 0:
                 break
+            slept = True
             self.waiting[kind] += 1
             try:
                 await self._sleep(delay)
@@ -240,10 +242,9 @@ class VenueLimiter:
                 window.cancel(entry)  # a refusal came while this waited: start again behind it
                 continue
             break
-        waited = self._clock() - started
-        if waited > 0:
+        if slept:
             self.totals["waits"] += 1
-            self.totals["waited_seconds"] += waited
+            self.totals["waited_seconds"] += self._clock() - started
         return Slot(window, entry)
 
     # --- refusals --------------------------------------------------------------------

@@ -223,9 +223,12 @@ async def test_on_a_real_loop_the_pace_holds() -> None:
 
     started = time.monotonic()
     await asyncio.gather(*(attempt() for _ in range(10)))
-    assert most_in_any_window(stamps, [1] * 10, 0.3) <= 4
-    assert time.monotonic() - started >= 2 * 0.3  # ten attempts at four a window take two windows' wait
-    assert limiter.totals["connects"] == 10 and limiter.totals["waits"] >= 6
+    # A busy machine may wake a waiter late, never early: the k-th attempt goes no sooner
+    # than k // 4 paced windows after the start (its turn), whatever the load.
+    paced = 0.3 * (1 + MARGIN)
+    for k, stamp in enumerate(sorted(stamps)):
+        assert stamp - started >= (k // 4) * paced - 0.01, (k, stamp - started)
+    assert limiter.totals["connects"] == 10 and limiter.totals["waits"] == 6
 
 
 def test_retry_after_reads_seconds_and_dates() -> None:
