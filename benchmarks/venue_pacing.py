@@ -19,13 +19,13 @@ from level4.net.venue_limiter import MARGIN, VenueLimiter, Window
 REST_VENUES = {"BINANCE", "BITSTAMP"}  # venues whose books start from a REST snapshot
 
 
-def startup(venue: str, markets: int) -> tuple[float, float | None, float]:
+def startup(venue: str, markets: int, api: str = "") -> tuple[float, float | None, float]:
     """(seconds until every market has connected, until every snapshot is
     fetched or None, the heaviest REST window seen against the budget)."""
-    limits = translations.limits_for(venue)
+    limits = translations.limits_for(venue, api)
     connects = Window(limits.connects, limits.connect_window * (1 + MARGIN))
     weight = Window(limits.rest_budget, limits.rest_window * (1 + MARGIN))
-    scheme = translations.scheme_for(venue)
+    scheme = translations.scheme_for(venue, api)
     path = scheme.depth_path("BTCUSDT") if venue == "BINANCE" else "/api/v2/order_book/btcusd/"  # type: ignore[attr-defined]
     cost = limits.rest_weight(path)
     connected = [connects.reserve(1, 0.0, 0.0)[0] for _ in range(markets)]
@@ -57,10 +57,10 @@ def turn_cost(turns: int) -> tuple[float, float]:
 
 def run(markets: int = 500, turns: int = 100_000) -> tuple[Table, tuple[float, float]]:
     table = Table(["venue", "markets", "all connected after", "all snapshots after", "heaviest REST window"])
-    for venue in translations.names():
-        connected, fetched, heaviest = startup(venue, markets)
+    for venue, api in [(name, s.api) for name in translations.names() for s in translations.schemes_of(name)]:
+        connected, fetched, heaviest = startup(venue, markets, api)
         table.add(
-            venue,
+            f"{venue} {api}".strip(),
             markets,
             f"{connected:,.1f} s",
             "-" if fetched is None else f"{fetched:,.1f} s",

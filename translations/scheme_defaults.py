@@ -15,6 +15,8 @@ from translations.protocol import BookView, Instrument, MarketType
 
 class SchemeDefaults:
     name: str
+    ws_url: str
+    api: str = ""  # which of the venue's APIs this is ("" for its only or first one)
     market_types: tuple[MarketType, ...]
     aliases: dict[str, str] | None = None  # the venue's own currency codes for normalised ones (symbols.normalise)
 

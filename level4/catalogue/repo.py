@@ -315,7 +315,7 @@ def _instrument(value: object, kind: str) -> str:
 
 def _check_venue_type(venue: str, kind: str) -> None:
     try:
-        offered = [str(t) for t in translations.scheme_for(venue).market_types]
+        offered = [str(t) for t in translations.market_types_of(venue)]
     except ImportError:
         return  # the venue's scheme is not written yet: nothing to check against
     except translations.UnknownVenue as e:  # stored before its venue was dropped from level4

@@ -105,7 +105,7 @@ class WebsocketActor(MarketActor):
             ctx.scheme.stale_after,
             tag=ctx.tag,
             keepalive=getattr(ctx.scheme, "keepalive", None),
-            limiter=limiter_for(ctx.scheme.name),
+            limiter=limiter_for(ctx.scheme.name, api=ctx.scheme.api),
         )
         self._running: concurrent.futures.Future[None] | None = None
 

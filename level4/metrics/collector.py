@@ -114,7 +114,7 @@ class ServiceCollector(Collector):
         yield from self._limits()
 
     def _limits(self) -> Iterator[Metric]:
-        names = ["venue", "egress"]
+        names = ["venue", "api", "egress"]
         tokens = GaugeMetricFamily(
             "level4_venue_limit_tokens",
             "What the venue's window allows now: connects, REST weight, sends on the fullest connection",
@@ -137,7 +137,7 @@ class ServiceCollector(Collector):
         )
         for limiter in self.limiters():
             state = limiter.state()
-            lv = [limiter.venue, limiter.egress]
+            lv = [limiter.venue, limiter.api, limiter.egress]
             tokens.add_metric([*lv, "connect"], state["connect_tokens"])
             tokens.add_metric([*lv, "rest"], state["rest_tokens"])
             tokens.add_metric([*lv, "send"], state["send_tokens_min"])

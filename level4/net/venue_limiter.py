@@ -1,5 +1,6 @@
-"""One limiter per venue and egress address: everything the process sends to
-a venue is paced by the venue's published limits (`translations/venue_limits.py`).
+"""One limiter per venue API and egress address: everything the process sends
+to a venue is paced by the venue's published limits (`translations/venue_limits.py`;
+Binance's spot and two futures APIs each have hosts and limits of their own).
 
 It paces three things, each against a sliding window (no moment's last
 `window` seconds may hold more than the limit, which is how venues count):
@@ -21,7 +22,7 @@ attempts after it.
 
 The API, for the feed today and the shared-connection pool:
 
-    limiter = limiter_for("BINANCE")     # the process's limiter for the venue (egress "" = default route)
+    limiter = limiter_for("BINANCE")     # the venue's limiter (api="usdm": another API; egress "": default route)
     slot = await limiter.connect()       # before each websocket connection attempt,
     limiter.settled(slot)                #   and once it is answered (or given up)
     await limiter.send(conn)             # before each frame sent on connection `conn` (any hashable key)
@@ -161,8 +162,10 @@ class VenueLimiter:
         egress: str = "",
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        api: str = "",
     ) -> None:
         self.venue = venue.upper()
+        self.api = api  # which of the venue's APIs ("" its first): each has hosts and limits of its own
         self.limits = limits
         self.egress = egress
         self._clock = clock
@@ -182,7 +185,7 @@ class VenueLimiter:
             "waits": 0,
             "waited_seconds": 0.0,
         }
-        self.log = log.bind(venue=self.venue)
+        self.log = log.bind(venue=self.venue, api=api)
 
     # --- pacing ----------------------------------------------------------------------
 
@@ -271,6 +274,7 @@ class VenueLimiter:
         remaining = self.backoff_remaining()
         return {
             "venue": self.venue,
+            "api": self.api,
             "egress": self.egress,
             "connect_tokens": self.connects.available(now),
             "rest_tokens": self.weight.available(now),
@@ -300,25 +304,25 @@ def retry_after(headers: Any) -> float | None:
 
 
 _lock = threading.Lock()
-_limiters: dict[tuple[str, str], VenueLimiter] = {}
+_limiters: dict[tuple[str, str, str], VenueLimiter] = {}
 
 
-def limiter_for(venue: str, egress: str = "", limits: VenueLimits | None = None) -> VenueLimiter:
-    """The process's limiter for this venue and egress address, made on first
-    use from the venue's published limits (or `limits`). Limits that changed
-    since (tests scale them down) make a fresh limiter."""
-    key = (venue.upper(), egress)
-    wanted = limits if limits is not None else limits_for(venue)
+def limiter_for(venue: str, egress: str = "", limits: VenueLimits | None = None, api: str = "") -> VenueLimiter:
+    """The process's limiter for this venue's API and egress address, made on
+    first use from the API's published limits (or `limits`). Limits that
+    changed since (tests scale them down) make a fresh limiter."""
+    key = (venue.upper(), api, egress)
+    wanted = limits if limits is not None else limits_for(venue, api)
     with _lock:
         limiter = _limiters.get(key)
         if limiter is None or limiter.limits != wanted:
-            limiter = _limiters[key] = VenueLimiter(venue, wanted, egress)
+            limiter = _limiters[key] = VenueLimiter(venue, wanted, egress, api=api)
         return limiter
 
 
 def limiters() -> list[VenueLimiter]:
     with _lock:
-        return sorted(_limiters.values(), key=lambda lim: (lim.venue, lim.egress))
+        return sorted(_limiters.values(), key=lambda lim: (lim.venue, lim.api, lim.egress))
 
 
 def reset() -> None:

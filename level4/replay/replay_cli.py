@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -13,7 +14,8 @@ from level4.journal.format import JournalError
 from level4.journal.journal_replay import JournalReplay, replay_journal
 from level4.replay import capture
 from level4.replay.replayer import Replay, Summary, replay
-from translations import UnknownVenue, scheme_for
+from translations import UnknownVenue, names, scheme_for_host, schemes_of
+from translations.protocol import Scheme
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -55,6 +57,7 @@ def summary_line(summary: Summary, books: dict[str, dict[str, Any]]) -> str:
         "trades": summary.trades,
         "resyncs": summary.resyncs,
         "malformed": summary.malformed,
+        "ignored": summary.ignored,
         "checksums_verified": summary.checksums_verified,
         "checksum_failures": summary.checksum_failures,
         "unsynchronised": sorted(t for t, b in books.items() if not b["synchronised"]),
@@ -79,15 +82,18 @@ def run(args: argparse.Namespace) -> int:
         return _fail("--events-jsonl needs --format level4 (a capture has no market actors' events)")
     if not args.venue:
         return _fail("--venue is needed for cryptofeed captures")
-    try:
-        scheme = scheme_for(args.venue)
-    except UnknownVenue as exc:
-        return _fail(str(exc))
     paths: list[Path] = []
     for f in args.files:
         paths.append(f)
         if not capture.is_http_file(f):
             paths.extend(p for p in capture.companions(f) if p not in paths and p not in args.files)
+    try:
+        # The venue's API is the one whose host the session spoke to (Binance's futures, ...).
+        scheme = scheme_for_host(args.venue, capture.host_of(paths))
+    except UnknownVenue as exc:
+        return _fail(str(exc))
+    except capture.CaptureError as exc:
+        return _fail(str(exc))
     try:
         replays, summary = replay(scheme, paths, repeat=args.repeat)
     except capture.CaptureError as exc:
@@ -96,7 +102,23 @@ def run(args: argparse.Namespace) -> int:
     if args.books_json:
         args.books_json.write_bytes(orjson.dumps(books, option=orjson.OPT_INDENT_2))
     sys.stdout.write(summary_line(summary, books))
+    if summary.frames and summary.malformed * 2 > summary.frames:
+        return _fail(foreign_dialect(scheme, summary, capture.host_of(paths)))
     return 0
+
+
+def foreign_dialect(scheme: Scheme, summary: Summary, host: str) -> str:
+    """Why a session most of whose frames the scheme could not read is refused, and
+    which venue's API (by the host the session spoke to) would read it."""
+    api = f" {scheme.api}" if scheme.api else ""
+    said = f"{summary.malformed} of {summary.frames} frames are not in {scheme.name}{api}'s dialect"
+    for name in names():
+        for other in schemes_of(name):
+            hosts = {urlsplit(u).hostname for u in (other.ws_url, other.rest_url) if u}
+            if host and host in hosts and other is not scheme:
+                other_api = f" {other.api}" if other.api else ""
+                return f"{said}: the session spoke to {host}, which is {name}{other_api}; try --venue {name}"
+    return f"{said} (the session spoke to {host or 'an unrecorded host'}): is --venue right?"
 
 
 def run_journal(args: argparse.Namespace) -> int:

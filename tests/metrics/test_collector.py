@@ -139,7 +139,7 @@ async def test_each_venue_limiter_is_scraped() -> None:
     registry = CollectorRegistry(auto_describe=False)
     registry.register(ServiceCollector(board, publishers, clients, lambda: sinks, lambda: [limiter]))
     samples = parse(generate_latest(registry).decode())
-    lv = {"venue": "BINANCE", "egress": ""}
+    lv = {"venue": "BINANCE", "api": "", "egress": ""}
     assert value(samples, "level4_venue_limit_tokens", **lv, kind="connect") == 4
     assert value(samples, "level4_venue_limit_tokens", **lv, kind="rest") == 50
     assert value(samples, "level4_venue_limit_tokens", **lv, kind="send") == 4

@@ -114,13 +114,18 @@ def test_binance_depth_weights_follow_the_published_table() -> None:
     assert translations.limits_for("BITSTAMP").rest_weight("/api/v2/order_book/btcusd/") == 1
 
 
-def test_every_venue_states_its_limits() -> None:
+def test_every_venue_api_states_its_limits() -> None:
     for name in translations.names():
-        limits = translations.limits_for(name)
-        assert limits.connects > 0 and limits.connect_window > 0, name
-        assert limits.streams_per_connection > 0 and limits.sends_per_second > 0, name
-        assert limits.rest_budget > 0 and limits.rest_window > 0, name
+        for scheme in translations.schemes_of(name):
+            limits = translations.limits_of(scheme)
+            assert limits.connects > 0 and limits.connect_window > 0, name
+            assert limits.streams_per_connection > 0 and limits.sends_per_second > 0, name
+            assert limits.rest_budget > 0 and limits.rest_window > 0, name
     assert translations.limits_for("BINANCE").max_lifetime == 24 * 3600
+    usdm = translations.limits_for("BINANCE", "usdm")
+    depth = translations.scheme_for("BINANCE", "usdm").depth_path("BTCUSDT")  # type: ignore[attr-defined]
+    assert usdm.rest_budget == 2400 and usdm.rest_weight(depth) == 20
+    assert translations.limits_for("KRAKEN", "futures").sends_per_second == 100
 
 
 async def test_sends_are_paced_per_connection_in_order() -> None:
@@ -249,7 +254,9 @@ def test_one_limiter_per_venue_and_egress_made_afresh_when_limits_change() -> No
         assert limiter_for("BINANCE", egress="10.0.0.2") is not first
         smaller = first.limits.scaled(rest_budget=10)
         assert limiter_for("BINANCE", limits=smaller) is not first
-        assert [lim.egress for lim in venue_limiter.limiters()] == ["", "10.0.0.2"]
+        usdm = limiter_for("BINANCE", api="usdm")
+        assert usdm is not first and usdm.limits == translations.limits_for("BINANCE", "usdm")
+        assert [(lim.api, lim.egress) for lim in venue_limiter.limiters()] == [("", ""), ("", "10.0.0.2"), ("usdm", "")]
     finally:
         venue_limiter.reset()
 

@@ -75,3 +75,55 @@ def test_a_torn_last_line_is_ignored(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     summary = orjson.loads(done.stdout.splitlines()[-1])
     assert summary["frames"] == sum(1 for line in lines if line[:1].isdigit())
+
+
+def test_binance_futures_sessions_replay_under_their_real_market_types(tmp_path: Path) -> None:
+    """`--venue BINANCE` on a futures session: the API is told from the host it spoke to
+    (fstream / dstream), and its markets are named PERP and FUTURE, never SPOT."""
+    expected = {
+        "BINANCE_FUTURES": {f"BINANCE.PERP:{p}-USDT" for p in ("SUSHI", "AKRO", "KEEP", "CTK")},
+        "BINANCE_DELIVERY": {
+            *(f"BINANCE.PERP:{p}-USD" for p in ("LINK", "TRX", "ETC", "XRP", "EOS", "BCH")),
+            *(f"BINANCE.FUTURE:{s}" for s in ("LINKUSD_211231", "BTCUSD_211231", "BCHUSD_210924", "ETHUSD_210924")),
+        },
+    }
+    for name, tags in expected.items():
+        out = tmp_path / f"{name}.json"
+        done = replay("--venue", "BINANCE", str(capture(f"{name}.ws.1.0")), "--books-json", str(out))
+        assert done.returncode == 0, done.stderr
+        summary = orjson.loads(done.stdout.splitlines()[-1])
+        assert summary["resyncs"] == 0 and summary["malformed"] == 0 and summary["unsynchronised"] == []
+        books = orjson.loads(out.read_bytes())
+        assert set(books) == tags
+        assert all(b["synchronised"] and b["bids"] and b["asks"] for b in books.values())
+
+
+def test_kraken_futures_session_replays_as_futures_not_spot(tmp_path: Path) -> None:
+    out = tmp_path / "books.json"
+    done = replay("--venue", "KRAKEN", str(capture("KRAKEN_FUTURES.ws.1.0")), "--books-json", str(out))
+    assert done.returncode == 0, done.stderr
+    summary = orjson.loads(done.stdout.splitlines()[-1])
+    assert summary["malformed"] == 0 and summary["resyncs"] == 0 and summary["markets"] == 10
+    books = orjson.loads(out.read_bytes())
+    assert {t.partition(":")[0] for t in books} == {"KRAKEN.PERP", "KRAKEN.FUTURE"}
+    assert {"KRAKEN.PERP:ETH-USD", "KRAKEN.FUTURE:FI_XBTUSD_210924"} <= set(books)
+
+
+def test_a_session_in_another_dialect_fails_and_names_the_venue_that_speaks_it() -> None:
+    done = replay("--venue", "COINBASE", str(capture("KRAKEN_FUTURES.ws.1.0")))
+    assert done.returncode != 0
+    summary = orjson.loads(done.stdout.splitlines()[-1])
+    assert summary["malformed"] == summary["frames"] == 7175
+    err = done.stderr.decode()
+    assert "not in COINBASE's dialect" in err and "futures.kraken.com, which is KRAKEN futures" in err
+    assert "try --venue KRAKEN" in err and "Traceback" not in err
+
+
+def test_channels_the_book_does_not_use_are_ignored_not_malformed() -> None:
+    """The USD-M session carries bookTicker and kline streams beside depth and trades."""
+    done = replay("--venue", "BINANCE", str(capture("BINANCE_FUTURES.ws.1.0")))
+    summary = orjson.loads(done.stdout.splitlines()[-1])
+    assert done.returncode == 0 and summary["malformed"] == 0
+    text = capture("BINANCE_FUTURES.ws.1.0").read_text()
+    unused = text.count('"e":"bookTicker"') + text.count('"e":"kline"')
+    assert unused > 0 and summary["ignored"] >= unused

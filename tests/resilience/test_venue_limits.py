@@ -28,7 +28,7 @@ from translations.venue_limits import VenueLimits
 pytestmark = pytest.mark.slow
 
 BINANCE = translations.limits_for("BINANCE")
-SNAPSHOT_WEIGHT = BINANCE.rest_weight(translations.binance.BinanceScheme.depth_path("BTCUSDT"))
+SNAPSHOT_WEIGHT = BINANCE.rest_weight(translations.scheme_for("BINANCE").depth_path("BTCUSDT"))  # type: ignore[attr-defined]
 
 
 def bases(n: int) -> list[str]:

@@ -13,7 +13,21 @@ class UnknownDialect(KeyError):
         return f"the simulator has no {self.args[0]!r} dialect"
 
 
-def dialect_for(venue: str) -> Dialect:
+# A venue's other APIs' dialects: (venue, api) -> (module, object); its first API's is
+# `<venue>_dialect.dialect`.
+API_DIALECTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("BINANCE", "usdm"): ("binance_futures_dialect", "usdm"),
+    ("BINANCE", "coinm"): ("binance_futures_dialect", "coinm"),
+    ("KRAKEN", "futures"): ("kraken_futures_dialect", "dialect"),
+}
+
+
+def dialect_for(venue: str, api: str = "") -> Dialect:
+    if api:
+        found = API_DIALECTS.get((venue.upper(), api))
+        if found is None:
+            raise UnknownDialect(f"{venue} {api}")
+        return cast(Dialect, getattr(importlib.import_module(f"level4.simulator.dialects.{found[0]}"), found[1]))
     name = venue.lower()
     try:
         module = importlib.import_module(f"level4.simulator.dialects.{name}_dialect")
