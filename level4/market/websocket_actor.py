@@ -80,6 +80,12 @@ class _Relay(FeedCallbacks):
         reason = f"queued: REST snapshot in {wait:.1f}s, within the venue's rate limits"
         self.ctx.board.set(self.ctx.market_id, Status.SYNCHRONISING, reason)
 
+    def connect_queued(self, wait: float) -> None:
+        board, market_id = self.ctx.board, self.ctx.market_id
+        if board.status(market_id) is Status.CONNECTING:  # a reconnect keeps the reason it lost its connection for
+            reason = f"queued: connection attempt in {wait:.1f}s, within the venue's limits"
+            board.set(market_id, Status.CONNECTING, reason)
+
     def refused(self, reason: str) -> None:
         self.owner.tell(_Refused(reason))
 

@@ -96,6 +96,9 @@ class FeedCallbacks:
     def queued(self, symbol: str, path: str, wait: float) -> None:
         """A REST fetch waits this long for its turn within the venue's limits."""
 
+    def connect_queued(self, wait: float) -> None:
+        """A connection attempt waits this long for its turn within the venue's limits."""
+
     def ping_due(self, generation: int) -> None: ...
     def refused(self, reason: str) -> None:
         """The venue refuses this feed for good; the connection has stopped trying."""
@@ -210,6 +213,8 @@ class FeedConnection:
         self._reconnect_reason = None
         assert self._sockets is not None
         limiter = self.limiter
+        if limiter is not None and (wait := limiter.connect_wait()) > QUEUED_NOTICE:
+            self.cb.connect_queued(wait)
         attempt = await limiter.connect() if limiter is not None else None
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):

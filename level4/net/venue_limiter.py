@@ -25,6 +25,7 @@ The API, for the feed today and the shared-connection pool:
     limiter = limiter_for("BINANCE")     # the venue's limiter (api="usdm": another API; egress "": default route)
     slot = await limiter.connect()       # before each websocket connection attempt,
     limiter.settled(slot)                #   and once it is answered (or given up)
+    limiter.connect_wait()               # seconds a connection attempt would wait now
     await limiter.send(conn)             # before each frame sent on connection `conn` (any hashable key)
     limiter.forget(conn)                 # the connection is gone
     limiter.rest_wait(weight)            # seconds a REST call of this weight would wait now
@@ -205,6 +206,10 @@ class VenueLimiter:
 
     def forget(self, conn: Hashable) -> None:
         self._senders.pop(conn, None)
+
+    def connect_wait(self) -> float:
+        now = self._clock()
+        return max(0.0, self.connects.peek(1, max(now, self.backoff_until), now) - now)
 
     def rest_wait(self, weight: int) -> float:
         now = self._clock()
