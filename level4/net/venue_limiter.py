@@ -12,13 +12,13 @@ default), never a storm of retries. Messages on connections already open
 are not held back by it: holding their pings would only make the venue drop
 them and cost more connects.
 
-Waiting is by reservation: a caller takes the earliest slot the window
-allows after every earlier caller's, then sleeps until it. So waiters go in
-order, nothing polls, and no asyncio object ties the limiter to one loop.
-A caller cancelled while waiting gives its slot back. An attempt or call
-that takes long to reach the venue counts from when it ended (`settled`):
-the venue counts arrivals, and a slow handshake must not bunch up with the
-attempts after it.
+Callers wait in line, in order: only the head of the line sleeps, until
+the moment the window admits it, and looks again when it wakes, so nothing
+polls and a refusal or a slow attempt settled meanwhile (`settled`: an
+attempt or call that takes long to reach the venue counts from when it
+ended, as the venue counts arrivals) moves the waiting callers back rather
+than letting them bunch up at the venue. A caller cancelled while waiting
+leaves the line.
 
 The API, for the feed today and the shared-connection pool:
 
@@ -74,6 +74,7 @@ class Window:
         self._events: deque[list[float]] = deque()  # [time, weight]
         self._total = 0.0  # the weight of every event in _events
         self._lock = threading.Lock()  # state() reads from other threads
+        self.line: deque[tuple[asyncio.Future[None], float]] = deque()  # callers waiting their turn, with weights
 
     def _slot(self, weight: float, earliest: float, now: float) -> float:
         events = self._events
@@ -98,6 +99,19 @@ class Window:
     def peek(self, weight: float, earliest: float, now: float) -> float:
         with self._lock:
             return self._slot(weight, earliest, now)
+
+    def behind_line(self, weight: float, earliest: float, now: float) -> float:
+        """The slot a caller of this weight would get behind everyone waiting now."""
+        with self._lock:
+            saved, total = self._events, self._total
+            self._events = deque(saved)  # a trial: the callers in line take their slots, then this one
+            try:
+                for _future, queued in list(self.line):
+                    self._events.append([self._slot(queued, earliest, now), queued])
+                    self._total += queued
+                return self._slot(weight, earliest, now)
+            finally:
+                self._events, self._total = saved, total
 
     def reserve(self, weight: float, earliest: float, now: float) -> list[float]:
         with self._lock:
@@ -208,12 +222,14 @@ class VenueLimiter:
         self._senders.pop(conn, None)
 
     def connect_wait(self) -> float:
+        """Seconds a connection attempt asked now would wait (behind those already waiting)."""
         now = self._clock()
-        return max(0.0, self.connects.peek(1, max(now, self.backoff_until), now) - now)
+        return max(0.0, self.connects.behind_line(1, max(now, self.backoff_until), now) - now)
 
     def rest_wait(self, weight: int) -> float:
+        """Seconds a REST call of this weight asked now would wait (behind those already waiting)."""
         now = self._clock()
-        return max(0.0, self.weight.peek(weight, max(now, self.backoff_until), now) - now)
+        return max(0.0, self.weight.behind_line(weight, max(now, self.backoff_until), now) - now)
 
     async def rest(self, weight: int) -> Slot:
         """Wait for a REST call's turn; hand the result to `settled` once it is answered."""
@@ -228,32 +244,50 @@ class VenueLimiter:
         slot.window.settle(slot.entry, self._clock())
 
     async def _take(self, window: Window, weight: int, kind: str, held_by_backoff: bool) -> Slot:
-        started = self._clock()
-        slept = False
-        while True:
-            now = self._clock()
-            earliest = max(now, self.backoff_until) if held_by_backoff else now
-            entry = window.reserve(weight, earliest, now)
-            delay = entry[0] - now
-            if delay <= 0:
-                break
-            slept = True
-            self.waiting[kind] += 1
-            try:
+        """Wait in line for a turn, then take it. Only the caller at the head of the
+        line sleeps, until the moment the window admits it, and looks again when it
+        wakes: a refusal or a slow attempt settled meanwhile may have moved it."""
+        now = self._clock()
+        earliest = max(now, self.backoff_until) if held_by_backoff else now
+        if not window.line and window.peek(weight, earliest, now) <= now:
+            return Slot(window, window.reserve(weight, now, now))  # a free turn, no one waiting
+        started, line = now, window.line
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        line.append((turn, weight))
+        self.waiting[kind] += 1
+        try:
+            if line[0][0] is not turn:
+                await turn  # the caller ahead hands the head of the line on when it has its turn
+            while True:
+                now = self._clock()
+                earliest = max(now, self.backoff_until) if held_by_backoff else now
+                delay = window.peek(weight, earliest, now) - now
+                if delay <= 0:
+                    break
                 await self._sleep(delay)
-            except BaseException:
-                window.cancel(entry)
-                raise
-            finally:
-                self.waiting[kind] -= 1
-            if held_by_backoff and self._clock() < self.backoff_until:
-                window.cancel(entry)  # a refusal came while this waited: start again behind it
-                continue
-            break
-        if slept:
-            self.totals["waits"] += 1
-            self.totals["waited_seconds"] += self._clock() - started
+            entry = window.reserve(weight, now, now)
+        finally:
+            self.waiting[kind] -= 1
+            self._leave(line, turn)
+        self.totals["waits"] += 1
+        self.totals["waited_seconds"] += self._clock() - started
         return Slot(window, entry)
+
+    @staticmethod
+    def _leave(line: deque[tuple[asyncio.Future[None], float]], turn: asyncio.Future[None]) -> None:
+        """Out of the line (turn taken, or cancelled); a new head is woken."""
+        head = bool(line) and line[0][0] is turn
+        for n, (future, _weight) in enumerate(line):
+            if future is turn:
+                del line[n]
+                break
+        if not turn.done():
+            turn.cancel()
+        if head or (turn.done() and not turn.cancelled()):
+            for future, _weight in line:
+                if not future.done():
+                    future.set_result(None)
+                    break
 
     # --- refusals --------------------------------------------------------------------
 

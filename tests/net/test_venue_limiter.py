@@ -277,3 +277,16 @@ async def test_a_slow_attempt_counts_from_when_it_ended() -> None:
     fast = limiter.weight.reserve(5, clock.now, clock.now)
     limiter.weight.settle(fast, clock.now - 1)  # answered before its turn: nothing moves
     assert fast[0] == clock.now
+
+
+async def test_waiters_already_in_line_move_back_when_an_earlier_attempt_settles_late() -> None:
+    clock = FakeClock()
+    limiter = VenueLimiter("TEST", LIMITS.scaled(connects=1, connect_window=10.0), clock=clock, sleep=clock.sleep)
+    first = await limiter.connect()
+    waiter = asyncio.ensure_future(limiter.connect())
+    await asyncio.sleep(0)  # in line, asleep until 1011
+    assert limiter.waiting["connect"] == 1 and limiter.connect_wait() == pytest.approx(22.0)
+    clock.now = 1008.0
+    limiter.settled(first)  # the first handshake reached the venue only now
+    await waiter
+    assert clock.now == pytest.approx(1008.0 + 11.0)  # a paced window after its arrival, not 1011
