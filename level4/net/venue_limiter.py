@@ -6,7 +6,7 @@ It paces three things, each against a sliding window (no moment's last
 `window` seconds may hold more than the limit, which is how venues count):
 connection attempts, messages sent on each connection, and REST calls by
 their weight. A venue that still says "too many" (HTTP 429 or 418, a
-throttling close code) backs off the whole venue: no new connection and
+throttling close code or close reason) backs off the whole venue: no new connection and
 no REST call until its Retry-After has passed (or the venue's documented
 default), never a storm of retries. Messages on connections already open
 are not held back by it: holding their pings would only make the venue drop
