@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale", "soak", "export")
+PARTS = ("hot", "live", "scale", "soak", "export", "limits")
 
 
 def machine() -> str:
@@ -108,6 +108,15 @@ def main(argv: list[str] | None = None) -> int:
             f" {len(soak.UPTIME_VENUES)} venues side by side, real reconnect clocks)\n"
         )
         print(soak.uptime_table(uptimes).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "limits" in parts:
+        from benchmarks import venue_pacing
+
+        started = time.monotonic()
+        table, (send_us, rest_us) = venue_pacing.run(turns=20_000 if args.quick else 100_000)
+        print("\n* venue limits: 500 markets of one venue started at once, one connection each\n")
+        print(table.org())
+        print(f"- limiter cost when nothing waits: {send_us:.1f} us a frame, {rest_us:.1f} us a REST call")
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

@@ -12,6 +12,7 @@ _check_compiled()  # before any compiled scheme can be imported
 from urllib.parse import urlsplit  # noqa: E402
 
 from translations.protocol import Instrument, MarketType, Scheme  # noqa: E402
+from translations.venue_limits import VenueLimits  # noqa: E402
 
 # Catalogue name -> module. Upper-case names, as stored in the catalogue.
 VENUES: dict[str, str] = {
@@ -131,3 +132,17 @@ def scheme_for_host(name: str, host: str) -> Scheme:
             if url and urlsplit(url).hostname == host:
                 return scheme
     return schemes[0]
+
+
+def limits_of(scheme: Scheme) -> VenueLimits:
+    """An API's published limits: the scheme's own `limits` where one module serves
+    several APIs (Binance's two futures APIs), else its module's `limits`."""
+    own = getattr(scheme, "limits", None)
+    if isinstance(own, VenueLimits):
+        return own
+    return cast(VenueLimits, importlib.import_module(type(scheme).__module__).limits)
+
+
+def limits_for(name: str, api: str = "") -> VenueLimits:
+    """A venue's published limits: its first API's, or the named one's."""
+    return limits_of(scheme_for(name, api))

@@ -61,6 +61,7 @@ from translations.protocol import (
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
+from translations.venue_limits import VenueLimits
 
 # Quote assets, longest first so that BUSD wins over USD and FDUSD over USD.
 # USD is Binance.US's quote. Deliberately absent: AEUR and EURI (ADAEUR is
@@ -108,6 +109,10 @@ QUOTES: tuple[str, ...] = longest_first(
     ]
 )
 
+# Levels a side asked of /api/v3/depth. The book below the snapshot fills only as diffs touch
+# it, so the depth bounds how far the price may move before the top is built from levels that
+# were never seen: 1000 keeps that far off, and is the most a call weighing 50 buys (`limits`
+# below; 1001 would weigh 250). Starting many markets is paced by weight, not made shallower.
 SNAPSHOT_DEPTH = 1000
 
 
@@ -348,5 +353,28 @@ class BinanceScheme(SchemeDefaults):
                 return [Lost(s, Loss.VENUE_ERROR, reason) for s in missing]
         return []
 
+
+# Binance spot, per IP: 300 connection attempts every 5 minutes; per connection 1,024 streams
+# and 5 incoming messages a second (over it the venue closes the connection, and may ban an
+# address it keeps disconnecting); every connection is cut at 24 hours.
+# https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
+# REST: 6,000 request weight a minute per IP; over it HTTP 429 with Retry-After, and 418 bans
+# (2 minutes to 3 days) for addresses that do not back off.
+# https://developers.binance.com/docs/binance-spot-api-docs/rest-api/limits
+# /api/v3/depth weighs 5 for limit 1-100 (the default), 25 up to 500, 50 up to 1000, 250 up to 5000.
+# https://developers.binance.com/docs/binance-spot-api-docs/rest-api/market-data-endpoints#order-book
+limits = VenueLimits(
+    connects=300,
+    connect_window=300.0,
+    streams_per_connection=1024,
+    sends_per_second=5,
+    rest_budget=6000,
+    rest_window=60.0,
+    rest_weights=((100, 5), (500, 25), (1000, 50), (5000, 250)),
+    rest_weight_default=250,
+    rest_limit_default=100,
+    max_lifetime=24 * 3600.0,
+    retry_after=60.0,
+)
 
 scheme = BinanceScheme()

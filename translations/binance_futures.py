@@ -29,6 +29,7 @@ from translations import symbols
 from translations.binance import BinanceScheme, Market, State
 from translations.protocol import Instrument, MarketType
 from translations.symbol_pairs import longest_first, split_quote
+from translations.venue_limits import VenueLimits
 
 SNAPSHOT_DEPTH = 1000
 
@@ -41,8 +42,20 @@ class BinanceFuturesScheme(BinanceScheme):
         {"kline", "24hrTicker", "24hrMiniTicker", "bookTicker", "markPriceUpdate", "forceOrder", "continuous_kline"}
     )
 
-    def __init__(self, api: str, ws_url: str, rest_url: str, depth: str, quotes: tuple[str, ...], coin: bool) -> None:
+    limits: VenueLimits  # each futures API has its own (two APIs share this module)
+
+    def __init__(
+        self,
+        api: str,
+        ws_url: str,
+        rest_url: str,
+        depth: str,
+        quotes: tuple[str, ...],
+        coin: bool,
+        limits: VenueLimits,
+    ) -> None:
         self.api = api
+        self.limits = limits
         self.ws_url = ws_url
         self.rest_url = rest_url
         self._depth = depth
@@ -94,6 +107,29 @@ class BinanceFuturesScheme(BinanceScheme):
         return f"update ids broke: previous u {last}, event pu {data.get('pu')} ({data['U']}..{data['u']})"
 
 
+# Binance USD-M futures: 1,024 streams and 10 incoming messages a second per connection, cut at
+# 24 hours. https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
+# REST: 2,400 request weight a minute per IP; /fapi/v1/depth weighs 2 for limit 5-50, 5 for 100
+# (the default is 500: 10), 10 for 500, 20 for 1000.
+# https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Order-Book
+# No connection-attempt number is published for futures: spot's 300 every 5 minutes is kept.
+usdm_limits = VenueLimits(
+    connects=300,
+    connect_window=300.0,
+    streams_per_connection=1024,
+    sends_per_second=10,
+    rest_budget=2400,
+    rest_window=60.0,
+    rest_weights=((50, 2), (100, 5), (500, 10), (1000, 20)),
+    rest_weight_default=20,
+    rest_limit_default=500,
+    max_lifetime=24 * 3600.0,
+)
+# Binance COIN-M futures: the same numbers as USD-M (1,024 streams, 10 messages a second, 24 hours,
+# 2,400 weight a minute, the same depth weights).
+# https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-market-streams
+coinm_limits = usdm_limits
+
 usdm = BinanceFuturesScheme(
     "usdm",
     "wss://fstream.binance.com/stream",
@@ -101,7 +137,14 @@ usdm = BinanceFuturesScheme(
     "/fapi/v1/depth",
     ("USDT", "USDC", "BUSD", "FDUSD"),
     coin=False,
+    limits=usdm_limits,
 )
 coinm = BinanceFuturesScheme(
-    "coinm", "wss://dstream.binance.com/stream", "https://dapi.binance.com", "/dapi/v1/depth", ("USD",), coin=True
+    "coinm",
+    "wss://dstream.binance.com/stream",
+    "https://dapi.binance.com",
+    "/dapi/v1/depth",
+    ("USD",),
+    coin=True,
+    limits=coinm_limits,
 )

@@ -45,6 +45,7 @@ from translations.protocol import (
     Verify,
 )
 from translations.scheme_defaults import SchemeDefaults
+from translations.venue_limits import VenueLimits
 
 SEQ_ALL = 65536
 OB_CHECKSUM = 131072
@@ -391,5 +392,19 @@ class BitfinexScheme(SchemeDefaults):
             return out
         return [Malformed(f"unknown event {event!r}", frame)]
 
+
+# Bitfinex public websocket: 20 connections a minute, 25 channels per connection.
+# https://docs.bitfinex.com/docs/ws-public
+# No number is published for messages sent per connection: 5 a second is assumed. REST limits
+# run from 10 to 90 requests a minute by endpoint (the scheme makes no REST calls): the lowest.
+# https://docs.bitfinex.com/docs/requirements-and-limitations
+limits = VenueLimits(
+    connects=20,
+    connect_window=60.0,
+    streams_per_connection=25,
+    sends_per_second=5,
+    rest_budget=10,
+    rest_window=60.0,
+)
 
 scheme = BitfinexScheme()

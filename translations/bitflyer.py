@@ -53,6 +53,7 @@ from translations.protocol import (
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
+from translations.venue_limits import VenueLimits
 
 SNAPSHOT = "lightning_board_snapshot_"
 BOARD = "lightning_board_"
@@ -340,5 +341,19 @@ class BitflyerScheme(SchemeDefaults):
             )
         return out
 
+
+# bitFlyer Lightning: the HTTP API allows about 500 requests per 5 minutes per IP (the scheme
+# makes no REST calls). No numbers are published for the Realtime API's connections or
+# messages: about one connection attempt a second, 5 messages a second and 100 channels per
+# connection are assumed.
+# https://lightning.bitflyer.com/docs
+limits = VenueLimits(
+    connects=10,
+    connect_window=10.0,
+    streams_per_connection=100,
+    sends_per_second=5,
+    rest_budget=500,
+    rest_window=300.0,
+)
 
 scheme = BitflyerScheme()

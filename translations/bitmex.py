@@ -43,6 +43,7 @@ from translations.protocol import (
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import split_quote
 from translations.timeparse import iso_seconds
+from translations.venue_limits import VenueLimits
 
 BOOK_TABLES = ("orderBookL2", "orderBookL2_25")
 # Tables a session may subscribe to beside the book (top of book, instrument
@@ -356,5 +357,18 @@ class BitmexScheme(SchemeDefaults):
             )
         return out
 
+
+# BitMEX: 60 websocket connections an hour per IP; unauthenticated REST 30 requests a minute.
+# https://blog.bitmex.com/api_announcement/updates-to-rate-limits/
+# No number is published for topics per connection or commands per second: 100 topics and
+# 5 commands a second are assumed.
+limits = VenueLimits(
+    connects=60,
+    connect_window=3600.0,
+    streams_per_connection=100,
+    sends_per_second=5,
+    rest_budget=30,
+    rest_window=60.0,
+)
 
 scheme = BitmexScheme()

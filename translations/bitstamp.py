@@ -59,6 +59,7 @@ from translations.protocol import (
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
+from translations.venue_limits import VenueLimits
 
 # Quote currencies, longest first (USDT before USD).
 QUOTES: tuple[str, ...] = longest_first(["usdt", "usdc", "pyusd", "rlusd", "usd", "eur", "gbp", "btc", "eth", "pax"])
@@ -276,5 +277,19 @@ class BitstampScheme(SchemeDefaults):
         out.append(Trade(market.instrument.symbol, "buy" if kind == 0 else "sell", price, size, str(trade_id), stamp))
         return out
 
+
+# Bitstamp REST: "Do not make more than 8000 requests per 10 minutes or we will ban your IP
+# address" (newer pages allow 400 a second and 10,000 per 10 minutes: the stricter is kept).
+# https://www.bitstamp.net/api/
+# No numbers are published for websocket connections, channels or messages: about one
+# connection attempt a second, 100 channels per connection and 5 messages a second are assumed.
+limits = VenueLimits(
+    connects=10,
+    connect_window=10.0,
+    streams_per_connection=100,
+    sends_per_second=5,
+    rest_budget=8000,
+    rest_window=600.0,
+)
 
 scheme = BitstampScheme()

@@ -46,6 +46,7 @@ from translations.protocol import (
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import split_quote
 from translations.timeparse import iso_seconds
+from translations.venue_limits import VenueLimits
 
 DEPTH = 50
 WS_BASE = "wss://stream.bybit.com/v5/public"
@@ -381,5 +382,21 @@ class BybitScheme(SchemeDefaults):
             )
         return out
 
+
+# Bybit v5: at most 500 websocket connections in 5 minutes per IP; REST 600 requests in any
+# 5 seconds per IP, over it HTTP 403 "access too frequent" and at least 10 minutes' wait.
+# https://bybit-exchange.github.io/docs/v5/rate-limit
+# No number is published for topics per connection or messages a second: 100 topics and 5
+# messages a second are assumed.
+limits = VenueLimits(
+    connects=500,
+    connect_window=300.0,
+    streams_per_connection=100,
+    sends_per_second=5,
+    rest_budget=600,
+    rest_window=5.0,
+    retry_after=600.0,
+    throttle_statuses=(429, 418, 403),
+)
 
 scheme = BybitScheme()

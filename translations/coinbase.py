@@ -34,6 +34,7 @@ from translations.protocol import (
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
+from translations.venue_limits import VenueLimits
 
 
 @dataclass(slots=True)
@@ -195,5 +196,20 @@ class CoinbaseScheme(SchemeDefaults):
         )
         return out
 
+
+# Coinbase Exchange websocket, per IP: 8 requests a second (bursts to 20), 100 messages sent
+# a second. The per-IP message budget is paced per connection at the request rate, 8 a second.
+# https://docs.cdp.coinbase.com/exchange/websocket-feed/rate-limits
+# Public REST: 10 requests a second per IP (the scheme makes no REST calls).
+# https://docs.cdp.coinbase.com/exchange/rest-api/rate-limits
+# No number is published for channels per connection: 100 is assumed.
+limits = VenueLimits(
+    connects=8,
+    connect_window=1.0,
+    streams_per_connection=100,
+    sends_per_second=8,
+    rest_budget=10,
+    rest_window=1.0,
+)
 
 scheme = CoinbaseScheme()

@@ -46,6 +46,7 @@ from translations.protocol import (
     refused,
 )
 from translations.scheme_defaults import SchemeDefaults
+from translations.venue_limits import VenueLimits
 
 HEARTBEAT_SECONDS = 30
 
@@ -276,5 +277,20 @@ class DeribitScheme(SchemeDefaults):
             )
         return out
 
+
+# Deribit meters requests in credits: a subscribe costs 3,000 of a 30,000 pool that refills
+# at about 3.3 subscribes a second; out of credits the venue answers too_many_requests (10028)
+# and ends the session. 3 messages a second are paced.
+# https://docs.deribit.com/articles/rate-limits
+# No number is published for connection attempts (32 connections may be open per IP) or
+# channels per connection: about one attempt a second and 100 channels are assumed.
+limits = VenueLimits(
+    connects=10,
+    connect_window=10.0,
+    streams_per_connection=100,
+    sends_per_second=3,
+    rest_budget=20,
+    rest_window=1.0,
+)
 
 scheme = DeribitScheme()

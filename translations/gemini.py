@@ -39,6 +39,7 @@ from translations.protocol import (
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
+from translations.venue_limits import VenueLimits
 
 # Quote currencies Gemini lists, longest first so GUSD wins over USD.
 QUOTES = longest_first(
@@ -188,5 +189,19 @@ class GeminiScheme(SchemeDefaults):
             out.append(Lost(book.instrument.symbol, Loss.MALFORMED, f"unreadable book frame: {reason}"))
         return out
 
+
+# Gemini public API: 120 requests a minute (1 a second recommended), 429 beyond; a websocket
+# upgrade is a request to a public entry point and is counted as one.
+# https://developer.gemini.com/rate-limit
+# No number is published for subscriptions per connection or messages a second: 100 and 5
+# are assumed.
+limits = VenueLimits(
+    connects=120,
+    connect_window=60.0,
+    streams_per_connection=100,
+    sends_per_second=5,
+    rest_budget=120,
+    rest_window=60.0,
+)
 
 scheme = GeminiScheme()

@@ -47,6 +47,7 @@ from translations.protocol import (
 from translations.scheme_defaults import SchemeDefaults
 from translations.symbol_pairs import longest_first, split_quote
 from translations.timeparse import iso_seconds
+from translations.venue_limits import VenueLimits
 
 # The venue's quote currencies, longest first so that EOSDT wins over EOS and
 # USDT over USD when a symbol is split.
@@ -323,5 +324,18 @@ class HitbtcScheme(SchemeDefaults):
             return []
         return [Malformed(f"unknown method {method!r}", frame)]
 
+
+# HitBTC publishes no websocket connection, subscription or message limits in the
+# documentation at hand (https://api.hitbtc.com/): about one connection attempt a second,
+# 100 subscriptions per connection, 5 messages a second and 10 REST requests a second are
+# assumed (the scheme makes no REST calls).
+limits = VenueLimits(
+    connects=10,
+    connect_window=10.0,
+    streams_per_connection=100,
+    sends_per_second=5,
+    rest_budget=10,
+    rest_window=1.0,
+)
 
 scheme = HitbtcScheme()

@@ -44,6 +44,7 @@ from translations.protocol import (
     refused,
 )
 from translations.scheme_defaults import SchemeDefaults
+from translations.venue_limits import VenueLimits
 
 # Kraken's websocket names for assets whose normalised code differs.
 VENUE_CODES = {"BTC": "XBT", "DOGE": "XDG"}
@@ -245,5 +246,19 @@ class KrakenScheme(SchemeDefaults):
             return refused(state.pairs, reason, frame)
         return [Malformed(f"unknown event {event!r}", frame)]
 
+
+# Kraken's websocket message limit is not a fixed number (it moves with load; over it the
+# venue answers "Exceeded msg rate"), and no connection or subscription limits are published:
+# about one connection attempt a second, 100 subscriptions per connection and 5 messages a
+# second are assumed. Public REST: about one call a second (the scheme makes none).
+# https://docs.kraken.com/api/docs/guides/spot-ratelimits
+limits = VenueLimits(
+    connects=10,
+    connect_window=10.0,
+    streams_per_connection=100,
+    sends_per_second=5,
+    rest_budget=1,
+    rest_window=1.0,
+)
 
 scheme = KrakenScheme()

@@ -46,6 +46,7 @@ from translations.protocol import (
     Update,
 )
 from translations.scheme_defaults import SchemeDefaults
+from translations.venue_limits import VenueLimits
 
 VENUE_CODES = {"BTC": "XBT"}
 QUOTES = ("USD", "EUR", "GBP", "USDT", "USDC")
@@ -218,5 +219,19 @@ def _levels(raw: Any) -> list[Level]:
 def _time(ms: Any) -> float | None:
     return ms / 1000.0 if type(ms) is int else None
 
+
+# Kraken Futures websocket: 100 requests a second per connection.
+# https://docs.kraken.com/api/docs/guides/futures-rate-limits/#websocket-limits
+# No number is published for connection attempts or subscriptions per connection: about one
+# attempt a second and 100 products are assumed; public REST (the scheme makes no REST calls)
+# is kept to 10 requests a second.
+limits = VenueLimits(
+    connects=10,
+    connect_window=10.0,
+    streams_per_connection=100,
+    sends_per_second=100,
+    rest_budget=10,
+    rest_window=1.0,
+)
 
 scheme = KrakenFuturesScheme()

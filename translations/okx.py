@@ -47,6 +47,7 @@ from translations.protocol import (
     refused,
 )
 from translations.scheme_defaults import SchemeDefaults
+from translations.venue_limits import VenueLimits
 
 BOOK_CHANNEL = "books"
 TRADE_CHANNELS = ("trades", "trades-all")
@@ -266,5 +267,20 @@ class OkxScheme(SchemeDefaults):
             return [Reconnect(reason)]
         return [Malformed(f"unknown frame {event!r}", frame)]
 
+
+# OKX public websocket: 3 connection requests a second per IP; 480 subscribe / unsubscribe /
+# login requests an hour per connection (a market's connection subscribes once).
+# https://www.okx.com/docs-v5/en/#overview-websocket-connect
+# No per-second message number is published: 3 a second are assumed, and 100 channels per
+# connection. Order book REST: 40 requests per 2 seconds (the scheme makes no REST calls).
+# https://www.okx.com/docs-v5/en/#order-book-trading-market-data-get-order-book
+limits = VenueLimits(
+    connects=3,
+    connect_window=1.0,
+    streams_per_connection=100,
+    sends_per_second=3,
+    rest_budget=40,
+    rest_window=2.0,
+)
 
 scheme = OkxScheme()

@@ -41,6 +41,7 @@ from translations.protocol import (
     refused,
 )
 from translations.scheme_defaults import SchemeDefaults
+from translations.venue_limits import VenueLimits
 
 ALIASES = {"STR": "XLM", "BCHSV": "BSV"}
 VENUE_CODES = {v: k for k, v in ALIASES.items()}
@@ -213,5 +214,19 @@ class PoloniexScheme(SchemeDefaults):
             out.append(Trade(symbol, side, t["price"], t["quantity"], str(t["id"]), t["createTime"] / 1000.0))
         return out
 
+
+# Poloniex spot websocket: 2,000 simultaneous connections per IP, 500 requests a second per
+# connection. https://api-docs.poloniex.com/spot/websocket
+# No number is published for connection attempts or channels per connection: about one
+# attempt a second and 100 channels are assumed; 10 REST requests a second (the scheme
+# makes no REST calls).
+limits = VenueLimits(
+    connects=10,
+    connect_window=10.0,
+    streams_per_connection=100,
+    sends_per_second=500,
+    rest_budget=10,
+    rest_window=1.0,
+)
 
 scheme = PoloniexScheme()

@@ -26,6 +26,7 @@ from level4.market.messages import (
 from level4.market.status_board import Status
 from level4.net.ioloop import IOLoop
 from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection, Refused
+from level4.net.venue_limiter import limiter_for
 from translations.protocol import RestAnswer
 
 JOURNALED_ROLES = ("exchange", "mediator", "orderbook")
@@ -75,6 +76,17 @@ class _Relay(FeedCallbacks):
     def ping_due(self, generation: int) -> None:
         self._tell(PingDue(generation))
 
+    def queued(self, symbol: str, path: str, wait: float) -> None:
+        # Waiting its turn within the venue's limits is no failure: the book is on its way.
+        reason = f"queued: REST snapshot in {wait:.1f}s, within the venue's rate limits"
+        self.ctx.board.set(self.ctx.market_id, Status.SYNCHRONISING, reason)
+
+    def connect_queued(self, wait: float) -> None:
+        board, market_id = self.ctx.board, self.ctx.market_id
+        if board.status(market_id) is Status.CONNECTING:  # a reconnect keeps the reason it lost its connection for
+            reason = f"queued: connection attempt in {wait:.1f}s, within the venue's limits"
+            board.set(market_id, Status.CONNECTING, reason)
+
     def refused(self, reason: str) -> None:
         self.owner.tell(_Refused(reason))
 
@@ -100,6 +112,7 @@ class WebsocketActor(MarketActor):
             ctx.scheme.stale_after,
             tag=ctx.tag,
             keepalive=getattr(ctx.scheme, "keepalive", None),
+            limiter=limiter_for(ctx.scheme.name, api=ctx.scheme.api),
         )
         self._running: concurrent.futures.Future[None] | None = None
 

@@ -1,7 +1,7 @@
 """The service's metrics, read at scrape time from what the service keeps
 anyway: the status board (per-market counters, written once per batch),
-the publishers (events numbered per market), the /stream clients and the
-sinks' states."""
+the publishers (events numbered per market), the /stream clients, the
+sinks' states and the venue limiters (`level4/net/venue_limiter.py`)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from prometheus_client.registry import Collector
 from level4.market.publisher import MarketPublisher
 from level4.market.status_board import Status, StatusBoard
 from level4.metrics.latency import LatencyRecorder, combined, cumulative
+from level4.net import venue_limiter
 
 MARKET_LABELS = ["market_id", "market", "exchange"]
 
@@ -40,11 +41,13 @@ class ServiceCollector(Collector):
         publishers: Mapping[int, MarketPublisher],
         stream_clients: Collection[Any],
         sinks: Callable[[], list[dict[str, Any]]],
+        limiters: Callable[[], list[venue_limiter.VenueLimiter]] = venue_limiter.limiters,
     ) -> None:
         self.board = board
         self.publishers = publishers
         self.stream_clients = stream_clients
         self.sinks = sinks
+        self.limiters = limiters
 
     def collect(self) -> Iterator[Metric]:
         now = time.time()
@@ -108,6 +111,45 @@ class ServiceCollector(Collector):
 
         yield GaugeMetricFamily("level4_stream_clients", "Consumers connected to /stream", len(self.stream_clients))
         yield from self._sinks()
+        yield from self._limits()
+
+    def _limits(self) -> Iterator[Metric]:
+        names = ["venue", "api", "egress"]
+        tokens = GaugeMetricFamily(
+            "level4_venue_limit_tokens",
+            "What the venue's window allows now: connects, REST weight, sends on the fullest connection",
+            labels=[*names, "kind"],
+        )
+        queued = GaugeMetricFamily(
+            "level4_venue_limit_queued", "Callers waiting their turn within the venue's limits", labels=[*names, "kind"]
+        )
+        backoff = GaugeMetricFamily(
+            "level4_venue_backoff_seconds", "Seconds until the venue may be asked again after a refusal", labels=names
+        )
+        paced = CounterMetricFamily(
+            "level4_venue_limited", "Connects, sends, REST calls and REST weight let through", labels=[*names, "kind"]
+        )
+        refusals = CounterMetricFamily(
+            "level4_venue_refusals", "Times the venue said too many (HTTP 429/418, throttling close)", labels=names
+        )
+        waited = CounterMetricFamily(
+            "level4_venue_waited_seconds", "Time callers spent waiting their turn", labels=names
+        )
+        for limiter in self.limiters():
+            state = limiter.state()
+            lv = [limiter.venue, limiter.api, limiter.egress]
+            tokens.add_metric([*lv, "connect"], state["connect_tokens"])
+            tokens.add_metric([*lv, "rest"], state["rest_tokens"])
+            tokens.add_metric([*lv, "send"], state["send_tokens_min"])
+            for kind, n in state["queued"].items():
+                queued.add_metric([*lv, kind], n)
+            backoff.add_metric(lv, state["backoff_remaining"])
+            totals = state["totals"]
+            for kind in ("connects", "sends", "rest_calls", "rest_weight"):
+                paced.add_metric([*lv, kind], totals[kind])
+            refusals.add_metric(lv, totals["refusals"])
+            waited.add_metric(lv, totals["waited_seconds"])
+        yield from (tokens, queued, backoff, paced, refusals, waited)
 
     def _sinks(self) -> Iterator[Metric]:
         names = ["sink", "kind"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+import ssl
 import time
 import weakref
 from collections.abc import Callable
@@ -25,6 +26,7 @@ import httpx
 import structlog
 
 from level4.net.backoff import Backoff
+from level4.net.venue_limiter import VenueLimiter, retry_after
 
 log = structlog.get_logger(__name__)
 
@@ -37,6 +39,9 @@ CLOSE_TIMEOUT = 2.0
 PING_INTERVAL = 20.0  # websocket pings; a pong later than half of it counts as a lost connection
 MAX_FRAME = 2**25
 WATCHDOG_TICK = 0.25  # seconds between the stale checks of all connections
+REST_REFUSALS = 3  # REST refusals ("too many requests") waited out before a fetch counts as failed
+QUEUED_NOTICE = 0.05  # a REST call that must wait longer than this is reported as queued
+RENEW_AT = 0.95  # of the venue's connection lifetime: reconnect before the venue cuts
 
 # aiohttp, not websockets, for the venues' sockets: its frame reader is compiled
 # (Cython) and costs a third of websockets' pure-Python one per received frame.
@@ -46,6 +51,30 @@ _ENDED = frozenset({aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.
 # A venue that answers the upgrade with these is overloaded or restarting: try again later.
 # Any other 4xx says the request itself is wrong (path, symbol, permission): no retry will help.
 _RETRYABLE_4XX = frozenset({408, 425, 429})
+
+# Close reasons by which venues say "too many" whatever the code (Deribit ends a session
+# with too_many_requests, Binance closes with "Too many requests").
+_THROTTLE_WORDS = ("too many", "too_many", "rate limit", "exceeded msg rate")
+
+
+def _throttled(code: int | None, reason: Any, limiter: VenueLimiter) -> bool:
+    if code in limiter.limits.throttle_close_codes:
+        return True
+    text = str(reason or "").lower()
+    return any(word in text for word in _THROTTLE_WORDS)
+
+
+_tls: ssl.SSLContext | None = None
+
+
+def _tls_context() -> ssl.SSLContext:
+    """One TLS context for every REST client: building one (loading the CA bundle)
+    costs tens of milliseconds on the shared IO loop, per market started."""
+    global _tls
+    if _tls is None:
+        _tls = httpx.create_ssl_context()
+    return _tls
+
 
 # Process-wide, so a restarted actor's new connection never shares a
 # generation with frames still in flight from the one it replaced.
@@ -66,6 +95,12 @@ class FeedCallbacks:
 
     def disconnected(self, generation: int, reason: str) -> None: ...
     def rest_answer(self, symbol: str, path: str, body: Any, error: str | None) -> None: ...
+    def queued(self, symbol: str, path: str, wait: float) -> None:
+        """A REST fetch waits this long for its turn within the venue's limits."""
+
+    def connect_queued(self, wait: float) -> None:
+        """A connection attempt waits this long for its turn within the venue's limits."""
+
     def ping_due(self, generation: int) -> None: ...
     def refused(self, reason: str) -> None:
         """The venue refuses this feed for good; the connection has stopped trying."""
@@ -125,6 +160,7 @@ class FeedConnection:
         backoff: Backoff | None = None,
         tag: str = "",
         keepalive: KeepAlive | None = None,
+        limiter: VenueLimiter | None = None,
     ) -> None:
         self.url = url
         self.rest_url = rest_url.rstrip("/")
@@ -132,6 +168,7 @@ class FeedConnection:
         self.ping_interval = ping_interval
         self.stale_after = stale_after
         self.keepalive = keepalive
+        self.limiter = limiter  # paces connects, sends and REST by the venue's limits (None: unpaced)
         self.backoff = backoff or Backoff(RECONNECT_BASE, RECONNECT_CAP, jitter=RECONNECT_JITTER)
         # This connection's market reached synchronised (told by `synchronised`), and
         # no reconnect since asked to back off: if it is cut, reconnect at once.
@@ -148,13 +185,15 @@ class FeedConnection:
         self._flush_scheduled = False
         self._last_frame = time.monotonic()
         self._closing: asyncio.Task[bool] | None = None
+        self._sending: asyncio.Lock | None = None  # made on the IO loop: frames go in the order asked
 
     # --- called on the IO loop -----------------------------------------------------
 
     async def run(self) -> None:
         self._task = asyncio.current_task()
+        self._sending = asyncio.Lock()
         # Venues move REST paths behind redirects (trailing slashes, new hosts).
-        self._http = httpx.AsyncClient(timeout=REST_TIMEOUT, follow_redirects=True)
+        self._http = httpx.AsyncClient(timeout=REST_TIMEOUT, follow_redirects=True, verify=_tls_context())
         self._sockets = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=OPEN_TIMEOUT))
         try:
             while not self._stopping:
@@ -182,6 +221,10 @@ class FeedConnection:
         self._reconnect_reason = None
         self._synced = False
         assert self._sockets is not None
+        limiter = self.limiter
+        if limiter is not None and (wait := limiter.connect_wait()) > QUEUED_NOTICE:
+            self.cb.connect_queued(wait)
+        attempt = await limiter.connect() if limiter is not None else None
         try:
             async with asyncio.timeout(OPEN_TIMEOUT):
                 ws = await self._sockets.ws_connect(
@@ -191,19 +234,34 @@ class FeedConnection:
                     compress=15,  # permessage-deflate offered, as venues expect of clients
                     timeout=aiohttp.ClientWSTimeout(ws_receive=None, ws_close=CLOSE_TIMEOUT),
                 )
+            if limiter is not None and attempt is not None:
+                limiter.settled(attempt)
         except aiohttp.WSServerHandshakeError as exc:
+            if limiter is not None and attempt is not None:
+                limiter.settled(attempt)
             status = exc.status
+            if limiter is not None and status in limiter.limits.throttle_statuses:
+                limiter.refused(f"websocket upgrade: HTTP {status}", retry_after(exc.headers))
+                return f"websocket upgrade refused: HTTP {status}"
             if 400 <= status < 500 and status not in _RETRYABLE_4XX:
                 raise Refused(f"websocket upgrade refused: HTTP {status}") from None
             return f"websocket upgrade refused: HTTP {status}"
         except (aiohttp.InvalidURL, aiohttp.NonHttpUrlClientError, ValueError) as exc:
             raise Refused(f"unusable websocket URL: {exc}") from None
         except (OSError, aiohttp.ClientError, TimeoutError) as exc:
+            if limiter is not None and attempt is not None:
+                limiter.settled(attempt)
             return f"connect failed: {type(exc).__name__}: {exc}"
         self._ws = ws
         self.cb.connected(generation)
         watchdog = _watchdog()
         pinger = asyncio.create_task(self._pinger(generation)) if self.ping_interval else None
+        lifetime = limiter.limits.max_lifetime if limiter is not None else None
+        renew = (
+            asyncio.get_running_loop().call_later(lifetime * RENEW_AT, self._renew, generation, lifetime)
+            if lifetime
+            else None
+        )
         keepalive = self.keepalive
         try:
             self._last_frame = time.monotonic()
@@ -214,6 +272,8 @@ class FeedConnection:
                 if kind is not _TEXT and kind is not _BINARY:
                     if kind in _ENDED:
                         closed = f"closed by venue: {ws.close_code} {msg.extra or ''}".strip()
+                        if limiter is not None and _throttled(ws.close_code, msg.extra, limiter):
+                            limiter.refused(closed, limiter.limits.close_backoff)
                         return self._reconnect_reason or closed
                     if kind is aiohttp.WSMsgType.ERROR:
                         return self._reconnect_reason or f"connection lost: {ws.exception() or msg.data}"
@@ -234,6 +294,10 @@ class FeedConnection:
             watchdog.forget(self)
             if pinger is not None:
                 pinger.cancel()
+            if renew is not None:
+                renew.cancel()
+            if limiter is not None:
+                limiter.forget((self, generation))
             self._ws = None
             with contextlib.suppress(Exception):
                 await ws.close()
@@ -250,6 +314,12 @@ class FeedConnection:
             self._reconnect_reason = f"stale feed: no frame for {self.stale_after:g}s"
             self._closing = asyncio.get_running_loop().create_task(ws.close())  # held: the loop keeps only weak refs
 
+    def _renew(self, generation: int, lifetime: float) -> None:
+        ws = self._ws
+        if ws is not None and generation == self.generation:
+            self._reconnect_reason = f"renewed before the venue's {lifetime:g}s connection lifetime ends"
+            self._closing = asyncio.get_running_loop().create_task(ws.close())
+
     async def _pinger(self, generation: int) -> None:
         assert self.ping_interval
         while True:
@@ -260,6 +330,19 @@ class FeedConnection:
         ws = self._ws
         if ws is None or generation != self.generation:
             return  # frames for a connection that is gone
+        limiter = self.limiter
+        if limiter is None or self._sending is None:
+            await self._send(ws, frames)
+            return
+        async with self._sending:  # paced frames wait in line, so they still go in the order asked
+            for frame in frames:
+                await limiter.send((self, generation))
+                if self._ws is not ws:
+                    return  # the connection went while this frame waited its turn
+                await self._send(ws, [frame])
+
+    @staticmethod
+    async def _send(ws: aiohttp.ClientWebSocketResponse, frames: list[str | bytes]) -> None:
         try:
             for frame in frames:
                 if isinstance(frame, str):
@@ -289,8 +372,25 @@ class FeedConnection:
     async def fetch(self, symbol: str, path: str) -> None:
         assert self._http is not None
         url = f"{self.rest_url}{path}"
+        limiter = self.limiter
+        weight = limiter.limits.rest_weight(path) if limiter is not None else 0
         try:
-            response = await self._http.get(url)
+            for _refusal in range(REST_REFUSALS + 1):
+                if limiter is not None:
+                    wait = limiter.rest_wait(weight)
+                    if wait > QUEUED_NOTICE:
+                        self.cb.queued(symbol, path, wait)
+                    call = await limiter.rest(weight)
+                    try:
+                        response = await self._http.get(url)
+                    finally:
+                        limiter.settled(call)
+                else:
+                    response = await self._http.get(url)
+                if limiter is None or response.status_code not in limiter.limits.throttle_statuses:
+                    break
+                # Too many: the whole venue waits (Retry-After), then this fetch takes its turn again.
+                limiter.refused(f"HTTP {response.status_code} from {url}", retry_after(response.headers))
             if response.status_code != 200:
                 self.cb.rest_answer(symbol, path, None, f"HTTP {response.status_code} from {url}")
                 return

@@ -29,6 +29,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         help=f"inject faults at these rates (0..1; per book frame, connection or REST request): {', '.join(FAULTS)};"
         " change them while running with GET /control/faults?NAME=RATE",
     )
+    p.add_argument(
+        "--no-limits",
+        action="store_true",
+        help="refuse no client over the venue's published limits (only count; GET /control/limits?enforce=1 enforces)",
+    )
     p.set_defaults(func=run)
 
 
@@ -44,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             market_type=MarketType(args.market_type) if args.market_type else None,
             faults=parse(args.faults),
+            enforce_limits=not args.no_limits,
         )
     except (KeyError, ValueError) as exc:
         print(f"level4 simulate: {exc}", file=sys.stderr)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from benchmarks import hotpath, loadgen, soak
+from benchmarks import hotpath, loadgen, soak, venue_pacing
 from level4.feed.bookkeeper import BookKeeper
 from level4.feed.events import TopChange
 from level4.feed.translator import ConnectionWork, Translator
@@ -85,3 +85,14 @@ def test_the_soak_part_sees_every_cut_and_the_time_it_costs() -> None:
     calm, cut = soak.uptime(seconds=3.0, rates=(0.0, 0.2), names=("COINBASE",))
     assert (calm.cuts, calm.reconnects, calm.share) == (0, 0, 1.0)
     assert cut.cuts > 5 and cut.reconnects >= cut.cuts - 1 and 0.0 < cut.share < 1.0
+
+
+def test_venue_pacing_lays_a_start_out_within_the_limits() -> None:
+    connected, fetched, heaviest = venue_pacing.startup("BINANCE", 500)
+    assert connected == 300 * 1.1  # 300 attempts in the first window, the other 200 one paced window later
+    assert fetched is not None and fetched > connected  # each snapshot after its market's connection
+    assert 0.9 <= heaviest <= 1.0  # the weight budget used, never exceeded
+    connected, fetched, heaviest = venue_pacing.startup("BYBIT", 500)
+    assert (connected, fetched) == (0.0, None)  # 500 attempts in 5 minutes: all at once
+    table, (send_us, rest_us) = venue_pacing.run(markets=50, turns=100)
+    assert len(table.rows) == 16 and send_us > 0 and rest_us > 0  # 13 venues, Binance's and Kraken's futures APIs

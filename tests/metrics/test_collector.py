@@ -5,11 +5,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from prometheus_client import CollectorRegistry, generate_latest
+
+import translations
 from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
 from level4.market.status_board import Status, StatusBoard
+from level4.metrics.collector import ServiceCollector
 from level4.metrics.latency import BOUNDS, LatencyRecorder
 from level4.metrics.service import ServiceMetrics
+from level4.net.venue_limiter import VenueLimiter
 from tests.metrics.samples import Samples, parse
 
 
@@ -121,3 +126,25 @@ def test_scrapes_close_together_share_one_rendering() -> None:
     board.frames_seen(1, 5, 2.0)
     assert value(scrape(shared), "level4_frames_received_total", **one) == 1
     assert value(scrape(fresh), "level4_frames_received_total", **one) == 6
+
+
+async def test_each_venue_limiter_is_scraped() -> None:
+    board, publishers, clients, sinks = setup()
+    limits = translations.limits_for("BINANCE").scaled(rest_budget=100, connects=5)
+    limiter = VenueLimiter("BINANCE", limits)
+    await limiter.connect()
+    await limiter.send("connection")
+    await limiter.rest(50)
+    limiter.refused("HTTP 429", retry_after=30.0)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(ServiceCollector(board, publishers, clients, lambda: sinks, lambda: [limiter]))
+    samples = parse(generate_latest(registry).decode())
+    lv = {"venue": "BINANCE", "api": "", "egress": ""}
+    assert value(samples, "level4_venue_limit_tokens", **lv, kind="connect") == 4
+    assert value(samples, "level4_venue_limit_tokens", **lv, kind="rest") == 50
+    assert value(samples, "level4_venue_limit_tokens", **lv, kind="send") == 4
+    assert value(samples, "level4_venue_limit_queued", **lv, kind="rest") == 0
+    assert 29 < value(samples, "level4_venue_backoff_seconds", **lv) <= 30
+    assert value(samples, "level4_venue_limited_total", **lv, kind="rest_weight") == 50
+    assert value(samples, "level4_venue_limited_total", **lv, kind="connects") == 1
+    assert value(samples, "level4_venue_refusals_total", **lv) == 1

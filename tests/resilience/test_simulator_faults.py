@@ -170,6 +170,7 @@ def test_the_command_refuses_faults_a_venue_cannot_have(capsys: pytest.CaptureFi
         seed=1,
         market_type=None,
         faults="drop=0.1",
+        no_limits=False,
     )
     assert simulator_cli.run(args) == 2
     assert "GEMINI cannot have drop faults" in capsys.readouterr().err
