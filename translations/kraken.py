@@ -242,5 +242,32 @@ class KrakenScheme(SchemeDefaults):
             return [Malformed(reason, frame), Reconnect(reason)]
         return [Malformed(f"unknown event {event!r}", frame)]
 
+    # --- shared connections ----------------------------------------------------------
+    # Pairs are added to and removed from one connection by `subscribe` /
+    # `unsubscribe` events listing them; every channel message ends with its
+    # channel name and pair, and each request is answered per pair by a
+    # `subscriptionStatus` naming it
+    # (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/unsubscribe.md,
+    # https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/subscriptionstatus.md).
+
+    def connection_state(self) -> None:
+        return None  # channel messages carry the pair's name: no channel ids to keep
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is list:
+            pair = frame[-1] if frame else None
+            return ((pair,) if type(pair) is str else None), conn_state
+        if type(frame) is dict and frame.get("event") == "subscriptionStatus":
+            pair = frame.get("pair")
+            return ((pair,) if type(pair) is str else None), conn_state
+        return None, conn_state  # heartbeats, pongs, system status, errors naming no pair
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        pairs = list(state.pairs)
+        return [
+            self._subscription("unsubscribe", pairs, "book", state.depth),
+            self._subscription("unsubscribe", pairs, "trade"),
+        ]
+
 
 scheme = KrakenScheme()

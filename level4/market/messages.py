@@ -22,6 +22,7 @@ class Connected:
 class Frames:
     generation: int
     batch: Batch
+    parsed: list[Any] | None = None  # each frame as a shared connection parsed it for routing
 
 
 @dataclass(slots=True)
@@ -49,6 +50,14 @@ class SendFrames:
 
 @dataclass(slots=True)
 class DoReconnect:
+    reason: str
+
+
+@dataclass(slots=True)
+class DoResubscribe:
+    """Resynchronise this market alone (a shared connection's subscription
+    renewed; a market with a connection of its own reconnects)."""
+
     reason: str
 
 
