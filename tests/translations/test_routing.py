@@ -1,0 +1,221 @@
+"""The schemes' routing members (connection_state, route, unsubscribe_msg):
+recorded sessions of several markets on one connection, routed frame by
+frame to one single-market translator each, give every market exactly the
+instructions and the book that translating the whole session on one
+multi-market state gives; acknowledgements and keep-alives go to the
+connection; unsubscribe frames are what the venues document, and the
+simulator's dialects honour them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+
+from level4.replay.capture import Opened, Received, Sent, read
+from level4.simulator.dialects import dialect_for
+from level4.simulator.dialects.dialect_base import ClientSession
+from tests.captures import capture
+from tests.simulator.simulator_harness import make_markets
+from tests.translations.harness import SchemeHarness
+from translations import scheme_for
+from translations.protocol import ALL_MARKETS, Instruction, Instrument, Malformed, MarketType
+
+ROUTED = ["BINANCE", "BYBIT", "COINBASE", "KRAKEN", "OKX"]
+SESSIONS = {
+    "BINANCE": "BINANCE.ws.1.0",
+    "BYBIT": "BYBIT.ws.25.0",
+    "COINBASE": "COINBASE.ws.28.0",
+    "KRAKEN": "KRAKEN.ws.50.0",
+    "OKX": "OKX.ws.1.0",
+}
+
+
+def instruments_of(venue: str, records: list[Any]) -> list[Instrument]:
+    scheme = scheme_for(venue)
+    out: list[Instrument] = []
+    for rec in records:
+        if isinstance(rec, Opened):
+            found = scheme.instruments_from_url(rec.url)
+        elif isinstance(rec, Sent):
+            found = scheme.instruments_from_subscribe(orjson.loads(rec.frame))
+        else:
+            continue
+        out.extend(i for i in found if i not in out)
+    return out
+
+
+def about(ins: Instruction) -> str | None:
+    return None if type(ins) is Malformed else getattr(ins, "symbol", None)
+
+
+@pytest.mark.parametrize("venue", ROUTED)
+def test_routing_a_recorded_session_gives_each_market_what_one_state_gives_it(venue: str) -> None:
+    scheme = scheme_for(venue)
+    records = list(read(capture(SESSIONS[venue])))
+    instruments = instruments_of(venue, records)
+    assert len(instruments) >= 2, "a session of several markets on one connection"
+    whole = SchemeHarness(scheme, instruments, instruments[0].symbol)
+    alone = {i.symbol: SchemeHarness(scheme, [i], i.symbol) for i in instruments}
+    mine: dict[str, list[Instruction]] = {i.symbol: [] for i in instruments}
+    conn = scheme.connection_state()
+    routed = own = 0
+    for rec in records:
+        if not isinstance(rec, Received):
+            continue
+        out = whole.feed(rec.frame)
+        try:
+            frame: Any = orjson.loads(rec.frame)
+        except orjson.JSONDecodeError:
+            frame = rec.frame
+        targets, conn = scheme.route(frame, conn)
+        touched = {s for s in map(about, out) if s is not None}
+        if targets is None:
+            own += 1
+            assert not touched, f"a frame for {touched} kept by the connection: {rec.frame[:200]}"
+            continue
+        chosen = list(alone) if targets is ALL_MARKETS else [s for s in targets if s in alone]
+        assert touched <= set(chosen), f"{touched} but routed to {chosen}: {rec.frame[:200]}"
+        for symbol in chosen:
+            routed += 1
+            alone[symbol].feed(rec.frame)
+        for ins in out:
+            symbol = about(ins)
+            if symbol is not None:
+                mine[symbol].append(ins)
+    assert routed > 100, (routed, own)
+    for symbol, harness in alone.items():
+        got = [ins for ins in harness.out if about(ins) is not None]
+        assert got == mine[symbol], symbol
+        assert harness.book() == whole.book(symbol), symbol
+    assert any(whole.book(s)["synchronised"] for s in alone) or venue == "BINANCE"  # Binance waits for REST
+
+
+ACKS: dict[str, list[tuple[Any, Any]]] = {
+    "BINANCE": [
+        ({"result": None, "id": 1}, None),
+        ({"result": ["btcusdt@depth@100ms", "btcusdt@trade"], "id": 3}, ALL_MARKETS),
+        ({"error": {"code": 2, "msg": "Invalid request"}, "id": 4}, None),
+        ({"stream": "ethbtc@trade", "data": {"e": "trade", "s": "ETHBTC"}}, ("ETHBTC",)),
+    ],
+    "COINBASE": [
+        ({"type": "subscriptions", "channels": [{"name": "level2_batch", "product_ids": ["BTC-USD"]}]}, None),
+        ({"type": "heartbeat", "product_id": "ETH-USD", "sequence": 9}, ("ETH-USD",)),
+        ({"type": "error", "message": "Failed to subscribe", "reason": "ZZZ-USD is not a valid product"}, None),
+    ],
+    "KRAKEN": [
+        ({"event": "heartbeat"}, None),
+        ({"event": "pong"}, None),
+        ({"event": "subscriptionStatus", "pair": "XBT/USD", "status": "unsubscribed"}, ("XBT/USD",)),
+        ({"event": "error", "errorMessage": "Malformed request"}, None),
+        ([42, [["5541.3", "0.1", "1534614057.3", "s", "l", ""]], "trade", "XBT/USD"], ("XBT/USD",)),
+    ],
+    "OKX": [
+        ("pong", None),
+        ({"event": "subscribe", "arg": {"channel": "books", "instId": "BTC-USDT"}, "connId": "a1"}, ("BTC-USDT",)),
+        ({"event": "error", "code": "60012", "msg": "Invalid request", "connId": "a1"}, None),
+    ],
+    "BYBIT": [
+        ({"success": True, "ret_msg": "", "conn_id": "x", "op": "subscribe"}, None),
+        ({"op": "pong", "success": True}, None),
+        ({"topic": "publicTrade.ETHUSDT", "type": "snapshot", "data": []}, ("ETHUSDT",)),
+    ],
+}
+
+
+@pytest.mark.parametrize("venue", ROUTED)
+def test_acknowledgements_and_keepalives_stay_with_the_connection(venue: str) -> None:
+    scheme = scheme_for(venue)
+    conn = scheme.connection_state()
+    for frame, expected in ACKS[venue]:
+        targets, conn = scheme.route(frame, conn)
+        assert (targets is ALL_MARKETS) if expected is ALL_MARKETS else (targets == expected), frame
+
+
+UNSUBSCRIBES: dict[str, tuple[str, str, MarketType, list[Any]]] = {
+    "BINANCE": (
+        "ETH",
+        "BTC",
+        MarketType.SPOT,
+        [{"method": "UNSUBSCRIBE", "params": ["ethbtc@depth@100ms", "ethbtc@trade"], "id": 1}],
+    ),
+    "COINBASE": (
+        "ETH",
+        "USD",
+        MarketType.SPOT,
+        [{"type": "unsubscribe", "product_ids": ["ETH-USD"], "channels": ["level2_batch", "matches", "heartbeat"]}],
+    ),
+    "KRAKEN": (
+        "ETH",
+        "USD",
+        MarketType.SPOT,
+        [
+            {"event": "unsubscribe", "pair": ["ETH/USD"], "subscription": {"name": "book", "depth": 1000}},
+            {"event": "unsubscribe", "pair": ["ETH/USD"], "subscription": {"name": "trade"}},
+        ],
+    ),
+    "OKX": (
+        "ETH",
+        "USDT",
+        MarketType.SPOT,
+        [
+            {
+                "op": "unsubscribe",
+                "args": [{"channel": "books", "instId": "ETH-USDT"}, {"channel": "trades", "instId": "ETH-USDT"}],
+            }
+        ],
+    ),
+    "BYBIT": (
+        "ETH",
+        "USDT",
+        MarketType.PERP,
+        [{"op": "unsubscribe", "args": ["orderbook.50.ETHUSDT", "publicTrade.ETHUSDT"]}],
+    ),
+}
+
+
+@pytest.mark.parametrize("venue", ROUTED)
+def test_unsubscribe_frames_are_the_venues_own(venue: str) -> None:
+    scheme = scheme_for(venue)
+    base, quote, kind, expected = UNSUBSCRIBES[venue]
+    state = scheme.initial_state([scheme.instrument(base, quote, kind)])
+    assert [orjson.loads(f) for f in scheme.unsubscribe_msg(state)] == expected
+
+
+@pytest.mark.parametrize("venue", ROUTED)
+def test_the_simulator_takes_markets_onto_and_off_one_connection(venue: str) -> None:
+    """Several subscribe requests on one connection add up; an unsubscribe
+    removes its market and leaves the others, as at the venue."""
+    scheme = scheme_for(venue)
+    kind = MarketType.PERP if venue == "BYBIT" else None
+    sim = make_markets(
+        venue, ["BTC-USDT" if venue != "COINBASE" else "BTC-USD", "ETH-USDT", "SOL-USDT"], market_type=kind
+    )
+    dialect = dialect_for(venue)
+    session = ClientSession()
+    instruments = [m.instrument for m in sim.markets.values()]
+
+    def send(frames: list[str]) -> list[str]:
+        out: list[str] = []
+        for raw in frames:
+            try:
+                frame: Any = orjson.loads(raw)
+            except orjson.JSONDecodeError:
+                frame = raw
+            out += dialect.on_client_frame(session, frame, sim.markets, sim.now)
+        return out
+
+    for instrument in instruments:  # one request each, as markets joining apart are subscribed
+        send(scheme.subscribe_msg(scheme.initial_state([instrument])))
+    assert session.subscribed == {i.symbol for i in instruments}
+    answers = send(scheme.unsubscribe_msg(scheme.initial_state([instruments[1]])))
+    assert session.subscribed == {instruments[0].symbol, instruments[2].symbol}
+    conn = scheme.connection_state()
+    for raw in answers:  # the venue's answers to it concern no other market
+        try:
+            frame = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            frame = raw
+        targets, conn = scheme.route(frame, conn)
+        assert targets is None or list(targets) == [instruments[1].symbol], raw
