@@ -65,6 +65,9 @@ class _Relay(SubscriberCallbacks):
         if self.journal is not None:
             self.journal.frames(generation, batch)
 
+    def unreadable(self, reason: str) -> None:
+        self.ctx.board.count(self.ctx.market_id, malformed=1)
+
     def keepalive(self, generation: int, received: float, raw: str | bytes) -> None:
         # Counted and recorded as any frame, but the mediator is not woken: it would translate it to nothing.
         self.ctx.board.frames_seen(self.ctx.market_id, 1, received)

@@ -31,6 +31,7 @@ from translations.protocol import ALL_MARKETS, Instrument, Malformed
 log = structlog.get_logger(__name__)
 
 BATCH_WINDOW = 0.05  # seconds markets joining together wait, to be subscribed in one request
+BATCH_WAIT_MAX = 1.0  # while the sender is busy markets wait for more to join them, this long at most
 RESUBSCRIBE_BASE = 0.5  # the first wait between a market's unsubscribe and its new subscribe
 RESUBSCRIBE_CAP = 30.0
 RESUBSCRIBE_CALM = 60.0  # a market not resubscribed for this long starts its backoff again
@@ -45,6 +46,10 @@ class SubscriberCallbacks(FeedCallbacks):
     def routed(self, generation: int, batch: Batch, parsed: list[Any]) -> None:
         """Frames routed to this market, with the connection's parse of each."""
         self.frames(generation, batch)
+
+    def unreadable(self, reason: str) -> None:
+        """The connection received a frame no market can be given and the
+        venue's scheme cannot read (logged once, by the connection)."""
 
 
 class Subscription:
@@ -87,6 +92,7 @@ class SharedConnection(FeedCallbacks):
         self.unrouted = 0  # frames for markets that have left or are being resubscribed
         self.venue_errors = 0
         self._pending: list[Subscription] = []
+        self._pending_since = 0.0
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
         self._sent = 0
@@ -172,6 +178,8 @@ class SharedConnection(FeedCallbacks):
             loop.call_later(delay, self._want_now, sub)
             return
         if sub not in self._pending:
+            if not self._pending:
+                self._pending_since = time.monotonic()
             self._pending.append(sub)
         if self._flush_handle is None:
             self._flush_handle = loop.call_later(delay, self._flush)
@@ -184,10 +192,20 @@ class SharedConnection(FeedCallbacks):
         """Subscribe the markets waiting, in requests of the venue's size."""
         self._flush_handle = None
         waiting = [s for s in self._pending if self.subs.get(s.symbol) is s and not s.generation]
+        size = self.caps.markets_per_request
+        if (
+            waiting
+            and not self._outbox.empty()
+            and len(waiting) < size
+            and time.monotonic() - self._pending_since < BATCH_WAIT_MAX
+        ):
+            # Requests already wait their turn: later joiners can share this one's.
+            self._pending = waiting
+            self._flush_handle = asyncio.get_running_loop().call_later(self.caps.send_interval, self._flush)
+            return
         self._pending = []
         if not self.generation or not waiting:
             return
-        size = self.caps.markets_per_request
         scheme = self.scheme
         for start in range(0, len(waiting), size):
             chunk = waiting[start : start + size]
@@ -230,7 +248,10 @@ class SharedConnection(FeedCallbacks):
         for sub in self.subs.values():
             sub.generation = 0
             sub.sent_index = 0
+        while not self._outbox.empty():
+            self._outbox.get_nowait()  # for the socket that has gone
         self._pending = list(self.subs.values())
+        self._pending_since = time.monotonic()
         if self._flush_handle is not None:
             self._flush_handle.cancel()
         self._flush_handle = asyncio.get_running_loop().call_soon(self._flush)
@@ -293,6 +314,10 @@ class SharedConnection(FeedCallbacks):
         for ins in instructions:
             if type(ins) is Malformed:
                 self._venue_error(ins.reason, raw)
+                # Every market on the connection counts it: it came on their connection.
+                for sub in self.subs.values():
+                    if sub.generation:
+                        sub.cb.unreadable(ins.reason)
 
     def _venue_error(self, reason: str, raw: str | bytes) -> None:
         self.venue_errors += 1
@@ -306,8 +331,9 @@ class SharedConnection(FeedCallbacks):
         self.generation = 0
         for sub in list(self.subs.values()):
             old, sub.generation, sub.sent_index = sub.generation, 0, 0
-            if old:
-                sub.cb.disconnected(old, reason)
+            # A market not subscribed yet is told too (as a connection of its own would
+            # tell it of each failed attempt): it waits on this connection, for this reason.
+            sub.cb.disconnected(old or next_generation(), reason)
 
     def rest_answer(self, symbol: str, path: str, body: Any, error: str | None) -> None:
         sub = self.subs.get(symbol)

@@ -26,7 +26,7 @@ _DEFAULTS: dict[str, SharingCaps] = {
     "BINANCE": SharingCaps(500, 100, 0.3),
     # No cap per connection is documented; 100 messages a second per IP
     # (https://docs.cdp.coinbase.com/exchange/websocket-feed/rate-limits).
-    "COINBASE": SharingCaps(100, 50, 0.2),
+    "COINBASE": SharingCaps(100, 50, 0.05),
     # No cap is documented for v1; kept modest so a resync's resubscribe stays cheap
     # (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/subscribe.md).
     "KRAKEN": SharingCaps(100, 50, 0.2),
