@@ -62,9 +62,7 @@ class Market:
         self.mid = 5_000_000  # ticks of 0.01
         self.trade_id = 1000
         self.sizes = [f"{self.rng.randint(1, 50_000) / 10_000:.4f}" for _ in range(512)]
-        self.update = (
-            '{"type":"l2update","product_id":"' + product + '","changes":[["%s","%d.%02d","%s"]],"time":"%s"}'
-        )
+        self.update = '{"type":"l2update","product_id":"' + product + '","changes":[["%s","%d.%02d","%s"]],"time":"%s"}'
         self.match = (
             '{"type":"match","trade_id":%d,"side":"%s","size":"%s","price":"%d.%02d",'
             '"product_id":"' + product + '","sequence":%d,"time":"%s"}'
