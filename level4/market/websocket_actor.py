@@ -65,6 +65,9 @@ class _Relay(SubscriberCallbacks):
         if self.journal is not None:
             self.journal.frames(generation, batch)
 
+    def riding(self, connection: str | None) -> None:
+        self.ctx.board.set_connection(self.ctx.market_id, connection)
+
     def unreadable(self, reason: str) -> None:
         self.ctx.board.count(self.ctx.market_id, malformed=1)
 

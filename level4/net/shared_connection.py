@@ -47,6 +47,9 @@ class SubscriberCallbacks(FeedCallbacks):
         """Frames routed to this market, with the connection's parse of each."""
         self.frames(generation, batch)
 
+    def riding(self, connection: str | None) -> None:
+        """The shared connection this market now rides on (None: none)."""
+
     def unreadable(self, reason: str) -> None:
         """The connection received a frame no market can be given and the
         venue's scheme cannot read (logged once, by the connection)."""
@@ -128,6 +131,7 @@ class SharedConnection(FeedCallbacks):
         sub.connection = self
         sub.generation = 0
         sub.sent_index = 0
+        sub.cb.riding(self.name)
         if self.generation:
             self._want(sub, BATCH_WINDOW)
 
@@ -142,6 +146,7 @@ class SharedConnection(FeedCallbacks):
             self._unsubscribe(sub)
         sub.generation = 0
         sub.connection = None
+        sub.cb.riding(None)
 
     def resubscribe(self, sub: Subscription, reason: str) -> None:
         """This market alone starts again: unsubscribed, then after a pause (its

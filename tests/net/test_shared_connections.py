@@ -122,6 +122,13 @@ def test_hundreds_of_markets_ride_a_handful_of_connections(coinbase: SharedVenue
     assert all(n == 1 for n in coinbase.subscribed().values())
     assert len(coinbase.subscribed()) == MARKETS
     coinbase.all_books_equal()
+    riding: dict[str, int] = {}  # as GET /markets tells it: connection -> markets
+    for market in coinbase.api.get("/markets").json():
+        riding[market["connection"]] = riding.get(market["connection"], 0) + 1
+    assert sorted(riding.values()) == [CAP] * (MARKETS // CAP), riding
+    assert all(name.startswith("COINBASE#") for name in riding)
+    one = coinbase.api.get(f"/markets/{coinbase.ids['S000-USD']}").json()
+    assert one["connection"] in riding
     metrics = coinbase.api.get("/metrics").text
     assert 'level4_venue_connections{exchange="COINBASE"} 4.0' in metrics
     assert metrics.count("level4_connection_subscriptions{") == MARKETS // CAP
@@ -136,6 +143,7 @@ def test_stopping_a_market_unsubscribes_it_alone(coinbase: SharedVenue) -> None:
     wait_for(lambda: symbol not in coinbase.subscribed(), what="unsubscribed at the venue")
     assert len(coinbase.subscribed()) == MARKETS - 1
     assert len(coinbase.clients()) == MARKETS // CAP  # its connection stays for the others
+    assert coinbase.api.get(f"/markets/{gone}").json()["connection"] is None
     others = [i for i in coinbase.ids.values() if i != gone]
     assert coinbase.live(others)
     after = coinbase.reconnects()

@@ -31,6 +31,7 @@ export class MarketsTable {
       id: el("td", { class: "num", text: String(market.id) }),
       tag: el("td", { class: "tag", text: market.tag }),
       status: el("td", { class: "status" }),
+      connection: el("td", { class: "connection" }),
       age: el("td", { class: "num age" }),
       rate: el("td", { class: "num rate" }),
       resyncs: el("td", { class: "num resyncs" }),
@@ -78,6 +79,18 @@ export class MarketsTable {
     this.empty.hidden = markets.length > 0;
   }
 
+  // Venue connections the listed markets ride on: each shared one once, plus one per
+  // running market with a connection of its own.
+  connections() {
+    const shared = new Set();
+    let own = 0;
+    for (const m of this.markets.values()) {
+      if (m.connection) shared.add(m.connection);
+      else if (m.status !== "stopped" && m.status !== "failed") own += 1;
+    }
+    return shared.size + own;
+  }
+
   status(id, event) {
     const status = STATUS_OF_EVENT[event.status];
     const market = this.markets.get(id);
@@ -95,6 +108,8 @@ export class MarketsTable {
     setText(cells.status, market.status);
     cells.status.dataset.status = market.status;
     cells.status.title = market.status_reason || "";
+    const running = market.status !== "stopped" && market.status !== "failed";
+    setText(cells.connection, market.connection || (running ? "own" : "—"));
     const on = market.level4_feed_enabled;
     setText(button, on ? "switch off" : "switch on");
     button.dataset.enabled = on ? "true" : "false";
