@@ -26,7 +26,7 @@ import structlog
 from level4.net.backoff import Backoff
 from level4.net.subscription_caps import SharingCaps
 from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection, next_generation
-from translations.protocol import ALL_MARKETS, Instrument, Malformed
+from translations.protocol import ALL_MARKETS, Instrument, Malformed, Send
 
 log = structlog.get_logger(__name__)
 
@@ -311,13 +311,18 @@ class SharedConnection(FeedCallbacks):
 
     def _own(self, frame: Any, raw: str | bytes) -> None:
         """A frame of the connection itself: what the scheme makes of it with no
-        market subscribed tells an acknowledgement from the venue's error."""
+        market subscribed tells an acknowledgement from the venue's error, and
+        what the venue asks of the connection (answered here, once)."""
         try:
             instructions, _ = self.scheme.translate(frame, self.scheme.initial_state([]))
         except Exception:  # a scheme that cannot read it without markets: nothing to report
             return
         for ins in instructions:
-            if type(ins) is Malformed:
+            if type(ins) is Send:
+                # The venue's own requests of the connection (a test request, a ping to answer).
+                for frame_out in ins.frames:
+                    self._outbox.put_nowait((self.generation, frame_out, None, False))
+            elif type(ins) is Malformed:
                 self._venue_error(ins.reason, raw)
                 # Every market on the connection counts it: it came on their connection.
                 for sub in self.subs.values():
