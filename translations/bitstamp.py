@@ -270,4 +270,29 @@ class BitstampScheme(SchemeDefaults):
         return out
 
 
+    # --- shared connections ----------------------------------------------------------
+    # Channels of many pairs share a connection: `bts:subscribe` / `bts:unsubscribe`
+    # one channel each, and every message names its channel, which ends with the
+    # pair (https://www.bitstamp.net/websocket/v2/).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict:
+            channel = frame.get("channel")
+            if type(channel) is str:
+                for prefix in (BOOK, TRADES):
+                    if channel.startswith(prefix):
+                        return (channel[len(prefix) :],), conn_state
+        return None, conn_state  # heartbeats, reconnect requests and errors naming no channel
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        return [
+            orjson.dumps({"event": "bts:unsubscribe", "data": {"channel": prefix + sym}}).decode()
+            for prefix in (BOOK, TRADES)
+            for sym in state.markets
+        ]
+
+
 scheme = BitstampScheme()

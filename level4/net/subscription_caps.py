@@ -36,6 +36,21 @@ _DEFAULTS: dict[str, SharingCaps] = {
     # Ten args a request on spot (the scheme splits its frames accordingly)
     # (https://bybit-exchange.github.io/docs/v5/ws/connect).
     "BYBIT": SharingCaps(100, 50, 0.1),
+    # No cap is documented; one request per channel, so requests stay small
+    # (https://www.bitstamp.net/websocket/v2/).
+    "BITSTAMP": SharingCaps(50, 25, 0.1),
+    # Subscribe requests: about 3.3 a second sustained
+    # (https://docs.deribit.com/api-reference/subscription-management/public-subscribe.md).
+    "DERIBIT": SharingCaps(100, 50, 0.3),
+    # No cap is documented for v2 market data
+    # (https://docs.gemini.com/websocket-api/#market-data-version-2).
+    "GEMINI": SharingCaps(50, 25, 0.2),
+    # 500 requests a second a connection, 2000 connections an IP
+    # (https://api-docs.poloniex.com/spot/websocket).
+    "POLONIEX": SharingCaps(100, 50, 0.05),
+    # No cap is documented; one request per channel, three channels a market
+    # (https://bf-lightning-api.readme.io/docs/realtime-api).
+    "BITFLYER": SharingCaps(50, 25, 0.1),
 }
 _FALLBACK = SharingCaps(50, 25, 0.25)
 

@@ -18,18 +18,31 @@ from level4.simulator.dialects import dialect_for
 from level4.simulator.dialects.dialect_base import ClientSession
 from tests.captures import capture
 from tests.simulator.simulator_harness import make_markets
+from tests.simulator.test_end_to_end_venues import VENUES
 from tests.translations.harness import SchemeHarness
 from translations import scheme_for
 from translations.protocol import ALL_MARKETS, Instruction, Instrument, Malformed, MarketType
 
-ROUTED = ["BINANCE", "BYBIT", "COINBASE", "KRAKEN", "OKX"]
+ROUTED = ["BINANCE", "BITFLYER", "BITSTAMP", "BYBIT", "COINBASE", "DERIBIT", "GEMINI", "KRAKEN", "OKX", "POLONIEX"]
 SESSIONS = {
     "BINANCE": "BINANCE.ws.1.0",
+    "BITFLYER": "BITFLYER.ws.1.0",
+    "BITSTAMP": "BITSTAMP.ws.1.0",
     "BYBIT": "BYBIT.ws.25.0",
     "COINBASE": "COINBASE.ws.28.0",
+    "DERIBIT": "DERIBIT.ws.1.0",
+    "GEMINI": "GEMINI.ws.1.0",
     "KRAKEN": "KRAKEN.ws.50.0",
     "OKX": "OKX.ws.1.0",
+    "POLONIEX": "POLONIEX.ws.1.0",
 }
+
+
+def test_the_routed_schemes_are_those_with_every_routing_member() -> None:
+    import translations
+    from level4.net.connection_pool import shares_connections
+
+    assert [v for v in translations.names() if shares_connections(scheme_for(v))] == ROUTED
 
 
 def instruments_of(venue: str, records: list[Any]) -> list[Instrument]:
@@ -89,7 +102,7 @@ def test_routing_a_recorded_session_gives_each_market_what_one_state_gives_it(ve
         got = [ins for ins in harness.out if about(ins) is not None]
         assert got == mine[symbol], symbol
         assert harness.book() == whole.book(symbol), symbol
-    assert any(whole.book(s)["synchronised"] for s in alone) or venue == "BINANCE"  # Binance waits for REST
+    assert any(whole.book(s)["synchronised"] for s in alone) or venue in ("BINANCE", "BITSTAMP")  # REST snapshots
 
 
 ACKS: dict[str, list[tuple[Any, Any]]] = {
@@ -116,6 +129,49 @@ ACKS: dict[str, list[tuple[Any, Any]]] = {
         ({"event": "subscribe", "arg": {"channel": "books", "instId": "BTC-USDT"}, "connId": "a1"}, ("BTC-USDT",)),
         ({"event": "error", "code": "60012", "msg": "Invalid request", "connId": "a1"}, None),
     ],
+    "BITSTAMP": [
+        ({"event": "bts:heartbeat", "channel": "", "data": {"status": "success"}}, None),
+        ({"event": "bts:subscription_succeeded", "channel": "diff_order_book_ethusd", "data": {}}, ("ethusd",)),
+        ({"event": "trade", "channel": "live_trades_btcusd", "data": {}}, ("btcusd",)),
+        ({"event": "bts:request_reconnect", "channel": "", "data": ""}, None),
+    ],
+    "GEMINI": [
+        ({"type": "heartbeat", "timestamp": 1}, None),
+        ({"type": "trade", "symbol": "ETHUSD", "price": "1", "quantity": "1"}, ("ETHUSD",)),
+        ({"result": "error", "reason": "InvalidSymbol", "message": "unknown symbol"}, None),
+    ],
+    "DERIBIT": [
+        ({"jsonrpc": "2.0", "id": 2, "result": ["book.BTC-PERPETUAL.100ms"]}, None),
+        ({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "test_request"}}, None),
+        (
+            {
+                "jsonrpc": "2.0",
+                "method": "subscription",
+                "params": {"channel": "trades.ETH-PERPETUAL.100ms", "data": []},
+            },
+            ("ETH-PERPETUAL",),
+        ),
+    ],
+    "POLONIEX": [
+        ({"event": "pong"}, None),
+        ({"event": "subscribe", "channel": "book_lv2", "symbols": ["BTC_USDT"]}, None),
+        ({"channel": "trades", "data": [{"symbol": "ETH_USDT", "id": "1"}]}, ["ETH_USDT"]),
+    ],
+    "BITFLYER": [
+        ({"jsonrpc": "2.0", "id": 1, "result": True}, None),
+        (
+            {
+                "jsonrpc": "2.0",
+                "method": "channelMessage",
+                "params": {"channel": "lightning_board_snapshot_FX_BTC_JPY"},
+            },
+            ("FX_BTC_JPY",),
+        ),
+        (
+            {"jsonrpc": "2.0", "method": "channelMessage", "params": {"channel": "lightning_board_ETH_JPY"}},
+            ("ETH_JPY",),
+        ),
+    ],
     "BYBIT": [
         ({"success": True, "ret_msg": "", "conn_id": "x", "op": "subscribe"}, None),
         ({"op": "pong", "success": True}, None),
@@ -134,6 +190,52 @@ def test_acknowledgements_and_keepalives_stay_with_the_connection(venue: str) ->
 
 
 UNSUBSCRIBES: dict[str, tuple[str, str, MarketType, list[Any]]] = {
+    "BITFLYER": (
+        "ETH",
+        "JPY",
+        MarketType.SPOT,
+        [
+            {"jsonrpc": "2.0", "method": "unsubscribe", "params": {"channel": f"lightning_{kind}_ETH_JPY"}, "id": n}
+            for n, kind in enumerate(("board_snapshot", "board", "executions"), 1)
+        ],
+    ),
+    "BITSTAMP": (
+        "ETH",
+        "USD",
+        MarketType.SPOT,
+        [
+            {"event": "bts:unsubscribe", "data": {"channel": "diff_order_book_ethusd"}},
+            {"event": "bts:unsubscribe", "data": {"channel": "live_trades_ethusd"}},
+        ],
+    ),
+    "DERIBIT": (
+        "ETH",
+        "USD",
+        MarketType.PERP,
+        [
+            {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "public/unsubscribe",
+                "params": {"channels": ["book.ETH-PERPETUAL.100ms", "trades.ETH-PERPETUAL.100ms"]},
+            }
+        ],
+    ),
+    "GEMINI": (
+        "ETH",
+        "USD",
+        MarketType.SPOT,
+        [{"type": "unsubscribe", "subscriptions": [{"name": "l2", "symbols": ["ETHUSD"]}]}],
+    ),
+    "POLONIEX": (
+        "ETH",
+        "USDT",
+        MarketType.SPOT,
+        [
+            {"event": "unsubscribe", "channel": ["book_lv2"], "symbols": ["ETH_USDT"]},
+            {"event": "unsubscribe", "channel": ["trades"], "symbols": ["ETH_USDT"]},
+        ],
+    ),
     "BINANCE": (
         "ETH",
         "BTC",
@@ -188,10 +290,8 @@ def test_the_simulator_takes_markets_onto_and_off_one_connection(venue: str) -> 
     """Several subscribe requests on one connection add up; an unsubscribe
     removes its market and leaves the others, as at the venue."""
     scheme = scheme_for(venue)
-    kind = MarketType.PERP if venue == "BYBIT" else None
-    sim = make_markets(
-        venue, ["BTC-USDT" if venue != "COINBASE" else "BTC-USD", "ETH-USDT", "SOL-USDT"], market_type=kind
-    )
+    base, quote, kind, _depth = VENUES[venue]
+    sim = make_markets(venue, [f"{b}-{quote}" for b in (base, "ETH", "SOL")], market_type=MarketType(kind))
     dialect = dialect_for(venue)
     session = ClientSession()
     instruments = [m.instrument for m in sim.markets.values()]
