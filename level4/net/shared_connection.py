@@ -103,6 +103,7 @@ class SharedConnection(FeedCallbacks):
         self._error_logs: list[float] = []
         self._task: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
+        self._fetches: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
 
     # --- life ------------------------------------------------------------------------
 
@@ -173,7 +174,11 @@ class SharedConnection(FeedCallbacks):
             self._outbox.put_nowait((self.generation, frame, None, False))
 
     def fetch(self, symbol: str, path: str) -> None:
-        asyncio.get_running_loop().create_task(self.feed.fetch(symbol, path))
+        if self.done:
+            return  # closing: the market leaving will not need it
+        task = asyncio.get_running_loop().create_task(self.feed.fetch(symbol, path))
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
 
     # --- subscribing ---------------------------------------------------------------------
 
