@@ -339,7 +339,6 @@ class BitflyerScheme(SchemeDefaults):
             )
         return out
 
-
     # --- shared connections ----------------------------------------------------------
     # JSON-RPC `subscribe` / `unsubscribe` one channel each; every channelMessage
     # names its channel, the product code after the channel's prefix

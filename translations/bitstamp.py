@@ -269,7 +269,6 @@ class BitstampScheme(SchemeDefaults):
         out.append(Trade(market.instrument.symbol, "buy" if kind == 0 else "sell", price, size, str(trade_id), stamp))
         return out
 
-
     # --- shared connections ----------------------------------------------------------
     # Channels of many pairs share a connection: `bts:subscribe` / `bts:unsubscribe`
     # one channel each, and every message names its channel, which ends with the

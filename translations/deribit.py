@@ -277,7 +277,6 @@ class DeribitScheme(SchemeDefaults):
             )
         return out
 
-
     # --- shared connections ----------------------------------------------------------
     # `public/subscribe` and `public/unsubscribe` take lists of channels, each
     # `kind.instrument.interval`; notifications name their channel

@@ -196,7 +196,6 @@ class GeminiScheme(SchemeDefaults):
             out.append(Reconnect(reason))
         return out
 
-
     # --- shared connections ----------------------------------------------------------
     # One v2 market-data connection carries the l2 subscriptions of many symbols,
     # added by `subscribe` and removed by `unsubscribe`; every book and trade

@@ -212,7 +212,6 @@ class PoloniexScheme(SchemeDefaults):
             out.append(Trade(symbol, side, t["price"], t["quantity"], str(t["id"]), t["createTime"] / 1000.0))
         return out
 
-
     # --- shared connections ----------------------------------------------------------
     # A connection subscribes and unsubscribes channels for lists of symbols; every
     # data item names its symbol (https://api-docs.poloniex.com/spot/websocket).

@@ -51,6 +51,9 @@ _DEFAULTS: dict[str, SharingCaps] = {
     # No cap is documented; one request per channel, three channels a market
     # (https://bf-lightning-api.readme.io/docs/realtime-api).
     "BITFLYER": SharingCaps(50, 25, 0.1),
+    # No cap per connection is documented; requests are limited per IP
+    # (https://www.bitmex.com/app/wsAPI).
+    "BITMEX": SharingCaps(100, 50, 0.2),
 }
 _FALLBACK = SharingCaps(50, 25, 0.25)
 

@@ -63,6 +63,5 @@ def test_the_cap_and_the_switch_come_from_the_environment(monkeypatch: pytest.Mo
 
 def test_schemes_without_routing_keep_a_connection_per_market() -> None:
     assert not shares_connections(scheme_for("BITFINEX"))
-    assert not shares_connections(scheme_for("BITMEX"))
     assert not shares_connections(scheme_for("HITBTC"))
     assert shares_connections(scheme_for("BINANCE"))

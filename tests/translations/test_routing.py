@@ -23,10 +23,23 @@ from tests.translations.harness import SchemeHarness
 from translations import scheme_for
 from translations.protocol import ALL_MARKETS, Instruction, Instrument, Malformed, MarketType
 
-ROUTED = ["BINANCE", "BITFLYER", "BITSTAMP", "BYBIT", "COINBASE", "DERIBIT", "GEMINI", "KRAKEN", "OKX", "POLONIEX"]
+ROUTED = [
+    "BINANCE",
+    "BITFLYER",
+    "BITMEX",
+    "BITSTAMP",
+    "BYBIT",
+    "COINBASE",
+    "DERIBIT",
+    "GEMINI",
+    "KRAKEN",
+    "OKX",
+    "POLONIEX",
+]
 SESSIONS = {
     "BINANCE": "BINANCE.ws.1.0",
     "BITFLYER": "BITFLYER.ws.1.0",
+    "BITMEX": "BITMEX.ws.1.0",
     "BITSTAMP": "BITSTAMP.ws.1.0",
     "BYBIT": "BYBIT.ws.25.0",
     "COINBASE": "COINBASE.ws.28.0",
@@ -129,6 +142,16 @@ ACKS: dict[str, list[tuple[Any, Any]]] = {
         ({"event": "subscribe", "arg": {"channel": "books", "instId": "BTC-USDT"}, "connId": "a1"}, ("BTC-USDT",)),
         ({"event": "error", "code": "60012", "msg": "Invalid request", "connId": "a1"}, None),
     ],
+    "BITMEX": [
+        ({"info": "Welcome to the BitMEX Realtime API.", "version": "2.0"}, None),
+        ({"success": True, "subscribe": "orderBookL2:XBTUSD", "request": {}}, None),
+        ("pong", None),
+        ({"table": "orderBookL2", "action": "partial", "filter": {"symbol": "ETHUSD"}, "data": []}, ["ETHUSD"]),
+        (
+            {"table": "trade", "action": "insert", "data": [{"symbol": "XBTUSD"}, {"symbol": "ETHUSD"}]},
+            ["XBTUSD", "ETHUSD"],
+        ),
+    ],
     "BITSTAMP": [
         ({"event": "bts:heartbeat", "channel": "", "data": {"status": "success"}}, None),
         ({"event": "bts:subscription_succeeded", "channel": "diff_order_book_ethusd", "data": {}}, ("ethusd",)),
@@ -198,6 +221,12 @@ UNSUBSCRIBES: dict[str, tuple[str, str, MarketType, list[Any]]] = {
             {"jsonrpc": "2.0", "method": "unsubscribe", "params": {"channel": f"lightning_{kind}_ETH_JPY"}, "id": n}
             for n, kind in enumerate(("board_snapshot", "board", "executions"), 1)
         ],
+    ),
+    "BITMEX": (
+        "ETH",
+        "USD",
+        MarketType.PERP,
+        [{"op": "unsubscribe", "args": ["orderBookL2:ETHUSD", "trade:ETHUSD"]}],
     ),
     "BITSTAMP": (
         "ETH",
