@@ -109,7 +109,12 @@ export class MarketsTable {
     cells.status.dataset.status = market.status;
     cells.status.title = market.status_reason || "";
     const running = market.status !== "stopped" && market.status !== "failed";
-    setText(cells.connection, market.connection || (running ? "own" : "—"));
+    // Shared connections are named VENUE#n; the venue is in the tag already, so the cell shows #n.
+    const shared = market.connection ? market.connection.slice(market.connection.lastIndexOf("#")) : null;
+    setText(cells.connection, shared || (running ? "own" : "—"));
+    cells.connection.title = market.connection
+      ? `shared connection ${market.connection}`
+      : running ? "a connection of its own" : "";
     const on = market.level4_feed_enabled;
     setText(button, on ? "switch off" : "switch on");
     button.dataset.enabled = on ? "true" : "false";
