@@ -11,7 +11,8 @@ and the rate is paced from a clock rather than by sleeping once per frame.
 
 prints `port N` once listening. HTTP on the same port:
     GET /rate?fps=F   frames per second across all connected markets (0 stops)
-    GET /stats        {"sent": frames sent so far, "fps": the current rate, "streams": connections}
+    GET /stats        {"sent": frames sent so far, "fps": the current rate, "streams": markets,
+                       "connections": websocket connections carrying them}
 
 Every connection also gets a heartbeat a second, so quiet feeds stay alive.
 """
@@ -61,9 +62,7 @@ class Market:
         self.mid = 5_000_000  # ticks of 0.01
         self.trade_id = 1000
         self.sizes = [f"{self.rng.randint(1, 50_000) / 10_000:.4f}" for _ in range(512)]
-        self.update = (
-            '{"type":"l2update","product_id":"' + product + '","changes":[["%s","%d.%02d","%s"]],"time":"%s"}'
-        )
+        self.update = '{"type":"l2update","product_id":"' + product + '","changes":[["%s","%d.%02d","%s"]],"time":"%s"}'
         self.match = (
             '{"type":"match","trade_id":%d,"side":"%s","size":"%s","price":"%d.%02d",'
             '"product_id":"' + product + '","sequence":%d,"time":"%s"}'
@@ -108,7 +107,8 @@ class LoadGenerator:
         self.port = port
         self.fps = 0.0
         self.sent = 0
-        self.streams: dict[ServerConnection, Market] = {}
+        # (connection, product) -> its flow: one connection may carry many products
+        self.streams: dict[tuple[ServerConnection, str], Market] = {}
         self._due = 0.0
         self._seed = 0
 
@@ -116,29 +116,36 @@ class LoadGenerator:
         try:
             async for raw in connection:
                 frame = orjson.loads(raw)
-                if frame.get("type") != "subscribe":
-                    continue
+                kind = frame.get("type")
                 products = frame.get("product_ids", [])
+                if kind == "unsubscribe":
+                    for product in products:
+                        self.streams.pop((connection, product), None)
+                    continue
+                if kind != "subscribe":
+                    continue
                 channels = [c if isinstance(c, str) else c.get("name", "") for c in frame.get("channels", [])]
                 ack = {"type": "subscriptions", "channels": [{"name": c, "product_ids": products} for c in channels]}
                 await connection.send(orjson.dumps(ack).decode())
-                for product in products[:1]:  # level4 opens one connection per market
+                self.sent += 1
+                for product in products:
                     self._seed += 1
                     market = Market(product, self._seed)
                     await connection.send(market.snapshot(time.time()).decode())
-                    self.sent += 2  # the acknowledgement and the snapshot
-                    self.streams[connection] = market
+                    self.sent += 1
+                    self.streams[(connection, product)] = market
         except ConnectionClosed:
             pass
         finally:
-            self.streams.pop(connection, None)
+            for key in [k for k in self.streams if k[0] is connection]:
+                del self.streams[key]
 
     async def heartbeats(self) -> None:
         """Once a second on every connection, as the venue does: quiet feeds stay alive."""
         while True:
             await asyncio.sleep(1.0)
             stamp = iso(time.time())
-            for connection, market in list(self.streams.items()):
+            for (connection, _product), market in list(self.streams.items()):
                 transport = connection.transport
                 if transport is not None and not transport.is_closing():
                     transport.write(market.heartbeat(stamp))
@@ -160,7 +167,7 @@ class LoadGenerator:
                 continue
             each, extra = divmod(whole, len(streams))
             stamp = iso(time.time())
-            for i, (connection, market) in enumerate(streams):
+            for i, ((connection, _product), market) in enumerate(streams):
                 n = each + (1 if i < extra else 0)
                 transport = connection.transport
                 if transport is None or transport.is_closing():
@@ -176,7 +183,9 @@ class LoadGenerator:
         parts = urlsplit(request.path)
         if parts.path == "/rate":
             self.fps = float(dict(parse_qsl(parts.query)).get("fps", "0"))
-        body = orjson.dumps({"sent": self.sent, "fps": self.fps, "streams": len(self.streams)})
+        connections = len({connection for connection, _product in self.streams})
+        stats = {"sent": self.sent, "fps": self.fps, "streams": len(self.streams), "connections": connections}
+        body = orjson.dumps(stats)
         # websockets closes the connection after any answer but an upgrade: say so, or the
         # client may send its next request down the closed connection.
         headers = Headers(

@@ -3,9 +3,11 @@
 For each count, a fresh service in this process and the load generator in
 its own: every market connects, subscribes and takes its snapshot, then the
 feeds stay quiet (a heartbeat a second per market, as venues send). Reported:
-the time from switching every feed on (as `PATCH /markets/{id}` does) until
-all are live, memory per market (RSS growth over the idle service, divided by
-the count), threads, the CPU the quiet feeds cost, and the time to stop them all.
+the venue connections the markets ride on (shared, up to the venue's cap a
+connection), the time from switching every feed on (as `PATCH /markets/{id}`
+does) until all are live, memory per market (RSS growth over the idle
+service, divided by the count), threads, the CPU the quiet feeds cost, and
+the time to stop them all.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from dataclasses import dataclass
 from benchmarks import bench_harness
 from benchmarks.report import Table
 
-COUNTS = [10, 100, 500]
+COUNTS = [10, 100, 500, 2000]
 
 
 @dataclass
 class Row:
     markets: int
+    connections: int  # venue connections carrying them, counted at the venue
     start_s: float
     stop_s: float
     rss_idle_mb: float
@@ -48,6 +51,7 @@ def measure(count: int, quiet_seconds: float) -> Row:
             lambda: all(svc.board.status(i) == "live" for i in ids), 60 + count * 0.5, f"{count} markets live"
         )
         start_s = time.monotonic() - started
+        connections = int(gen.stats()["connections"])
         time.sleep(2.0)  # snapshots and first heartbeats digested
         meter = bench_harness.CpuMeter()
         time.sleep(quiet_seconds)
@@ -58,7 +62,7 @@ def measure(count: int, quiet_seconds: float) -> Row:
         started = time.monotonic()
         svc.markets.stop_all()
         stop_s = time.monotonic() - started
-        return Row(count, start_s, stop_s, rss_idle / 2**20, rss / 2**20, threads, py_threads, quiet)
+        return Row(count, connections, start_s, stop_s, rss_idle / 2**20, rss / 2**20, threads, py_threads, quiet)
 
 
 def run(counts: list[int] | None = None, quiet_seconds: float = 10.0) -> list[Row]:
@@ -69,6 +73,7 @@ def table(rows: list[Row]) -> Table:
     t = Table(
         [
             "markets",
+            "venue connections",
             "start all (s)",
             "stop all (s)",
             "RSS idle -> running (MB)",
@@ -80,6 +85,7 @@ def table(rows: list[Row]) -> Table:
     for r in rows:
         t.add(
             r.markets,
+            r.connections,
             f"{r.start_s:.2f}",
             f"{r.stop_s:.2f}",
             f"{r.rss_idle_mb:.0f} -> {r.rss_mb:.0f}",

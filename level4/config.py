@@ -53,6 +53,16 @@ class Settings:
         if not is_unspecified(self.host):
             names.append(self.host)  # clients that reach the service by the address it listens on
         return names
+    # Markets of one venue share connections when its scheme can route frames (off: one each).
+    shared_connections: bool = field(
+        default_factory=lambda: (
+            os.environ.get("LEVEL4_SHARED_CONNECTIONS", "1").strip().lower() not in ("0", "false", "no")
+        )
+    )
+    # A smaller cap than the venue's on the markets one shared connection carries (None: the venue's).
+    subscriptions_per_connection: int | None = field(
+        default_factory=lambda: int(_env_float("LEVEL4_SUBSCRIPTIONS_PER_CONNECTION", 0)) or None
+    )
 
     def check_exposure(self) -> None:
         """Refuse to serve the control API beyond this machine without a token,

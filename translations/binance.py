@@ -44,6 +44,7 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
+    ALL_MARKETS,
     Instruction,
     Instrument,
     Loss,
@@ -352,6 +353,36 @@ class BinanceScheme(SchemeDefaults):
                 state.broken = reason
                 return [Lost(s, Loss.VENUE_ERROR, reason) for s in missing]
         return []
+
+    # --- shared connections ----------------------------------------------------------
+    # Several markets on one combined-stream connection, added and removed with
+    # SUBSCRIBE / UNSUBSCRIBE (up to 1024 streams a connection, 5 messages a second:
+    # https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams).
+
+    def connection_state(self) -> None:
+        return None  # every event names its symbol: nothing to remember
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is not dict:
+            return None, conn_state
+        data = frame.get("data", frame) if "stream" in frame else frame
+        if type(data) is not dict:
+            return None, conn_state
+        symbol = data.get("s")
+        if type(symbol) is str:
+            return (symbol,), conn_state
+        if "id" in data and "result" in data and type(data["result"]) is list:
+            return ALL_MARKETS, conn_state  # LIST_SUBSCRIPTIONS: each market checks its own streams
+        if data.get("e") == "serverShutdown":
+            return ALL_MARKETS, conn_state
+        return None, conn_state  # acknowledgements and the venue's errors: the connection's own
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        params: list[str] = []
+        for sym in state.markets:
+            low = sym.lower()
+            params += [f"{low}@depth@100ms", f"{low}@trade"]
+        return [orjson.dumps({"method": "UNSUBSCRIBE", "params": params, "id": 1}).decode()]
 
 
 # Binance spot, per IP: 300 connection attempts every 5 minutes; per connection 1,024 streams

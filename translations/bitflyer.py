@@ -341,6 +341,32 @@ class BitflyerScheme(SchemeDefaults):
             )
         return out
 
+    # --- shared connections ----------------------------------------------------------
+    # JSON-RPC `subscribe` / `unsubscribe` one channel each; every channelMessage
+    # names its channel, the product code after the channel's prefix
+    # (https://bf-lightning-api.readme.io/docs/realtime-api).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict and frame.get("method") == "channelMessage":
+            params = frame.get("params")
+            channel = params.get("channel") if type(params) is dict else None
+            if type(channel) is str:
+                # The snapshot's prefix begins with the board's: it is tried first.
+                for prefix in (SNAPSHOT, BOARD, EXECUTIONS, TICKER):
+                    if channel.startswith(prefix):
+                        return (channel[len(prefix) :],), conn_state
+        return None, conn_state  # responses to requests
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        out: list[str] = []
+        for code in state.products:
+            for prefix in (SNAPSHOT, BOARD, EXECUTIONS):
+                out.append(self._request(state, "unsubscribe", prefix + code))
+        return out
+
 
 # bitFlyer Lightning: the HTTP API allows about 500 requests per 5 minutes per IP (the scheme
 # makes no REST calls). No numbers are published for the Realtime API's connections or

@@ -357,6 +357,36 @@ class BitmexScheme(SchemeDefaults):
             )
         return out
 
+    # --- shared connections ----------------------------------------------------------
+    # Topics of many instruments share a connection (`subscribe` / `unsubscribe`
+    # with lists of `table:symbol` args); every row names its symbol and the
+    # translation of one market skips the rows of others, so a table message is
+    # handed to each market it has rows for (https://www.bitmex.com/app/wsAPI).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is not dict or "table" not in frame:
+            return None, conn_state  # welcome, acknowledgements, pings and errors
+        out: list[str] = []
+        rows = frame.get("data")
+        if type(rows) is list:
+            for row in rows:
+                sym = row.get("symbol") if type(row) is dict else None
+                if type(sym) is str and sym not in out:
+                    out.append(sym)
+        filt = frame.get("filter")
+        sym = filt.get("symbol") if type(filt) is dict else None
+        if type(sym) is str and sym not in out:
+            out.append(sym)  # an empty partial still names its market
+        return out, conn_state
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        args = [f"{m.book_table}:{s}" for s, m in state.markets.items()]
+        args += [f"trade:{s}" for s in state.markets]
+        return [orjson.dumps({"op": "unsubscribe", "args": args}).decode()]
+
 
 # BitMEX: 60 websocket connections an hour per IP; unauthenticated REST 30 requests a minute.
 # https://blog.bitmex.com/api_announcement/updates-to-rate-limits/

@@ -277,6 +277,30 @@ class BitstampScheme(SchemeDefaults):
         out.append(Trade(market.instrument.symbol, "buy" if kind == 0 else "sell", price, size, str(trade_id), stamp))
         return out
 
+    # --- shared connections ----------------------------------------------------------
+    # Channels of many pairs share a connection: `bts:subscribe` / `bts:unsubscribe`
+    # one channel each, and every message names its channel, which ends with the
+    # pair (https://www.bitstamp.net/websocket/v2/).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict:
+            channel = frame.get("channel")
+            if type(channel) is str:
+                for prefix in (BOOK, TRADES):
+                    if channel.startswith(prefix):
+                        return (channel[len(prefix) :],), conn_state
+        return None, conn_state  # heartbeats, reconnect requests and errors naming no channel
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        return [
+            orjson.dumps({"event": "bts:unsubscribe", "data": {"channel": prefix + sym}}).decode()
+            for prefix in (BOOK, TRADES)
+            for sym in state.markets
+        ]
+
 
 # Bitstamp REST: "Do not make more than 8000 requests per 10 minutes or we will ban your IP
 # address" (newer pages allow 400 a second and 10,000 per 10 minutes: the stricter is kept).

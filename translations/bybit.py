@@ -382,6 +382,30 @@ class BybitScheme(SchemeDefaults):
             )
         return out
 
+    # --- shared connections ----------------------------------------------------------
+    # Topics of many symbols share a connection (at most ten args a request on
+    # spot); every push names its topic, which ends with the symbol
+    # (https://bybit-exchange.github.io/docs/v5/ws/connect).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict:
+            topic = frame.get("topic")
+            if type(topic) is str:
+                return (topic.rpartition(".")[2],), conn_state
+        return None, conn_state  # acknowledgements, pongs and errors
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        topics: list[str] = []
+        for sym, market in state.markets.items():
+            topics += [market.topic, f"publicTrade.{sym}"]
+        return [
+            orjson.dumps({"op": "unsubscribe", "args": topics[i : i + MAX_ARGS]}).decode()
+            for i in range(0, len(topics), MAX_ARGS)
+        ]
+
 
 # Bybit v5: at most 500 websocket connections in 5 minutes per IP; REST 600 requests in any
 # 5 seconds per IP, over it HTTP 403 "access too frequent" and at least 10 minutes' wait.

@@ -18,6 +18,7 @@ import orjson
 
 from translations import symbols
 from translations.protocol import (
+    ALL_MARKETS,
     Instruction,
     Instrument,
     KeepAlive,
@@ -195,6 +196,32 @@ class CoinbaseScheme(SchemeDefaults):
             )
         )
         return out
+
+    # --- shared connections ----------------------------------------------------------
+    # Products are added to and removed from one connection by `subscribe` and
+    # `unsubscribe` messages naming them; each change is answered by a
+    # `subscriptions` message listing what the connection now carries
+    # (https://docs.cdp.coinbase.com/exchange/websocket-feed).
+
+    def connection_state(self) -> None:
+        return None  # every market frame names its product
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is not dict:
+            return None, conn_state
+        product = frame.get("product_id")
+        if type(product) is str:
+            return (product,), conn_state
+        if frame.get("type") == "error":
+            # Errors name no product: the connection logs it rather than every market resyncing.
+            return None, conn_state
+        if frame.get("type") == "status":
+            return ALL_MARKETS, conn_state
+        return None, conn_state
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        ids = list(state.products)
+        return [orjson.dumps({"type": "unsubscribe", "product_ids": ids, "channels": list(self.channels)}).decode()]
 
 
 # Coinbase Exchange websocket, per IP: 8 requests a second (bursts to 20), 100 messages sent

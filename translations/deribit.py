@@ -277,6 +277,30 @@ class DeribitScheme(SchemeDefaults):
             )
         return out
 
+    # --- shared connections ----------------------------------------------------------
+    # `public/subscribe` and `public/unsubscribe` take lists of channels, each
+    # `kind.instrument.interval`; notifications name their channel
+    # (https://docs.deribit.com/api-reference/subscription-management/public-unsubscribe.md).
+    # Test requests and responses belong to the connection.
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict and frame.get("method") == "subscription":
+            params = frame.get("params")
+            channel = params.get("channel") if type(params) is dict else None
+            if type(channel) is str:
+                parts = channel.split(".")
+                if len(parts) >= 2:
+                    return (parts[1],), conn_state
+        return None, conn_state
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        names = list(state.markets)
+        channels = [f"book.{n}.{self.interval}" for n in names] + [f"trades.{n}.{self.interval}" for n in names]
+        return [self._request(state, "public/unsubscribe", {"channels": channels})]
+
 
 # Deribit meters requests in credits: a subscribe costs 3,000 of a 30,000 pool that refills
 # at about 3.3 subscribes a second; out of credits the venue answers too_many_requests (10028)

@@ -189,6 +189,25 @@ class GeminiScheme(SchemeDefaults):
             out.append(Lost(book.instrument.symbol, Loss.MALFORMED, f"unreadable book frame: {reason}"))
         return out
 
+    # --- shared connections ----------------------------------------------------------
+    # One v2 market-data connection carries the l2 subscriptions of many symbols,
+    # added by `subscribe` and removed by `unsubscribe`; every book and trade
+    # message names its symbol (https://docs.gemini.com/websocket-api/#market-data-version-2).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict:
+            symbol = frame.get("symbol")
+            if type(symbol) is str:
+                return (symbol,), conn_state
+        return None, conn_state  # heartbeats and errors
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        frame = {"type": "unsubscribe", "subscriptions": [{"name": "l2", "symbols": list(state.books)}]}
+        return [orjson.dumps(frame).decode()]
+
 
 # Gemini public API: 120 requests a minute (1 a second recommended), 429 beyond; a websocket
 # upgrade is a request to a public entry point and is counted as one.

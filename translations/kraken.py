@@ -246,6 +246,33 @@ class KrakenScheme(SchemeDefaults):
             return refused(state.pairs, reason, frame)
         return [Malformed(f"unknown event {event!r}", frame)]
 
+    # --- shared connections ----------------------------------------------------------
+    # Pairs are added to and removed from one connection by `subscribe` /
+    # `unsubscribe` events listing them; every channel message ends with its
+    # channel name and pair, and each request is answered per pair by a
+    # `subscriptionStatus` naming it
+    # (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/unsubscribe.md,
+    # https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/subscriptionstatus.md).
+
+    def connection_state(self) -> None:
+        return None  # channel messages carry the pair's name: no channel ids to keep
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is list:
+            pair = frame[-1] if frame else None
+            return ((pair,) if type(pair) is str else None), conn_state
+        if type(frame) is dict and frame.get("event") == "subscriptionStatus":
+            pair = frame.get("pair")
+            return ((pair,) if type(pair) is str else None), conn_state
+        return None, conn_state  # heartbeats, pongs, system status, errors naming no pair
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        pairs = list(state.pairs)
+        return [
+            self._subscription("unsubscribe", pairs, "book", state.depth),
+            self._subscription("unsubscribe", pairs, "trade"),
+        ]
+
 
 # Kraken's websocket message limit is not a fixed number (it moves with load; over it the
 # venue answers "Exceeded msg rate"), and no connection or subscription limits are published:

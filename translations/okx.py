@@ -267,6 +267,29 @@ class OkxScheme(SchemeDefaults):
             return [Reconnect(reason)]
         return [Malformed(f"unknown frame {event!r}", frame)]
 
+    # --- shared connections ----------------------------------------------------------
+    # Channels of many instruments ride on one connection; every push and every
+    # subscribe / unsubscribe answer carries the `arg` it is about. Requests are
+    # limited (480 subscribe/unsubscribe an hour a connection, 64 KB of args a
+    # request: https://www.okx.com/docs-v5/en/#overview-websocket-subscribe).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict:
+            arg = frame.get("arg")
+            if type(arg) is dict:
+                inst = arg.get("instId")
+                if type(inst) is str:
+                    return (inst,), conn_state
+        return None, conn_state  # pongs, notices and errors naming no instrument
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        args = [{"channel": BOOK_CHANNEL, "instId": s} for s in state.books]
+        args += [{"channel": "trades", "instId": s} for s in state.books]
+        return [_dumps({"op": "unsubscribe", "args": args})]
+
 
 # OKX public websocket: 3 connection requests a second per IP; 480 subscribe / unsubscribe /
 # login requests an hour per connection (a market's connection subscribes once).

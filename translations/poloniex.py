@@ -214,6 +214,29 @@ class PoloniexScheme(SchemeDefaults):
             out.append(Trade(symbol, side, t["price"], t["quantity"], str(t["id"]), t["createTime"] / 1000.0))
         return out
 
+    # --- shared connections ----------------------------------------------------------
+    # A connection subscribes and unsubscribes channels for lists of symbols; every
+    # data item names its symbol (https://api-docs.poloniex.com/spot/websocket).
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
+        if type(frame) is dict:
+            data = frame.get("data")
+            if type(data) is list:
+                out: list[str] = []
+                for item in data:
+                    symbol = item.get("symbol") if type(item) is dict else None
+                    if type(symbol) is str and symbol not in out:
+                        out.append(symbol)
+                return out, conn_state
+        return None, conn_state  # pongs, acknowledgements and errors
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        syms = list(state.markets)
+        return [_frame("unsubscribe", BOOK_CHANNEL, syms), _frame("unsubscribe", "trades", syms)]
+
 
 # Poloniex spot websocket: 2,000 simultaneous connections per IP, 500 requests a second per
 # connection. https://api-docs.poloniex.com/spot/websocket

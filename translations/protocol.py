@@ -7,7 +7,10 @@ recorded captures and benchmarks, and is tested by feeding it frames.
 One connection may carry several markets (venues multiplex, and recorded
 captures do), so a scheme's state covers a list of instruments and every
 instruction names the venue symbol it is about. The live service opens one
-connection per market so that one market's fault never touches another's.
+connection per market for a scheme without routing; a scheme with the
+`Routing` members below lets several markets share one connection, each
+translated on its own single-market state, so one market's fault still
+touches no other.
 """
 
 from __future__ import annotations
@@ -345,6 +348,37 @@ class MarketSync:
     last_sequence: int | None = None
     snapshot_seen: bool = False
     buffered: list[Any] = field(default_factory=list)
+
+
+# --- shared connections -----------------------------------------------------
+
+# `route`'s answer for a frame every market of the connection must see (a
+# subscription list, a venue notice that concerns them all).
+ALL_MARKETS: tuple[str, ...] = ("*",)
+# What `route` says a frame belongs to: venue symbols, ALL_MARKETS, or None
+# for the connection alone (heartbeats, pongs, acknowledgements).
+Targets = Sequence[str] | None
+
+
+class Routing(Protocol):
+    """The members that let markets of one venue share a connection.
+
+    A scheme that has them is routed: level4 parses each received frame once,
+    asks `route` which markets it belongs to, and hands it to those markets,
+    whose own single-market states `translate` it as before. Routing state of
+    the connection (channel ids, request ids) lives in `conn_state`, which
+    only `route` changes. Subscribing uses `subscribe_msg` over the state of
+    the markets subscribed together; `unsubscribe_msg` is its opposite."""
+
+    def connection_state(self) -> Any:
+        """Routing state for a new connection, before anything is subscribed."""
+
+    def route(self, frame: Any, conn_state: Any) -> tuple[Targets, Any]:
+        """A received frame (parsed as for `translate`) to the venue symbols
+        it concerns, ALL_MARKETS, or None (the connection's own business)."""
+
+    def unsubscribe_msg(self, state: Any) -> list[str]:
+        """Frames that end the subscriptions of the markets of `state`."""
 
 
 class KeepAlive:

@@ -28,6 +28,8 @@ class MarketContext:
     log: Any = field(default=None)
     publisher: MarketPublisher | None = None  # kept by the caller across runs of the market
     journal: FeedRecorder | None = None  # records what the connection hands the mediator
+    shared: bool = False  # subscribed on a connection of its venue's pool, not on one of its own
+    shared_cap: int | None = None  # markets a shared connection carries at most (None: the venue's cap)
 
     def __post_init__(self) -> None:
         if self.log is None:

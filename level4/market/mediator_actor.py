@@ -73,6 +73,8 @@ class MediatorActor(MarketActor):
         self.ctx.board.set(self.ctx.market_id, Status.SYNCHRONISING)
         # A new connection starts from nothing: whatever the old book was, it is gone.
         self._tell("orderbook", ApplyBatch([Desync(self.ctx.instrument.symbol, "new connection")], 0.0))
+        if self.ctx.shared:
+            return  # the shared connection has subscribed this market with others
         frames = self.ctx.scheme.subscribe_msg(self.translator.state)
         self._tell("websocket", SendFrames(generation, list(frames)))
 
@@ -93,10 +95,17 @@ class MediatorActor(MarketActor):
         if message.generation != self.generation:
             return  # left over from a connection that has been replaced
         book_work: list[Instruction] = []
-        feed_raw = self.translator.feed_raw
         work = self.work
-        for _received, raw in message.batch:
-            feed_raw(raw, book_work, work)
+        parsed = message.parsed
+        if parsed is not None:  # routed by a shared connection, which parsed them already
+            feed = self.translator.feed
+            self.translator.frames += len(parsed)
+            for frame in parsed:
+                feed(frame, book_work, work)
+        else:
+            feed_raw = self.translator.feed_raw
+            for _received, raw in message.batch:
+                feed_raw(raw, book_work, work)
         last = message.batch[-1][0]
         self.ctx.board.frames_seen(self.ctx.market_id, len(message.batch), last)
         self._dispatch(book_work, last)

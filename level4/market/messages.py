@@ -22,6 +22,7 @@ class Connected:
 class Frames:
     generation: int
     batch: Batch
+    parsed: list[Any] | None = None  # each frame as a shared connection parsed it for routing
 
 
 @dataclass(slots=True)
@@ -57,6 +58,14 @@ class DoReconnect:
 @dataclass(slots=True)
 class Synchronised:
     pass
+
+
+@dataclass(slots=True)
+class DoResubscribe:
+    """Resynchronise this market alone (a shared connection's subscription
+    renewed; a market with a connection of its own reconnects)."""
+
+    reason: str
 
 
 @dataclass(slots=True)

@@ -32,6 +32,7 @@ class MarketState:
     checksum_failures: int = 0
     restarts: int = 0
     last_frame_at: float | None = None
+    connection: str | None = None  # the shared venue connection it rides on (None: one of its own)
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -65,6 +66,10 @@ class StatusBoard:
             state = self._states.setdefault(market_id, MarketState())
             state.frames += n
             state.last_frame_at = at
+
+    def set_connection(self, market_id: int, connection: str | None) -> None:
+        with self._lock:
+            self._states.setdefault(market_id, MarketState()).connection = connection
 
     def status(self, market_id: int) -> Status:
         with self._lock:

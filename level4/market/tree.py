@@ -6,8 +6,9 @@
         mediator, orderbook, websocket
 
 rest_for_one below level2: a crashed orderbook takes the websocket with it
-(a new, empty book needs a fresh snapshot, which only a new connection
-brings), while a crashed websocket alone just reconnects. one_for_all
+(a new, empty book needs a fresh snapshot, which only a new connection, or
+a new subscription on a shared one, brings), while a crashed websocket
+alone just reconnects (or subscribes again). one_for_all
 above: the exchange's event sequence restarts with the whole market.
 """
 

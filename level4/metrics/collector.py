@@ -15,7 +15,7 @@ from prometheus_client.registry import Collector
 from level4.market.publisher import MarketPublisher
 from level4.market.status_board import Status, StatusBoard
 from level4.metrics.latency import LatencyRecorder, combined, cumulative
-from level4.net import venue_limiter
+from level4.net import connection_pool, venue_limiter
 
 MARKET_LABELS = ["market_id", "market", "exchange"]
 
@@ -42,12 +42,14 @@ class ServiceCollector(Collector):
         stream_clients: Collection[Any],
         sinks: Callable[[], list[dict[str, Any]]],
         limiters: Callable[[], list[venue_limiter.VenueLimiter]] = venue_limiter.limiters,
+        connections: Callable[[], list[dict[str, Any]]] = connection_pool.connections,
     ) -> None:
         self.board = board
         self.publishers = publishers
         self.stream_clients = stream_clients
         self.sinks = sinks
         self.limiters = limiters
+        self.connections = connections
 
     def collect(self) -> Iterator[Metric]:
         now = time.time()
@@ -112,6 +114,7 @@ class ServiceCollector(Collector):
         yield GaugeMetricFamily("level4_stream_clients", "Consumers connected to /stream", len(self.stream_clients))
         yield from self._sinks()
         yield from self._limits()
+        yield from self._connections()
 
     def _limits(self) -> Iterator[Metric]:
         names = ["venue", "api", "egress"]
@@ -150,6 +153,30 @@ class ServiceCollector(Collector):
             refusals.add_metric(lv, totals["refusals"])
             waited.add_metric(lv, totals["waited_seconds"])
         yield from (tokens, queued, backoff, paced, refusals, waited)
+
+    def _connections(self) -> Iterator[Metric]:
+        """Venue connections that markets share (markets with a connection of
+        their own are not counted here: each is one connection)."""
+        per_venue = GaugeMetricFamily(
+            "level4_venue_connections", "Shared venue connections open or opening", labels=["exchange"]
+        )
+        names = ["exchange", "connection"]
+        subscriptions = GaugeMetricFamily(
+            "level4_connection_subscriptions", "Markets riding on a shared venue connection", labels=names
+        )
+        resubscribes = CounterMetricFamily(
+            "level4_connection_resubscribes", "Markets resubscribed alone on the connection", labels=names
+        )
+        counts: dict[str, int] = {}
+        for conn in self.connections():
+            venue = str(conn["venue"])
+            counts[venue] = counts.get(venue, 0) + 1
+            lv = [venue, str(conn["connection"])]
+            subscriptions.add_metric(lv, conn["subscriptions"])
+            resubscribes.add_metric(lv, conn["resubscribes"])
+        for venue in sorted(counts):
+            per_venue.add_metric([venue], counts[venue])
+        yield from (per_venue, subscriptions, resubscribes)
 
     def _sinks(self) -> Iterator[Metric]:
         names = ["sink", "kind"]

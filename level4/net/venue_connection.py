@@ -80,6 +80,13 @@ def _tls_context() -> ssl.SSLContext:
 # generation with frames still in flight from the one it replaced.
 _generations = itertools.count(1)
 
+
+def next_generation() -> int:
+    """A generation no connection of this process has had (shared connections
+    number each market's subscription with these too)."""
+    return next(_generations)
+
+
 Batch = list[tuple[float, str | bytes]]
 KeepAlive = Callable[[str | bytes], bool]
 

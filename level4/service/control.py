@@ -45,6 +45,7 @@ class ServiceControl:
         out = dict(market)
         out["status"] = str(state.status)
         out["status_reason"] = state.reason
+        out["connection"] = state.connection  # a shared venue connection's name, or None
         return out
 
     # --- symbols and exchanges -------------------------------------------------------

@@ -17,6 +17,7 @@ from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
 from level4.market.status_board import Status, StatusBoard
 from level4.market.tree import child_name, market_spec
+from level4.net.connection_pool import shares_connections
 from level4.supervision.supervised import describe_reason
 from level4.supervision.supervisor import ChildEvent
 from translations import scheme_for_instrument, scheme_for_market
@@ -72,6 +73,8 @@ class MarketControl:
         # per market for the life of the process: sequences continue across restarts
         self.publishers: dict[int, MarketPublisher] = {}
         self.journal: Journal | None = None  # set when the service records what markets receive
+        self.shared_connections = True  # markets of a routing scheme share their venue's connections
+        self.subscriptions_per_connection: int | None = None
 
     def start(self, market: dict[str, Any]) -> None:
         """Start the market's tree (a no-op when it is running)."""
@@ -95,6 +98,8 @@ class MarketControl:
             ws_url=market.get("ws_url") or endpoint_for(scheme, instrument),
             rest_url=market.get("rest_url") or scheme.rest_url,
             publisher=publisher,
+            shared=self.shared_connections and shares_connections(scheme),
+            shared_cap=self.subscriptions_per_connection,
         )
         if self.journal is not None:
             ctx.journal = self.journal.recorder(ctx)

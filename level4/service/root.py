@@ -75,6 +75,8 @@ class Service:
             settings.market_max_restarts,
             settings.market_restart_window,
         )
+        self.markets.shared_connections = settings.shared_connections
+        self.markets.subscriptions_per_connection = settings.subscriptions_per_connection
         self.control = ServiceControl(lambda: self._child("repo"), self.markets, self.board, sinks=self.sinks.status)
         self.downstream = Downstream(self.hub, self.control, self.markets, settings.stream_queue)
         self.metrics = ServiceMetrics(self.board, self.markets.publishers, self.downstream.clients, self.sinks.status)

@@ -57,6 +57,11 @@ def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> No
             expect(row.locator(".rate")).to_have_text(re.compile(r"^[1-9][\d,.]*$|^0\.[1-9]"), timeout=WAIT_MS)
             expect(row.locator(".age")).to_have_text(re.compile(r"^\d+ ms$|^\d\.\d s$"), timeout=WAIT_MS)
             expect(row.locator(".resyncs")).to_have_text("0")
+            # each venue's markets share its connections: the row names the one it rides on
+            venue = market["tag"].split(".")[0]
+            expect(row.locator(".connection")).to_have_text(re.compile(r"^#\d+$"), timeout=WAIT_MS)
+            expect(row.locator(".connection")).to_have_attribute("title", re.compile(rf"{venue}#\d+$"))
+        expect(page.locator("#summary")).to_contain_text("2 venue connections", timeout=WAIT_MS)
 
         # one market, live, at its own address
         rows[coinbase["id"]].click()

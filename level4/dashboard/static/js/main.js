@@ -69,7 +69,8 @@ async function listMarkets() {
   stream.track("status", markets.map((m) => m.id));
   consolidated.offer(markets);
   const live = markets.filter((m) => m.status === "live").length;
-  setText($("#summary"), `${markets.length} markets · ${live} live`);
+  const connections = table.connections();
+  setText($("#summary"), `${markets.length} markets · ${live} live · ${connections} venue connections`);
 }
 
 const rates = new Rates();

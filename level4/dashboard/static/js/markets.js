@@ -32,6 +32,7 @@ export class MarketsTable {
       id: el("td", { class: "num", text: String(market.id) }),
       tag: el("td", { class: "tag" }, el("a", { href: marketHref(market.id), text: market.tag })),
       status: el("td", { class: "status" }),
+      connection: el("td", { class: "connection" }),
       age: el("td", { class: "num age" }),
       rate: el("td", { class: "num rate" }),
       resyncs: el("td", { class: "num resyncs" }),
@@ -81,6 +82,18 @@ export class MarketsTable {
     this.empty.hidden = markets.length > 0;
   }
 
+  // Venue connections the listed markets ride on: each shared one once, plus one per
+  // running market with a connection of its own.
+  connections() {
+    const shared = new Set();
+    let own = 0;
+    for (const m of this.markets.values()) {
+      if (m.connection) shared.add(m.connection);
+      else if (m.status !== "stopped" && m.status !== "failed") own += 1;
+    }
+    return shared.size + own;
+  }
+
   status(id, event) {
     const status = STATUS_OF_EVENT[event.status];
     const market = this.markets.get(id);
@@ -98,6 +111,13 @@ export class MarketsTable {
     setText(cells.status, market.status);
     cells.status.dataset.status = market.status;
     cells.status.title = market.status_reason || "";
+    const running = market.status !== "stopped" && market.status !== "failed";
+    // Shared connections are named VENUE#n; the venue is in the tag already, so the cell shows #n.
+    const shared = market.connection ? market.connection.slice(market.connection.lastIndexOf("#")) : null;
+    setText(cells.connection, shared || (running ? "own" : "—"));
+    cells.connection.title = market.connection
+      ? `shared connection ${market.connection}`
+      : running ? "a connection of its own" : "";
     const on = market.level4_feed_enabled;
     setText(button, on ? "switch off" : "switch on");
     button.dataset.enabled = on ? "true" : "false";

@@ -1,0 +1,240 @@
+"""Markets of one venue sharing connections, in the running service against
+the venue simulator over real sockets: hundreds of markets on a handful of
+connections with every book equal to the venue's reference; a market
+stopped is unsubscribed alone; one market's bad frame resyncs that market
+alone; a cut connection resyncs its own markets and no others. Coinbase
+(a market's resync renews its subscription), Binance (diffs joined to REST
+snapshots: a resync refetches one snapshot) and Kraken (checksums: a resync
+is the scheme's own resubscribe of that pair)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+import level4.net.venue_connection
+from level4.service.root import Service
+from level4.simulator.server import Client
+from tests.resilience.venues import fast_feeds
+from tests.stream.stream_markets import same_levels
+from tests.support import SimulatorThread, running_service, wait_for
+
+# Setting up 200 markets on a loaded machine can take most of the default limit by itself.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+MARKETS = 200
+CAP = 50  # markets a connection: 200 markets, 4 connections
+
+
+@dataclass(frozen=True)
+class Case:
+    venue: str
+    quote: str
+    depth: int | None  # levels a side the venue shows, for comparisons
+    bad_frame: Callable[[str], Any]  # an unreadable book frame for this venue symbol
+    renews: bool  # a market's resync renews its subscription (a reconnect of its own)
+
+
+def _coinbase_bad(symbol: str) -> Any:
+    # A change with no size: unreadable, so whatever it changed is lost for this book.
+    return {"type": "l2update", "product_id": symbol, "changes": [["buy", "1.00"]], "time": "2026-01-01T00:00:00Z"}
+
+
+def _binance_bad(symbol: str) -> Any:
+    data = {"e": "depthUpdate", "E": 1, "s": symbol, "U": "one", "u": 1, "b": [], "a": []}
+    return {"stream": f"{symbol.lower()}@depth@100ms", "data": data}
+
+
+def _kraken_bad(symbol: str) -> Any:
+    return [100, {"a": [["1.0"]], "c": "1"}, "book-1000", symbol]  # a level with no volume or time
+
+
+CASES = {
+    "COINBASE": Case("COINBASE", "USD", None, _coinbase_bad, True),
+    "BINANCE": Case("BINANCE", "USDT", None, _binance_bad, False),
+    "KRAKEN": Case("KRAKEN", "USD", 25, _kraken_bad, False),
+}
+
+
+class SharedVenue:
+    """One simulated venue with MARKETS markets in the service."""
+
+    def __init__(self, case: Case, service: Service, api: httpx.Client, sim: SimulatorThread) -> None:
+        venue, quote = case.venue, case.quote
+        self.case, self.venue, self.service, self.api, self.sim = case, venue, service, api, sim
+        api.post("/symbols", json={"symbol": quote})
+        r = api.post("/exchanges", json={"name": venue, "ws_url": sim.url, "rest_url": sim.http})
+        assert r.status_code == 201, r.text
+        self.ids: dict[str, int] = {}  # pair -> market id
+        self.symbols: dict[int, str] = {}  # market id -> venue symbol
+        for pair in pairs(quote):
+            base = pair.split("-")[0]
+            api.post("/symbols", json={"symbol": base})
+            r = api.post("/markets", json={"exchange": venue, "base_symbol": base, "quote_symbol": quote})
+            assert r.status_code == 201, r.text
+            self.ids[pair] = r.json()["id"]
+        for market_id in self.ids.values():
+            r = api.patch(f"/markets/{market_id}", json={"level4_feed_enabled": True})
+            assert r.status_code == 200, r.text
+        for symbol, market in sim.sim.markets.items():
+            self.symbols[self.ids[market.instrument.pair]] = symbol
+
+    # --- the venue's side ------------------------------------------------------------
+
+    def clients(self) -> list[Client]:
+        return list(self.sim.sim.clients)
+
+    def subscribed(self) -> dict[str, int]:
+        """Venue symbol -> how many connections carry it."""
+        out: dict[str, int] = {}
+        for client in self.clients():
+            for symbol in client.session.subscribed:
+                out[symbol] = out.get(symbol, 0) + 1
+        return out
+
+    def client_of(self, symbol: str) -> Client:
+        (client,) = [c for c in self.clients() if symbol in c.session.subscribed]
+        return client
+
+    def push(self, client: Client, frame: Any) -> None:
+        self.sim.loop.call_soon_threadsafe(client.outbox.put_nowait, orjson.dumps(frame).decode())
+
+    def cut(self, client: Client) -> None:
+        asyncio.run_coroutine_threadsafe(client.connection.close(1011, "cut"), self.sim.loop).result(5)
+
+    # --- the service's side ------------------------------------------------------------
+
+    def live(self, ids: Iterator[int] | list[int] | None = None) -> bool:
+        board = self.service.board
+        return all(board.status(i) == "live" for i in (ids if ids is not None else self.ids.values()))
+
+    def reconnects(self) -> dict[int, int]:
+        return {i: self.service.board.get(i).reconnects for i in self.ids.values()}
+
+    def resyncs(self) -> dict[int, int]:
+        return {i: self.service.board.get(i).resyncs for i in self.ids.values()}
+
+    def all_books_equal(self) -> None:
+        """Freeze the venue; every served book must equal its reference."""
+        self.sim.pause()
+        try:
+            for pair, market_id in self.ids.items():
+                if self.service.board.status(market_id) == "stopped":
+                    continue
+                reference = self.sim.reference(pair)
+
+                def same(market_id: int = market_id, reference: dict[str, Any] = reference) -> bool:
+                    book = self.api.get(f"/markets/{market_id}/book").json()
+                    return bool(book["synchronised"]) and same_levels(book, reference, self.case.depth)
+
+                wait_for(same, timeout=10, what=f"{pair} book equals its reference")
+        finally:
+            self.sim.resume()
+
+
+def pairs(quote: str) -> list[str]:
+    return [f"S{n:03d}-{quote}" for n in range(MARKETS)]
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedVenue]:
+    """One venue's MARKETS markets in one service, for the module's tests in turn."""
+    case = CASES[request.param]
+    with ExitStack() as stack:
+        stack.enter_context(fast_feeds())
+        # 200 snapshots asked for at once from one simulator thread take longer than fast_feeds allows.
+        stack.enter_context(pytest.MonkeyPatch.context()).setattr(level4.net.venue_connection, "REST_TIMEOUT", 10.0)
+        sim = stack.enter_context(SimulatorThread(case.venue, pairs(case.quote), rate=400, seed=5))
+        db = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'catalogue.sqlite3'}"
+        service, base = stack.enter_context(running_service(db, subscriptions_per_connection=CAP))
+        api = stack.enter_context(httpx.Client(base_url=base, timeout=30))
+        venue = SharedVenue(case, service, api, sim)
+        wait_for(venue.live, timeout=90, what=f"{MARKETS} markets live")
+        yield venue
+
+
+@pytest.fixture
+def venue(shared: SharedVenue) -> Iterator[SharedVenue]:
+    """The venue with every market running and live, as each test begins."""
+    for market_id in shared.ids.values():
+        if shared.service.board.status(market_id) == "stopped":
+            shared.api.patch(f"/markets/{market_id}", json={"level4_feed_enabled": True})
+    wait_for(shared.live, timeout=60, what="every market live")
+    yield shared
+
+
+def test_hundreds_of_markets_ride_a_handful_of_connections(venue: SharedVenue) -> None:
+    assert len(venue.clients()) == MARKETS // CAP
+    assert all(n == 1 for n in venue.subscribed().values())
+    assert len(venue.subscribed()) == MARKETS
+    venue.all_books_equal()
+    riding: dict[str, int] = {}  # as GET /markets tells it: connection -> markets
+    for market in venue.api.get("/markets").json():
+        riding[market["connection"]] = riding.get(market["connection"], 0) + 1
+    assert sorted(riding.values()) == [CAP] * (MARKETS // CAP), riding
+    assert all(name.startswith(f"{venue.venue}#") for name in riding)
+    one = venue.api.get(f"/markets/{venue.ids[f'S000-{venue.case.quote}']}").json()
+    assert one["connection"] in riding
+    metrics = venue.api.get("/metrics").text
+    assert f'level4_venue_connections{{exchange="{venue.venue}"}} 4.0' in metrics
+    assert metrics.count("level4_connection_subscriptions{") == MARKETS // CAP
+
+
+def test_stopping_a_market_unsubscribes_it_alone(venue: SharedVenue) -> None:
+    gone = venue.ids[f"S007-{venue.case.quote}"]
+    symbol = venue.symbols[gone]
+    before = venue.reconnects()
+    r = venue.api.patch(f"/markets/{gone}", json={"level4_feed_enabled": False})
+    assert r.status_code == 200, r.text
+    wait_for(lambda: symbol not in venue.subscribed(), what="unsubscribed at the venue")
+    assert len(venue.subscribed()) == MARKETS - 1
+    assert len(venue.clients()) == MARKETS // CAP  # its connection stays for the others
+    assert venue.api.get(f"/markets/{gone}").json()["connection"] is None
+    others = [i for i in venue.ids.values() if i != gone]
+    assert venue.live(others)
+    after = venue.reconnects()
+    assert all(after[i] == before[i] for i in others)
+    venue.all_books_equal()
+
+
+def test_one_markets_bad_frame_resyncs_that_market_alone(venue: SharedVenue) -> None:
+    victim = venue.ids[f"S042-{venue.case.quote}"]
+    symbol = venue.symbols[victim]
+    reconnects, resyncs = venue.reconnects(), venue.resyncs()
+    connections = {id(c) for c in venue.clients()}
+    venue.push(venue.client_of(symbol), venue.case.bad_frame(symbol))
+    wait_for(lambda: venue.resyncs()[victim] > resyncs[victim], what="the market resynchronised")
+    wait_for(lambda: venue.live(), timeout=20, what="every market live again")
+    after_reconnects, after_resyncs = venue.reconnects(), venue.resyncs()
+    # Its subscription renewed (a reconnect of its own), or its book refetched in place.
+    assert after_reconnects[victim] == reconnects[victim] + (1 if venue.case.renews else 0)
+    others = [i for i in venue.ids.values() if i != victim]
+    assert all(after_reconnects[i] == reconnects[i] for i in others)
+    assert all(after_resyncs[i] == resyncs[i] for i in others)
+    assert {id(c) for c in venue.clients()} == connections  # no connection was renewed
+    assert all(n == 1 for n in venue.subscribed().values()) and len(venue.subscribed()) == MARKETS
+    venue.all_books_equal()
+
+
+def test_a_cut_connection_resyncs_its_markets_and_no_others(venue: SharedVenue) -> None:
+    client = venue.client_of(venue.symbols[venue.ids[f"S100-{venue.case.quote}"]])
+    on_it = {i for i, s in venue.symbols.items() if s in client.session.subscribed}
+    assert len(on_it) == CAP
+    before = venue.reconnects()
+    others = {id(c) for c in venue.clients() if c is not client}
+    venue.cut(client)
+    wait_for(lambda: all(venue.reconnects()[i] > before[i] for i in on_it), what="its markets reconnecting")
+    wait_for(lambda: venue.live(), timeout=30, what="every market live again")
+    after = venue.reconnects()
+    assert all(after[i] == before[i] + 1 for i in on_it)
+    assert all(after[i] == before[i] for i in venue.ids.values() if i not in on_it)
+    assert len(venue.clients()) == MARKETS // CAP
+    assert others <= {id(c) for c in venue.clients()}  # the other connections are the same ones
+    venue.all_books_equal()

@@ -1,0 +1,67 @@
+"""The caps of shared connections: the venue's documented figures when its
+scheme states them, conservative ones until then, and an operator's smaller
+cap over both; and which schemes share connections at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pytest
+
+from level4.config import Settings
+from level4.net.connection_pool import shares_connections
+from level4.net.subscription_caps import caps_for
+from translations import scheme_for
+
+
+@dataclass
+class Limits:
+    subscriptions_per_connection: int | None = None
+    messages_per_second: float | None = None
+
+
+class WithLimits:
+    def __init__(self, name: str, limits: Limits) -> None:
+        self.name = name
+        self.limits = limits
+
+
+def test_a_venue_without_stated_limits_gets_its_conservative_figures() -> None:
+    binance = caps_for(scheme_for("BINANCE"))
+    assert binance.markets_per_connection == 500  # 1024 streams, two a market
+    assert binance.send_interval >= 0.2  # under 5 messages a second
+    unknown = caps_for(WithLimits("NOWHERE", Limits()))
+    assert unknown.markets_per_connection == 50
+
+
+def test_stated_limits_win_and_the_slower_pace_is_kept() -> None:
+    caps = caps_for(WithLimits("BINANCE", Limits(subscriptions_per_connection=1024, messages_per_second=2)))
+    assert caps.markets_per_connection == 1024
+    assert caps.send_interval == 0.5
+    caps = caps_for(WithLimits("BINANCE", Limits(messages_per_second=100)))
+    assert caps.send_interval == 0.3  # never faster than the conservative pace
+
+
+def test_an_operators_cap_lowers_but_never_raises() -> None:
+    assert caps_for(scheme_for("COINBASE"), 10).markets_per_connection == 10
+    assert caps_for(scheme_for("COINBASE"), 10).markets_per_request == 10
+    assert caps_for(scheme_for("COINBASE"), 10_000).markets_per_connection == 100
+
+
+def test_the_cap_and_the_switch_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("LEVEL4_SUBSCRIPTIONS_PER_CONNECTION", "25")
+    monkeypatch.setenv("LEVEL4_SHARED_CONNECTIONS", "0")
+    settings = Settings()
+    assert settings.subscriptions_per_connection == 25
+    assert settings.shared_connections is False
+    monkeypatch.delenv("LEVEL4_SUBSCRIPTIONS_PER_CONNECTION")
+    monkeypatch.delenv("LEVEL4_SHARED_CONNECTIONS")
+    settings = Settings()
+    assert settings.subscriptions_per_connection is None
+    assert settings.shared_connections is True
+
+
+def test_schemes_without_routing_keep_a_connection_per_market() -> None:
+    assert not shares_connections(scheme_for("BITFINEX"))
+    assert not shares_connections(scheme_for("HITBTC"))
+    assert shares_connections(scheme_for("BINANCE"))
