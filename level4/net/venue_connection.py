@@ -389,11 +389,11 @@ class FeedConnection:
                         self.cb.queued(symbol, path, wait)
                     call = await limiter.rest(weight)
                     try:
-                        response = await self._http.get(url)
+                        response = await self._get(url)
                     finally:
                         limiter.settled(call)
                 else:
-                    response = await self._http.get(url)
+                    response = await self._get(url)
                 if limiter is None or response.status_code not in limiter.limits.throttle_statuses:
                     break
                 # Too many: the whole venue waits (Retry-After), then this fetch takes its turn again.
@@ -404,6 +404,15 @@ class FeedConnection:
             self.cb.rest_answer(symbol, path, response.json(), None)
         except (httpx.HTTPError, ValueError) as exc:
             self.cb.rest_answer(symbol, path, None, f"{type(exc).__name__}: {exc}")
+
+    async def _get(self, url: str) -> httpx.Response:
+        """A GET, asked once more when a kept-alive connection turns out closed by the
+        server before it answered (nothing was served, so asking again is safe)."""
+        assert self._http is not None
+        try:
+            return await self._http.get(url)
+        except httpx.RemoteProtocolError:
+            return await self._http.get(url)
 
     async def stop(self) -> None:
         self._stopping = True

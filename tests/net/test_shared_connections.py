@@ -10,6 +10,7 @@ is the scheme's own resubscribe of that pair)."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ import orjson
 import pytest
 
 import level4.net.venue_connection
+import translations
 from level4.service.root import Service
 from level4.simulator.server import Client
 from tests.resilience.venues import fast_feeds
@@ -151,7 +153,13 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         stack.enter_context(fast_feeds())
         # 200 snapshots asked for at once from one simulator thread take longer than fast_feeds allows.
         stack.enter_context(pytest.MonkeyPatch.context()).setattr(level4.net.venue_connection, "REST_TIMEOUT", 10.0)
-        sim = stack.enter_context(SimulatorThread(case.venue, pairs(case.quote), rate=400, seed=5))
+        # The venue's REST budget is per minute: 200 snapshots and then 50 more after a cut would
+        # make the test wait out real minutes. The same budget over two seconds, on both sides,
+        # keeps the pacing real and the test short.
+        limits = translations.limits_for(case.venue).scaled(rest_window=2.0)
+        patch = stack.enter_context(pytest.MonkeyPatch.context())
+        patch.setattr(importlib.import_module(translations.VENUES[case.venue]), "limits", limits)
+        sim = stack.enter_context(SimulatorThread(case.venue, pairs(case.quote), rate=400, seed=5, limits=limits))
         db = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'catalogue.sqlite3'}"
         service, base = stack.enter_context(running_service(db, subscriptions_per_connection=CAP))
         api = stack.enter_context(httpx.Client(base_url=base, timeout=30))
