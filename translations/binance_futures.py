@@ -37,7 +37,7 @@ SNAPSHOT_DEPTH = 1000
 class BinanceFuturesScheme(BinanceScheme):
     """One of Binance's two futures APIs; `coin_margined` picks which."""
 
-    market_types = (MarketType.PERP, MarketType.FUTURE)
+    market_types: tuple[MarketType, ...] = (MarketType.PERP, MarketType.FUTURE)
     ignored: frozenset[str] = frozenset(
         {"kline", "24hrTicker", "24hrMiniTicker", "bookTicker", "markPriceUpdate", "forceOrder", "continuous_kline"}
     )

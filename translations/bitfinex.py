@@ -146,7 +146,7 @@ class BitfinexScheme(SchemeDefaults):
 
     # --- instruments -------------------------------------------------------------
 
-    aliases = ALIASES
+    aliases: dict[str, str] | None = ALIASES
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         b, q = VENUE_CODES.get(base, base), VENUE_CODES.get(quote, quote)

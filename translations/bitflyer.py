@@ -141,7 +141,7 @@ class BitflyerScheme(SchemeDefaults):
     name = "BITFLYER"
     ws_url = "wss://ws.lightstream.bitflyer.com/json-rpc"
     rest_url = ""
-    market_types = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE)
     ping_interval: float | None = None  # no application ping; board snapshots arrive every few seconds
     stale_after = 30.0
     remedies = frozenset({Remedy.RESUBSCRIBE})

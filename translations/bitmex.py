@@ -78,7 +78,7 @@ class BitmexScheme(SchemeDefaults):
     name = "BITMEX"
     ws_url = "wss://ws.bitmex.com/realtime"
     rest_url = "https://www.bitmex.com"
-    market_types = (MarketType.PERP, MarketType.FUTURE, MarketType.SPOT)
+    market_types: tuple[MarketType, ...] = (MarketType.PERP, MarketType.FUTURE, MarketType.SPOT)
     ping_interval: float | None = 5.0  # the venue asks for a "ping" after 5 s of silence
     stale_after = 15.0
     remedies = frozenset({Remedy.RESUBSCRIBE})

@@ -91,7 +91,7 @@ class BitstampScheme(SchemeDefaults):
     name = "BITSTAMP"
     ws_url = "wss://ws.bitstamp.net"
     rest_url = "https://www.bitstamp.net"
-    market_types = (MarketType.SPOT,)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT,)
     ping_interval: float | None = 15.0
     stale_after = 45.0
     remedies = frozenset({Remedy.REFETCH})

@@ -90,7 +90,7 @@ class BybitScheme(SchemeDefaults):
     name = "BYBIT"
     ws_url = f"{WS_BASE}/linear"  # spot and inverse markets: see endpoint()
     rest_url = "https://api.bybit.com"
-    market_types = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE)
     ping_interval: float | None = 20.0  # the venue drops connections that stay quiet
     stale_after = 60.0
     remedies = frozenset({Remedy.RESUBSCRIBE})

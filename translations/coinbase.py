@@ -56,7 +56,7 @@ class CoinbaseScheme(SchemeDefaults):
     name = "COINBASE"
     ws_url = "wss://ws-feed.exchange.coinbase.com"
     rest_url = "https://api.exchange.coinbase.com"
-    market_types = (MarketType.SPOT,)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT,)
     ping_interval: float | None = None  # the heartbeat channel keeps the socket alive
     stale_after = 10.0  # heartbeats come every second
     channels = ("level2_batch", "matches", "heartbeat")

@@ -71,7 +71,7 @@ class DeribitScheme(SchemeDefaults):
     name = "DERIBIT"
     ws_url = "wss://www.deribit.com/ws/api/v2"
     rest_url = ""
-    market_types = (MarketType.PERP, MarketType.FUTURE, MarketType.OPTION, MarketType.SPOT)
+    market_types: tuple[MarketType, ...] = (MarketType.PERP, MarketType.FUTURE, MarketType.OPTION, MarketType.SPOT)
     ping_interval: float | None = None  # the venue's heartbeats keep the socket alive
     stale_after = 2.5 * HEARTBEAT_SECONDS
     remedies = frozenset({Remedy.RESUBSCRIBE})

@@ -110,7 +110,7 @@ class HitbtcScheme(SchemeDefaults):
     name = "HITBTC"
     ws_url = "wss://api.hitbtc.com/api/3/ws/public"
     rest_url = "https://api.hitbtc.com/api/3"
-    market_types = (MarketType.SPOT, MarketType.PERP)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP)
     # api/3 keeps the socket alive with protocol-level pings; there is no
     # application ping, and no heartbeat channel either.
     ping_interval: float | None = None
@@ -120,7 +120,7 @@ class HitbtcScheme(SchemeDefaults):
 
     # --- instruments -----------------------------------------------------------
 
-    aliases = ALIASES
+    aliases: dict[str, str] | None = ALIASES
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         if quote == "USD":

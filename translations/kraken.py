@@ -73,7 +73,7 @@ class KrakenScheme(SchemeDefaults):
     name = "KRAKEN"
     ws_url = "wss://ws.kraken.com"
     rest_url = ""
-    market_types = (MarketType.SPOT,)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT,)
     ping_interval: float | None = 30.0
     stale_after = 10.0  # heartbeats come every second when a channel is quiet
     remedies = frozenset({Remedy.RESUBSCRIBE})

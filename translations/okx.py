@@ -81,7 +81,7 @@ class OkxScheme(SchemeDefaults):
     name = "OKX"
     ws_url = "wss://ws.okx.com:8443/ws/v5/public"
     rest_url = ""
-    market_types = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE, MarketType.OPTION)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT, MarketType.PERP, MarketType.FUTURE, MarketType.OPTION)
     ping_interval: float | None = 20.0  # OKX drops a connection after 30 s without traffic
     stale_after = 30.0
     remedies = frozenset({Remedy.RESUBSCRIBE})

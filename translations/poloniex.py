@@ -73,14 +73,14 @@ class PoloniexScheme(SchemeDefaults):
     name = "POLONIEX"
     ws_url = "wss://ws.poloniex.com/ws/public"
     rest_url = "https://api.poloniex.com"
-    market_types = (MarketType.SPOT,)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT,)
     ping_interval: float | None = 20.0  # the server drops connections silent for 30 s
     stale_after = 45.0  # pongs answer pings every 20 s, so a live feed is never quiet this long
     remedies = frozenset({Remedy.RESUBSCRIBE})
 
     # --- instruments -----------------------------------------------------------
 
-    aliases = ALIASES
+    aliases: dict[str, str] | None = ALIASES
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         return f"{VENUE_CODES.get(base, base)}_{VENUE_CODES.get(quote, quote)}"
