@@ -211,14 +211,18 @@ class RuntimeActor(pykka.ThreadingActor):
 
     dispatcher: ClassVar[Dispatcher] = "pool"
 
+    @classmethod
+    def scheduler_pool(cls) -> scheduler.SchedulerPool | None:
+        """The pool this class's actors run on; None puts each on a thread of its own."""
+        return scheduler.pool() if cls.dispatcher == "pool" else None
+
     # -- pykka's construction and start --------------------------------------------
 
     @classmethod
     def _create_actor_inbox(cls) -> ActorInbox:  # type: ignore[override]  # pykka calls it on the instance
-        if cls.dispatcher == "pool":
-            pool = scheduler.pool()
-            if pool is not None:
-                return PoolInbox(pool)
+        pool = cls.scheduler_pool()
+        if pool is not None:
+            return PoolInbox(pool)
         # The C SimpleQueue, not pykka's queue.Queue: a message to an idle actor wakes its
         # thread through one lock instead of a Condition (pykka needs only put, get, empty).
         return queue.SimpleQueue()

@@ -40,6 +40,7 @@ __all__ = [
     "configured_size",
     "is_scheduler_thread",
     "pool",
+    "use",
 ]
 
 log = structlog.get_logger(__name__)
@@ -71,6 +72,10 @@ def configured_size() -> int:
             raise ValueError(f"LEVEL4_SCHEDULERS must be 0 or more, not {size}")
         return size
     return max(4, 2 * (os.cpu_count() or 1))
+
+
+# The pool the current thread works for, if it is a worker; and whether it is waiting.
+_worker = threading.local()
 
 
 class _Blocking:
@@ -110,7 +115,6 @@ class SchedulerPool:
         self.name = name
         self._runq: queue.SimpleQueue[Runnable | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._local = threading.local()
         self._threads: set[threading.Thread] = set()
         self._live = 0
         self._blocked = 0
@@ -130,7 +134,7 @@ class SchedulerPool:
 
     def blocking(self) -> _Blocking:
         """`with pool.blocking(): wait()` keeps the pool's capacity while this worker waits."""
-        return _Blocking(self if getattr(self._local, "worker", False) else None)
+        return _Blocking(self if getattr(_worker, "pool", None) is self else None)
 
     def owns(self, thread: threading.Thread) -> bool:
         with self._lock:
@@ -160,10 +164,9 @@ class SchedulerPool:
         thread.start()
 
     def _begin_blocking(self) -> bool:
-        local = self._local
-        if getattr(local, "blocking", False):
+        if getattr(_worker, "blocking", False):
             return False  # already counted: a wait inside a wait (a future's get hook)
-        local.blocking = True
+        _worker.blocking = True
         with self._lock:
             self._blocked += 1
             if not self._closed and self._live - self._blocked < self.size and self._live < self.max_threads:
@@ -174,10 +177,10 @@ class SchedulerPool:
     def _end_blocking(self) -> None:
         with self._lock:
             self._blocked -= 1
-        self._local.blocking = False
+        _worker.blocking = False
 
     def _work(self) -> None:
-        self._local.worker = True
+        _worker.pool = self
         me = threading.current_thread()
         get = self._runq.get
         retire = self.idle_retire
@@ -277,10 +280,26 @@ def pool() -> SchedulerPool | None:
     return _pool
 
 
+def use(size: int | None) -> SchedulerPool | None:
+    """Replace the process's pool (benchmarks comparing runtimes): its idle workers end,
+    actors started from now on use a pool of `size` workers (0: a thread each; None: as
+    configured). Actors already running keep the pool they were started on."""
+    global _pool, _pool_decided
+    with _pool_lock:
+        old, _pool, _pool_decided = _pool, None, False
+    if old is not None:
+        old.shutdown()
+    if size is None:
+        return pool()
+    with _pool_lock:
+        _pool = SchedulerPool(size) if size > 0 else None
+        _pool_decided = True
+    return _pool
+
+
 def blocking() -> _Blocking:
     """Mark a wait: compensated when on a worker of the process's pool, a no-op elsewhere."""
-    current = _pool
-    return current.blocking() if current is not None else _Blocking(None)
+    return _Blocking(getattr(_worker, "pool", None))
 
 
 def call_later(delay: float, callback: Callable[..., Any], *args: Any) -> TimerHandle:
