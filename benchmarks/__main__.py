@@ -1,7 +1,7 @@
 """Run level4's benchmarks and print their tables (org-mode, as in README.org).
 
-    .venv/bin/python -m benchmarks                 all three parts
-    .venv/bin/python -m benchmarks hot live        some of them
+    .venv/bin/python -m benchmarks                 all four parts
+    .venv/bin/python -m benchmarks hot live        some of them (hot, live, scale, runtime)
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
 
 The first run installs cryptofeed 2.4.1 into benchmarks/.cryptofeed-venv.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale")
+PARTS = ("hot", "live", "scale", "runtime")
 
 
 def machine() -> str:
@@ -85,6 +85,14 @@ def main(argv: list[str] | None = None) -> int:
         rows = scale.run(quiet_seconds=5.0 if args.quick else 10.0)
         print("\n* scale: quiet simulated markets in one process\n")
         print(scale.table(rows).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "runtime" in parts:
+        from benchmarks import runtime
+
+        started = time.monotonic()
+        runtime_rows = runtime.run(seconds=5.0 if args.quick else 10.0)
+        print("\n* runtime: a thread per actor against the scheduler pool, same run\n")
+        print(runtime.table(runtime_rows).org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

@@ -176,7 +176,7 @@ class PoolInbox:
                     if not pending:
                         self._scheduled = False
                         return
-                self._pool.submit(self)  # more waiting: back of the queue, others get their turn
+                self._pool.requeue(self)  # more waiting: back of the queue, others get their turn
                 return
         except BaseException:
             # A fault in the runtime's own code, not in a handler (those are caught above):

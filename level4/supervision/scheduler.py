@@ -6,6 +6,14 @@ and a worker runs one turn of it (a bounded batch of its messages) before
 taking the next runnable actor. The pool knows nothing of pykka; it runs
 anything with a `run_turn()` method (the adapter's inboxes).
 
+An actor made runnable by a worker (a message from the actor it is running)
+goes into that worker's own slot and runs there next, as Go's `runnext` does:
+a message hop through a market's actors is then a function call on one
+thread instead of a wake-up of another (and a GIL hand-over). A turn that
+runs out of messages' room goes to the back of the shared queue instead, and
+after CHAIN slot runs in a row the slot goes there too, so chains cannot keep
+a worker from the queue.
+
 Managed blocking, as in Java's ForkJoinPool: a worker about to wait (a
 future's `get`, joining an actor's exit) says so with `blocking()`, and if
 that leaves fewer than `size` workers free to run turns, the pool starts a
@@ -50,6 +58,7 @@ THREAD_PREFIX = "level4-scheduler"
 # (IO loop, HTTP, sinks, journal, timer) the process stays under 64.
 MAX_THREADS = 40
 IDLE_RETIRE = 2.0
+CHAIN = 64
 
 
 class Runnable(Protocol):
@@ -129,7 +138,18 @@ class SchedulerPool:
     # -- what actors use -------------------------------------------------------
 
     def submit(self, item: Runnable) -> None:
-        """Put a runnable actor on the run queue (its inbox ensures: once)."""
+        """A newly runnable actor (its inbox ensures: once): on a worker of this pool,
+        into its slot to run next; elsewhere, on the shared queue."""
+        if getattr(_worker, "pool", None) is self:
+            bumped = _worker.slot
+            _worker.slot = item
+            if bumped is not None:
+                self._runq.put(bumped)
+        else:
+            self._runq.put(item)
+
+    def requeue(self, item: Runnable) -> None:
+        """An actor with messages left after its turn: the back of the shared queue."""
         self._runq.put(item)
 
     def blocking(self) -> _Blocking:
@@ -164,6 +184,10 @@ class SchedulerPool:
         thread.start()
 
     def _begin_blocking(self) -> bool:
+        slot = _worker.slot
+        if slot is not None:  # whatever this worker was to run next must not wait for it
+            _worker.slot = None
+            self._runq.put(slot)
         if getattr(_worker, "blocking", False):
             return False  # already counted: a wait inside a wait (a future's get hook)
         _worker.blocking = True
@@ -181,10 +205,26 @@ class SchedulerPool:
 
     def _work(self) -> None:
         _worker.pool = self
+        _worker.slot = None
         me = threading.current_thread()
         get = self._runq.get
+        put = self._runq.put
         retire = self.idle_retire
+        local = _worker
+        chained = 0
         while True:
+            item = local.slot
+            if item is not None:
+                local.slot = None
+                if chained < CHAIN:
+                    chained += 1
+                    try:
+                        item.run_turn()
+                    except BaseException:
+                        log.exception("scheduler_turn_failed")
+                    continue
+                put(item)  # its turn comes after what waits on the shared queue
+            chained = 0
             try:
                 item = get(timeout=retire)
             except queue.Empty:

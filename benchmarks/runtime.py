@@ -1,0 +1,129 @@
+"""Part 4, runtime: actors on the scheduler pool against a thread per actor, in one run.
+
+For each runtime (`threads`: every actor on a thread of its own, pykka's way,
+as LEVEL4_SCHEDULERS=0 gives; `pool`: the scheduler pool) and each market
+count, a fresh service in this process and the load generator in its own:
+every market goes live, then the threads are counted (/proc/self/task and
+Python's), and the generator sends a steady rate spread over all markets
+while the service's CPU and context switches (voluntary and not, every
+thread) are measured. The pool is swapped between runs (`scheduler.use`), so
+the two runtimes are timed side by side on the same machine state.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchmarks import harness
+from benchmarks.report import Table
+from level4.supervision import scheduler
+
+RUNTIMES = ("threads", "pool")
+# (markets, frames/s spread over them)
+CASES = [(10, 0), (100, 1_000), (500, 0)]
+
+
+@dataclass
+class Row:
+    runtime: str
+    markets: int
+    fps: int
+    threads: int
+    python_threads: int
+    received_fps: float
+    cpu: float  # cores
+    switches_per_frame: float
+    start_s: float
+    stop_s: float
+
+
+def context_switches() -> int:
+    """Context switches of every thread of this process so far."""
+    total = 0
+    for task in Path("/proc/self/task").iterdir():
+        try:
+            for line in (task / "status").read_text().splitlines():
+                if line.startswith(("voluntary_ctxt_switches", "nonvoluntary_ctxt_switches")):
+                    total += int(line.split()[1])
+        except OSError:
+            continue  # the thread ended meanwhile
+    return total
+
+
+def measure(runtime: str, markets: int, fps: int, seconds: float) -> Row:
+    scheduler.use(0 if runtime == "threads" else None)
+    with harness.loadgen() as gen, harness.service() as (svc, api):
+        ids = harness.coinbase_markets(api, gen.ws_url, markets)
+        started = time.monotonic()
+        for market_id in ids:
+            svc.control.set_feed(market_id, True)
+        harness.wait_until(
+            lambda: all(svc.board.status(i) == "live" for i in ids), 60 + markets * 0.5, f"{markets} markets live"
+        )
+        start_s = time.monotonic() - started
+        time.sleep(1.0)  # snapshots digested
+        gc.collect()
+        threads, py_threads = harness.os_threads(), harness.python_threads()
+        received, cpu, switches = 0.0, 0.0, 0.0
+        if fps:
+
+            def seen() -> int:
+                return sum(svc.board.get(i).frames for i in ids)
+
+            gen.rate(fps)
+            time.sleep(1.0)  # settled at the rate
+            seen0, switches0 = seen(), context_switches()
+            meter = harness.CpuMeter()
+            wall0 = time.monotonic()
+            time.sleep(seconds)
+            cpu = meter.share()
+            frames = seen() - seen0
+            switched = context_switches() - switches0
+            received = frames / (time.monotonic() - wall0)
+            switches = switched / frames if frames else float("nan")
+            gen.rate(0)
+        started = time.monotonic()
+        svc.markets.stop_all()
+        stop_s = time.monotonic() - started
+    return Row(runtime, markets, fps, threads, py_threads, received, cpu, switches, start_s, stop_s)
+
+
+def run(seconds: float = 10.0, cases: list[tuple[int, int]] | None = None) -> list[Row]:
+    rows = []
+    try:
+        for markets, fps in cases or CASES:
+            for runtime in RUNTIMES:
+                rows.append(measure(runtime, markets, fps, seconds))
+    finally:
+        scheduler.use(None)
+    return rows
+
+
+def table(rows: list[Row]) -> Table:
+    t = Table(
+        [
+            "markets",
+            "runtime",
+            "threads (OS / Python)",
+            "start all (s)",
+            "stop all (s)",
+            "frames/s",
+            "service CPU (of a core)",
+            "context switches / frame",
+        ]
+    )
+    for r in rows:
+        t.add(
+            r.markets,
+            r.runtime,
+            f"{r.threads} / {r.python_threads}",
+            f"{r.start_s:.2f}",
+            f"{r.stop_s:.2f}",
+            f"{r.received_fps:,.0f}" if r.fps else "-",
+            f"{r.cpu * 100:.1f}%" if r.fps else "-",
+            f"{r.switches_per_frame:.1f}" if r.fps else "-",
+        )
+    return t
