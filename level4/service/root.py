@@ -34,6 +34,7 @@ from level4.service.markets import MarketControl
 from level4.service.repo import RepoActor
 from level4.sinks import SinkConfigError, Sinks
 from level4.stream.downstream import Downstream
+from level4.supervision import scheduler
 from level4.supervision.supervised import SupervisedActor, describe_reason, stop_quietly
 from level4.supervision.supervisor import ChildSpec, Strategy, Supervisor
 
@@ -58,6 +59,10 @@ class Service:
         self.board = StatusBoard()
         self.hub = EventHub()
         self.gave_up = threading.Event()
+        try:
+            scheduler.pool()  # started here so that a bad LEVEL4_SCHEDULERS stops the start with its reason
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
         try:
             self.sinks = Sinks(settings.sinks)
         except SinkConfigError as exc:

@@ -11,7 +11,8 @@ import pykka
 import pytest
 from pykka._envelope import Envelope  # a put racing the actor's end needs the raw envelope
 
-from level4.supervision import SupervisedActor, scheduler
+from level4.service.repo import RepoActor
+from level4.supervision import ChildSpec, SupervisedActor, Supervisor, scheduler
 from level4.supervision.pykka_adapter import TURN, PoolInbox
 from level4.supervision.scheduler import SchedulerPool
 
@@ -55,6 +56,8 @@ class Recorder(SupervisedActor):
 
 
 def test_actors_run_on_the_process_pool_not_on_threads_of_their_own() -> None:
+    if scheduler.pool() is None:
+        pytest.skip("LEVEL4_SCHEDULERS=0: a thread per actor was asked for")
     before = threading.active_count()
     refs = [Recorder.start() for _ in range(50)]
     try:
@@ -225,12 +228,11 @@ def test_without_compensation_the_same_chain_starves(private_pool: Any) -> None:
     assert pool.compensations == 0
 
 
-def test_waiting_outside_a_worker_is_not_counted() -> None:
-    pool = scheduler.pool()
-    assert pool is not None
-    before = pool.stats()
-    with scheduler.blocking():
-        assert pool.stats()["blocked"] == before["blocked"]
+def test_waiting_outside_a_worker_is_not_counted(private_pool: Any) -> None:
+    pool = private_pool(2)
+    with pool.blocking(), scheduler.blocking():
+        assert pool.stats()["blocked"] == 0
+    assert pool.compensations == 0
 
 
 def test_pool_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -245,12 +247,18 @@ def test_pool_size_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -
         scheduler.configured_size()
 
 
-def test_a_message_after_the_run_has_ended_is_answered_at_once() -> None:
-    ref = Recorder.start()
+class PrivateRecorder(OnPool, Recorder):
+    pass
+
+
+def test_a_message_after_the_run_has_ended_is_answered_at_once(private_pool: Any) -> None:
+    PrivateRecorder.pool = private_pool(1)
+    ref = PrivateRecorder.start()
     inbox = ref.actor_inbox
+    assert isinstance(inbox, PoolInbox)
     ref.stop()
     # pykka's ask refuses a stopped actor itself; a put racing the end is answered by the inbox.
-    future = Recorder._create_future()
+    future = PrivateRecorder._create_future()
     inbox.put(Envelope("late", reply_to=future))
     with pytest.raises(pykka.ActorDeadError):
         future.get(timeout=1)
@@ -265,3 +273,35 @@ def test_the_shared_timer_calls_back_in_order_and_skips_cancelled() -> None:
     scheduler.call_later(0.08, done.set)
     assert done.wait(2)
     assert calls == ["early", "late"]
+
+
+def test_an_actor_that_waits_for_long_keeps_a_thread_of_its_own() -> None:
+    assert RepoActor.dispatcher == "thread"
+    assert RepoActor.scheduler_pool() is None  # its inbox is then a plain queue its thread drains
+
+
+def test_a_supervision_tree_runs_and_restarts_on_the_pool(private_pool: Any) -> None:
+    pool = private_pool(2)
+
+    class PoolSupervisor(Supervisor):
+        @classmethod
+        def scheduler_pool(cls) -> SchedulerPool | None:
+            return pool
+
+    class Crashy(OnPool):
+        def on_receive(self, message: Any) -> Any:
+            raise RuntimeError("crash")
+
+    Crashy.pool = pool
+    sup = PoolSupervisor.start([ChildSpec.for_actor("crashy", Crashy)])
+    try:
+        first = dict(sup.proxy().which_children().get(timeout=5))["crashy"]
+        assert isinstance(sup.actor_inbox, PoolInbox) and isinstance(first.actor_inbox, PoolInbox)
+        first.tell("boom")
+        wait_until(
+            lambda: dict(sup.proxy().which_children().get(timeout=5)).get("crashy") not in (None, first),
+            what="the child restarted",
+        )
+        assert sup.proxy().restarts("crashy").get(timeout=5) == 1
+    finally:
+        assert sup.stop() is True
