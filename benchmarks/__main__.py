@@ -90,8 +90,11 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import runtime
 
         started = time.monotonic()
+        costs = runtime.hops(2_000 if args.quick else 10_000)
         runtime_rows = runtime.run(seconds=5.0 if args.quick else 10.0)
         print("\n* runtime: a thread per actor against the scheduler pool, same run\n")
+        print(runtime.hop_table(costs).org())
+        print()
         print(runtime.table(runtime_rows).org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0

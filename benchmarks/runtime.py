@@ -8,18 +8,25 @@ Python's), and the generator sends a steady rate spread over all markets
 while the service's CPU and context switches (voluntary and not, every
 thread) are measured. The pool is swapped between runs (`scheduler.use`), so
 the two runtimes are timed side by side on the same machine state.
+
+`hops` isolates the runtime's own cost: one message at a time through a chain
+of three actors (as a frame goes mediator -> orderbook -> exchange), each
+waiting in its inbox, the sender waiting for the last; CPU per message, all
+threads of the process.
 """
 
 from __future__ import annotations
 
 import gc
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from benchmarks import harness
 from benchmarks.report import Table
-from level4.supervision import scheduler
+from level4.supervision import SupervisedActor, scheduler
 
 RUNTIMES = ("threads", "pool")
 # (markets, frames/s spread over them)
@@ -126,4 +133,57 @@ def table(rows: list[Row]) -> Table:
             f"{r.cpu * 100:.1f}%" if r.fps else "-",
             f"{r.switches_per_frame:.1f}" if r.fps else "-",
         )
+    return t
+
+
+class Hop(SupervisedActor):
+    def __init__(self, next_hop: Any, done: threading.Event) -> None:
+        super().__init__()
+        self.next_hop = next_hop
+        self.done = done
+
+    def on_receive(self, message: Any) -> Any:
+        if self.next_hop is None:
+            self.done.set()
+        else:
+            self.next_hop.tell(message)
+
+
+def hop_cost(runtime: str, messages: int = 5_000, length: int = 3) -> float:
+    """CPU seconds per message through `length` actors, one message in flight at a time."""
+    scheduler.use(0 if runtime == "threads" else None)
+    done = threading.Event()
+    refs: list[Any] = []
+    next_hop = None
+    for _ in range(length):
+        next_hop = Hop.start(next_hop, done)
+        refs.append(next_hop)
+    first = refs[-1]
+    try:
+        for _ in range(200):  # warm up
+            done.clear()
+            first.tell(0)
+            done.wait(5)
+        cpu = time.process_time()
+        for i in range(messages):
+            done.clear()
+            first.tell(i)
+            done.wait(5)
+        return (time.process_time() - cpu) / messages
+    finally:
+        for ref in reversed(refs):
+            ref.stop()
+
+
+def hops(messages: int = 5_000) -> dict[str, float]:
+    try:
+        return {runtime: hop_cost(runtime, messages) for runtime in RUNTIMES}
+    finally:
+        scheduler.use(None)
+
+
+def hop_table(costs: dict[str, float]) -> Table:
+    t = Table(["runtime", "CPU per message through 3 actors (µs)"])
+    for runtime, cost in costs.items():
+        t.add(runtime, f"{cost * 1e6:.0f}")
     return t

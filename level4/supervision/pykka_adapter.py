@@ -34,6 +34,7 @@ import sys
 import textwrap
 import threading
 from collections import deque
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, TypeVar
 
@@ -89,6 +90,11 @@ class PoolInbox:
 
     The actor is on the run queue at most once (`_scheduled`), so no two workers
     ever run it at once and its messages are handled in the order they came.
+    Only claiming the actor for the run queue takes the lock: a put to an actor
+    already scheduled is a deque append. Under the GIL the orders "append, then
+    read the flag" (put) and "clear the flag, then look for messages" (end of a
+    turn) cannot both miss each other, so no message is left unseen; when both
+    see each other, the lock lets one of them claim the actor.
     """
 
     __slots__ = ("_actor", "_closed", "_lock", "_messages", "_name", "_pool", "_scheduled", "_started")
@@ -106,17 +112,27 @@ class PoolInbox:
     # -- pykka's ActorInbox -------------------------------------------------------
 
     def put(self, envelope: Envelope[Any], /) -> None:
+        self._messages.append(envelope)
+        if not self._scheduled:
+            self._claim(self._pool.submit)
+        if self._closed:
+            self._refuse_left()  # the run has ended: answer now rather than never
+
+    def _claim(self, schedule: Callable[[PoolInbox], None]) -> None:
         with self._lock:
-            closed = self._closed
-            if not closed:
-                self._messages.append(envelope)
-                if self._scheduled:
-                    return
-                self._scheduled = True
-        if closed:
-            _refuse(envelope, self._name)  # the run has ended: answer now rather than never
-        else:
-            self._pool.submit(self)
+            if self._scheduled:
+                return
+            self._scheduled = True
+        schedule(self)
+
+    def _refuse_left(self) -> None:
+        pending = self._messages
+        while True:
+            try:
+                envelope = pending.popleft()
+            except IndexError:
+                return
+            _refuse(envelope, self._name)
 
     def get(self) -> Envelope[Any]:
         try:
@@ -154,7 +170,7 @@ class PoolInbox:
                     break
                 left -= 1
                 try:
-                    response = actor._handle_receive(envelope.message)
+                    response = actor._receive_message(envelope.message)  # _handle_receive, one call less
                     if envelope.reply_to is not None:
                         envelope.reply_to.set(response)
                 except Exception:
@@ -172,11 +188,12 @@ class PoolInbox:
                     actor._stop()
                     ActorRegistry.stop_all()
             if not stopped.is_set():
-                with self._lock:
-                    if not pending:
-                        self._scheduled = False
-                        return
-                self._pool.requeue(self)  # more waiting: back of the queue, others get their turn
+                if pending:
+                    self._pool.requeue(self)  # more waiting: back of the queue, others get their turn
+                    return
+                self._scheduled = False
+                if pending:  # a put came between the look and the flag: one of us claims it
+                    self._claim(self._pool.requeue)
                 return
         except BaseException:
             # A fault in the runtime's own code, not in a handler (those are caught above):
@@ -188,12 +205,9 @@ class PoolInbox:
 
     def _end(self, actor: RuntimeActor) -> None:
         # pykka's _actor_loop_teardown: whatever is left is answered, never handled.
-        with self._lock:
-            self._closed = True
-            left = list(self._messages)
-            self._messages.clear()
-        for envelope in left:
-            _refuse(envelope, self._name)
+        # (Still `_scheduled`, so nothing claims it again; a put racing this sees `_closed`.)
+        self._closed = True
+        self._refuse_left()
         self._actor = None  # an ended actor is not kept alive by refs to its inbox
         try:
             actor._run_ended()
@@ -287,9 +301,10 @@ class RuntimeActor(pykka.ThreadingActor):
     def _after_start(self) -> None:
         """Runs once the start step is over (on_start done, or failed, or skipped)."""
 
-    def _receive_message(self, message: Any) -> Any:
-        """Every message, before pykka's own dispatch (stop, proxy calls, on_receive)."""
-        return super()._handle_receive(message)
+    # Every message; overridden to see messages before pykka's own dispatch (stop, proxy
+    # calls, on_receive), which an override ends by calling. pykka's method itself, not
+    # a wrapper: one call less a message.
+    _receive_message = pykka.ThreadingActor._handle_receive
 
     def _before_stop(self) -> None:
         """Runs in the actor's run when it is stopped, before on_stop."""
