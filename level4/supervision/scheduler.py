@@ -321,9 +321,10 @@ def pool() -> SchedulerPool | None:
 
 
 def use(size: int | None) -> SchedulerPool | None:
-    """Replace the process's pool (benchmarks comparing runtimes): its idle workers end,
-    actors started from now on use a pool of `size` workers (0: a thread each; None: as
-    configured). Actors already running keep the pool they were started on."""
+    """Replace the process's pool, for benchmarks comparing runtimes: the old pool's
+    workers end, and actors started from now on use a pool of `size` workers (0: a
+    thread each; None: as configured). Only while no actor runs on the old pool: its
+    actors would never run again."""
     global _pool, _pool_decided
     with _pool_lock:
         old, _pool, _pool_decided = _pool, None, False
