@@ -169,7 +169,8 @@ class Supervisor(SupervisedActor):
     Children start before `on_start` runs and stop before `on_stop` runs, so a
     subclass overriding either needs no `super()` call. Children should talk to
     their supervisor with `tell`, not a blocking `ask`: the supervisor blocks
-    while it stops a child, up to the child's `shutdown` seconds.
+    while it starts a child (until its on_start is over) and while it stops
+    one, each up to the child's `shutdown` seconds.
     """
 
     def __init__(
