@@ -44,7 +44,8 @@ def venue() -> Iterator[SimulatorThread]:
 
 def test_threads_stay_bounded_with_500_market_trees(venue: SimulatorThread) -> None:
     pool = scheduler.pool()
-    assert pool is not None
+    if pool is None:
+        pytest.skip("LEVEL4_SCHEDULERS=0: a thread per actor was asked for")
     board = StatusBoard()
     markets = Supervisor.start(child_name="markets")
     control = MarketControl(lambda: markets.proxy(), Registry(), board, EventHub(), 3, 30.0, timeout=60)
