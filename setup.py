@@ -62,7 +62,7 @@ class BuildExt(build_ext):
             return
         # The package root of the libraries just built (the source tree for an editable install).
         root = Path(self.get_ext_fullpath("level4.book.orderbook")).parents[2]
-        hashes = {name: compiled.digest(compiled.source(name, HERE)) for name in compiled.everything(HERE)}
+        hashes = {name: compiled.module_digest(name, HERE) for name in compiled.everything(HERE)}
         compiled.manifest(root).write_text(json.dumps(hashes, indent=1, sort_keys=True) + "\n")
 
 
@@ -73,7 +73,12 @@ def extensions() -> list[Any]:
         return []
     paths = [str(compiled.source(name, HERE).relative_to(HERE)) for name in compiled.modules(HERE)]
     native = [
-        Extension(name, [str(compiled.source(name, HERE).relative_to(HERE))], extra_compile_args=["-O2"])
+        Extension(
+            name,
+            [str(p.relative_to(HERE)) for p in compiled.parts(name, HERE) if p.suffix == ".c"],
+            depends=[str(p.relative_to(HERE)) for p in compiled.parts(name, HERE) if p.suffix == ".h"],
+            extra_compile_args=["-O2"],
+        )
         for name in compiled.NATIVE
     ]
     try:

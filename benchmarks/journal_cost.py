@@ -20,9 +20,9 @@ from pathlib import Path
 import orjson
 import pykka
 
+from level4.journal.journal_replay import replay_journal
 from level4.journal.meta import market_meta
 from level4.journal.options import JournalOptions
-from level4.journal.replay import replay_journal
 from level4.journal.writer import Journal
 from translations import scheme_for
 from translations.protocol import MarketType

@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks import harness
+from benchmarks import bench_harness
 from benchmarks.report import Table
 
 RATES = [1_000, 5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 80_000]
@@ -76,12 +76,12 @@ class Step:
 
 def run(markets: int = 4, seconds: float = 5.0, rates: list[int] | None = None) -> list[Step]:
     steps: list[Step] = []
-    with harness.loadgen() as gen, harness.service() as (svc, api):
-        ids = harness.coinbase_markets(api, gen.ws_url, markets)
+    with bench_harness.loadgen() as gen, bench_harness.service() as (svc, api):
+        ids = bench_harness.coinbase_markets(api, gen.ws_url, markets)
         latencies = Latencies()
         unsubscribe = svc.hub.subscribe(latencies)
-        harness.enable(api, ids)
-        harness.wait_until(lambda: set(harness.statuses(api).values()) == {"live"}, 30, "markets live")
+        bench_harness.enable(api, ids)
+        bench_harness.wait_until(lambda: set(bench_harness.statuses(api).values()) == {"live"}, 30, "markets live")
 
         def seen() -> int:
             return sum(svc.board.get(i).frames for i in ids)
@@ -92,7 +92,7 @@ def run(markets: int = 4, seconds: float = 5.0, rates: list[int] | None = None) 
                 time.sleep(1.0)  # the pipeline settles at the new rate
                 sent0, seen0, gen_cpu0 = gen.stats()["sent"], seen(), gen.cpu_seconds()
                 latencies.take()
-                meter = harness.CpuMeter()
+                meter = bench_harness.CpuMeter()
                 started = time.monotonic()
                 time.sleep(seconds)
                 sent1, seen1, gen_cpu1 = gen.stats()["sent"], seen(), gen.cpu_seconds()
@@ -111,7 +111,7 @@ def run(markets: int = 4, seconds: float = 5.0, rates: list[int] | None = None) 
                     max_ms=(samples[-1] if samples else float("nan")) * 1000,
                     cpu=cpu,
                     generator_cpu=(gen_cpu1 - gen_cpu0) / wall,
-                    rss_mb=harness.rss_bytes() / 2**20,
+                    rss_mb=bench_harness.rss_bytes() / 2**20,
                 )
                 steps.append(step)
                 if not step.sustained:

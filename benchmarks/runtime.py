@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from benchmarks import harness
+from benchmarks import bench_harness
 from benchmarks.report import Table
 from level4.supervision import SupervisedActor, scheduler
 
@@ -62,18 +62,18 @@ def context_switches() -> int:
 
 def measure(runtime: str, markets: int, fps: int, seconds: float) -> Row:
     scheduler.use(0 if runtime == "threads" else None)
-    with harness.loadgen() as gen, harness.service() as (svc, api):
-        ids = harness.coinbase_markets(api, gen.ws_url, markets)
+    with bench_harness.loadgen() as gen, bench_harness.service() as (svc, api):
+        ids = bench_harness.coinbase_markets(api, gen.ws_url, markets)
         started = time.monotonic()
         for market_id in ids:
             svc.control.set_feed(market_id, True)
-        harness.wait_until(
+        bench_harness.wait_until(
             lambda: all(svc.board.status(i) == "live" for i in ids), 60 + markets * 0.5, f"{markets} markets live"
         )
         start_s = time.monotonic() - started
         time.sleep(1.0)  # snapshots digested
         gc.collect()
-        threads, py_threads = harness.os_threads(), harness.python_threads()
+        threads, py_threads = bench_harness.os_threads(), bench_harness.python_threads()
         received, cpu, switches = 0.0, 0.0, 0.0
         if fps:
 
@@ -83,7 +83,7 @@ def measure(runtime: str, markets: int, fps: int, seconds: float) -> Row:
             gen.rate(fps)
             time.sleep(1.0)  # settled at the rate
             seen0, switches0 = seen(), context_switches()
-            meter = harness.CpuMeter()
+            meter = bench_harness.CpuMeter()
             wall0 = time.monotonic()
             time.sleep(seconds)
             cpu = meter.share()

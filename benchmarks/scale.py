@@ -14,7 +14,7 @@ import gc
 import time
 from dataclasses import dataclass
 
-from benchmarks import harness
+from benchmarks import bench_harness
 from benchmarks.report import Table
 
 COUNTS = [10, 100, 500]
@@ -37,24 +37,24 @@ class Row:
 
 
 def measure(count: int, quiet_seconds: float) -> Row:
-    with harness.loadgen() as gen, harness.service() as (svc, api):
-        ids = harness.coinbase_markets(api, gen.ws_url, count)
+    with bench_harness.loadgen() as gen, bench_harness.service() as (svc, api):
+        ids = bench_harness.coinbase_markets(api, gen.ws_url, count)
         gc.collect()
-        rss_idle = harness.rss_bytes()
+        rss_idle = bench_harness.rss_bytes()
         started = time.monotonic()
         for market_id in ids:
             svc.control.set_feed(market_id, True)
-        harness.wait_until(
+        bench_harness.wait_until(
             lambda: all(svc.board.status(i) == "live" for i in ids), 60 + count * 0.5, f"{count} markets live"
         )
         start_s = time.monotonic() - started
         time.sleep(2.0)  # snapshots and first heartbeats digested
-        meter = harness.CpuMeter()
+        meter = bench_harness.CpuMeter()
         time.sleep(quiet_seconds)
         quiet = meter.share()
         gc.collect()
-        rss = harness.rss_bytes()
-        threads, py_threads = harness.os_threads(), harness.python_threads()
+        rss = bench_harness.rss_bytes()
+        threads, py_threads = bench_harness.os_threads(), bench_harness.python_threads()
         started = time.monotonic()
         svc.markets.stop_all()
         stop_s = time.monotonic() - started

@@ -30,9 +30,9 @@ from typing import Any
 
 import httpx
 
-import level4.net.feed
+import level4.net.venue_connection
 import translations
-from benchmarks import harness
+from benchmarks import bench_harness
 from benchmarks.report import Table
 from level4 import logs
 from level4.simulator.faults import FAULTS, supported
@@ -58,7 +58,7 @@ class Venue:
 
     def close(self) -> None:
         self.http.close()
-        harness.end_process(self.proc)
+        bench_harness.end_process(self.proc)
 
 
 def start_venue(name: str, pairs: list[str], rate: float, seed: int) -> Venue:
@@ -83,8 +83,8 @@ def shorten_clocks(stale_cap: float) -> str:
         scheme.stale_after = min(scheme.stale_after, stale_cap)  # type: ignore[misc]
         if scheme.ping_interval:
             scheme.ping_interval = min(scheme.ping_interval, scheme.stale_after / 4)  # type: ignore[misc]
-    level4.net.feed.RECONNECT_CAP = stale_cap
-    level4.net.feed.REST_TIMEOUT = stale_cap / 2
+    level4.net.venue_connection.RECONNECT_CAP = stale_cap
+    level4.net.venue_connection.REST_TIMEOUT = stale_cap / 2
     return (
         f"stale-feed watchdog at most {stale_cap:g}s, reconnect backoff capped at {stale_cap:g}s, "
         f"REST timeout {stale_cap / 2:g}s"
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         for i, (name, venue_pairs) in enumerate(sorted(pairs.items())):
             venues.append(start_venue(name, venue_pairs, args.rate, args.seed + i))
-        with harness.service() as (service, api):
+        with bench_harness.service() as (service, api):
             service.hub.subscribe(recoveries)
             for symbol in {*BASES, *(VENUES[v.name][1] for v in venues)}:
                 api.post("/symbols", json={"symbol": symbol})
@@ -163,9 +163,11 @@ def main(argv: list[str] | None = None) -> int:
                     r.raise_for_status()
                     v.market_ids[pair] = int(r.json()["id"])
             ids = [i for v in venues for i in v.market_ids.values()]
-            harness.enable(api, ids)
-            harness.wait_until(lambda: set(harness.statuses(api).values()) == {"live"}, 60, "every market live")
-            rss_start = harness.rss_bytes()
+            bench_harness.enable(api, ids)
+            bench_harness.wait_until(
+                lambda: set(bench_harness.statuses(api).values()) == {"live"}, 60, "every market live"
+            )
+            rss_start = bench_harness.rss_bytes()
             rss_max = rss_start
             rss_half = 0  # bounded buffers (trade tapes, candles) fill first: the second half shows a leak
             print(f"{len(ids)} markets on {len(venues)} venues live; {clocks}", flush=True)
@@ -180,19 +182,19 @@ def main(argv: list[str] | None = None) -> int:
                 phase_end = min(time.monotonic() + args.phase, end, next_check)
                 while time.monotonic() < phase_end:
                     time.sleep(min(1.0, max(0.0, phase_end - time.monotonic())))
-                    rss_max = max(rss_max, harness.rss_bytes())
+                    rss_max = max(rss_max, bench_harness.rss_bytes())
                     if not rss_half and time.monotonic() >= started + (end - started) / 2:
-                        rss_half = harness.rss_bytes()
+                        rss_half = bench_harness.rss_bytes()
                 if time.monotonic() >= next_check or time.monotonic() >= end:
                     equal = checkpoint(venues, api)
                     checkpoints.append((equal, len(ids)))
                     elapsed = time.monotonic() - started
-                    rss = harness.rss_bytes() / 2**20
+                    rss = bench_harness.rss_bytes() / 2**20
                     print(f"{elapsed:6.0f}s checkpoint: {equal}/{len(ids)} books equal to reference, RSS {rss:.0f} MiB")
                     next_check = time.monotonic() + args.checkpoint
                 if time.monotonic() >= end:
                     break
-            rss_end = harness.rss_bytes()
+            rss_end = bench_harness.rss_bytes()
             rss_max = max(rss_max, rss_end)
 
             injected: Counter[str] = Counter()
@@ -231,8 +233,8 @@ def checkpoint(venues: list[Venue], api: httpx.Client) -> int:
     def settled() -> bool:
         return all(f["stalled"] + f["cut"] == 0 for f in (v.faults() for v in venues))
 
-    harness.wait_until(settled, 60, "faulted sockets closed")
-    harness.wait_until(lambda: set(harness.statuses(api).values()) == {"live"}, 60, "every market live")
+    bench_harness.wait_until(settled, 60, "faulted sockets closed")
+    bench_harness.wait_until(lambda: set(bench_harness.statuses(api).values()) == {"live"}, 60, "every market live")
     for v in venues:
         v.http.get("/control/pause")
     try:

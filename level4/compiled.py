@@ -40,6 +40,16 @@ MODULES = (
 )
 # Written in C, built beside the mypyc modules (pure twin: level4/book/pyladder.py).
 NATIVE = ("level4.book._ladder",)
+# The other files each C module is built from, beside its main .c (one unit per job, a header each).
+NATIVE_PARTS: dict[str, tuple[str, ...]] = {
+    "level4.book._ladder": (
+        "ladder_decimal.c",
+        "ladder_checksum.c",
+        "ladder_entry.h",
+        "ladder_decimal.h",
+        "ladder_checksum.h",
+    ),
+}
 
 
 def modules(root: Path = ROOT) -> list[str]:
@@ -64,8 +74,18 @@ def source(name: str, root: Path = ROOT) -> Path:
     return root.joinpath(*name.split(".")).with_suffix(".c" if name in NATIVE else ".py")
 
 
-def digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def parts(name: str, root: Path = ROOT) -> list[Path]:
+    """Every file a module is built from: its source, and a C module's other units and headers."""
+    main = source(name, root)
+    return [main] + [main.with_name(part) for part in NATIVE_PARTS.get(name, ())]
+
+
+def module_digest(name: str, root: Path = ROOT) -> str:
+    """One hash over every file the module is built from, so an edited header counts too."""
+    h = hashlib.sha256()
+    for path in parts(name, root):
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()
 
 
 def _libraries(name: str, root: Path) -> list[Path]:
@@ -89,8 +109,7 @@ def stale(root: Path = ROOT) -> list[str]:
         return present  # compiled, but nothing says from what: not to be trusted
     out = []
     for name in present:
-        path = source(name, root)
-        if not path.exists() or recorded.get(name) != digest(path):
+        if not all(p.exists() for p in parts(name, root)) or recorded.get(name) != module_digest(name, root):
             out.append(name)
     return out
 

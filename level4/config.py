@@ -6,7 +6,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
-from level4.catalogue.config import default_url
+from level4.catalogue.catalogue_url import default_url
 from level4.journal.options import JournalOptions
 
 

@@ -11,7 +11,7 @@ from alembic import context
 from sqlalchemy.engine import Connection
 from sqlalchemy.pool import NullPool
 
-from level4.catalogue.config import default_url
+from level4.catalogue.catalogue_url import default_url
 from level4.catalogue.db import make_engine
 from level4.catalogue.models import Base
 

@@ -23,7 +23,7 @@ def _compile(root: Path) -> None:
     """What the build leaves: a library beside the source and the manifest of hashes."""
     (root / "translations" / f"venue{SUFFIX}").write_bytes(b"")
     (root / f"level4_hot__mypyc{SUFFIX}").write_bytes(b"")
-    hashes = {"translations.venue": compiled.digest(root / "translations" / "venue.py")}
+    hashes = {"translations.venue": compiled.module_digest("translations.venue", root)}
     compiled.manifest(root).write_text(json.dumps(hashes))
 
 
@@ -64,3 +64,23 @@ def test_clean_leaves_pure_python(tmp_path: Path) -> None:
 def test_this_tree_runs_current_code() -> None:
     # Whatever this checkout is (pure, or compiled by the build), nothing stale can be imported.
     assert compiled.stale() == []
+
+
+def test_an_edited_header_makes_the_c_module_stale(tmp_path: Path) -> None:
+    root = _tree(tmp_path)
+    name = "level4.book._ladder"
+    book = root / "level4" / "book"
+    book.mkdir()
+    for part in compiled.parts(name, root):
+        part.write_text(f"/* {part.name} */\n")
+    (book / f"_ladder{SUFFIX}").write_bytes(b"")
+    compiled.manifest(root).write_text(json.dumps({name: compiled.module_digest(name, root)}))
+    assert compiled.stale(root) == []
+    (book / "ladder_decimal.h").write_text("/* edited */\n")
+    assert compiled.stale(root) == [name]
+
+
+def test_the_c_ladder_is_built_from_one_unit_per_job() -> None:
+    units = [p.name for p in compiled.parts("level4.book._ladder") if p.suffix == ".c"]
+    assert units == ["_ladder.c", "ladder_decimal.c", "ladder_checksum.c"]
+    assert all(p.exists() for p in compiled.parts("level4.book._ladder"))

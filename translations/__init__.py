@@ -9,7 +9,9 @@ from level4.compiled import check as _check_compiled
 
 _check_compiled()  # before any compiled scheme can be imported
 
-from translations.protocol import Scheme  # noqa: E402
+from urllib.parse import urlsplit  # noqa: E402
+
+from translations.protocol import Instrument, MarketType, Scheme  # noqa: E402
 
 # Catalogue name -> module. Upper-case names, as stored in the catalogue.
 VENUES: dict[str, str] = {
@@ -34,12 +36,98 @@ class UnknownVenue(KeyError):
         return f"no translation scheme for venue {self.args[0]!r}; known: {', '.join(sorted(VENUES))}"
 
 
+# A venue's other APIs, beside its first (VENUES): "module:object" of each scheme, in the
+# order they are asked whether they list a market. The exchange stays the venue; the
+# market type (and, for Binance's two futures APIs, the quote) selects the API.
+APIS: dict[str, tuple[str, ...]] = {
+    "BINANCE": ("translations.binance_futures:usdm", "translations.binance_futures:coinm"),
+    "KRAKEN": ("translations.kraken_futures:scheme",),
+}
+
+
 def names() -> list[str]:
     return sorted(VENUES)
 
 
-def scheme_for(name: str) -> Scheme:
-    module = VENUES.get(name.upper())
+def _load(spec: str) -> Scheme:
+    module, _, attr = spec.partition(":")
+    return cast(Scheme, getattr(importlib.import_module(module), attr or "scheme"))
+
+
+def schemes_of(name: str) -> list[Scheme]:
+    """Every API of a venue, its first one first."""
+    key = name.upper()
+    module = VENUES.get(key)
     if module is None:
         raise UnknownVenue(name)
-    return cast(Scheme, importlib.import_module(module).scheme)
+    return [_load(module)] + [_load(spec) for spec in APIS.get(key, ())]
+
+
+def scheme_for(name: str, api: str = "") -> Scheme:
+    """A venue's scheme: its first API, or the one named."""
+    if not api:
+        module = VENUES.get(name.upper())
+        if module is None:
+            raise UnknownVenue(name)
+        return _load(module)
+    for scheme in schemes_of(name):
+        if scheme.api == api:
+            return scheme
+    raise UnknownVenue(f"{name} {api}")
+
+
+def market_types_of(name: str) -> list[MarketType]:
+    """The market types a venue offers over all its APIs, in the order they are first met."""
+    out: list[MarketType] = []
+    for scheme in schemes_of(name):
+        out.extend(t for t in scheme.market_types if t not in out)
+    return out
+
+
+def scheme_for_market(name: str, base: str, quote: str, market_type: MarketType) -> tuple[Scheme, Instrument]:
+    """The API that lists a market, and its instrument there (ValueError, with every API's
+    reason, when none does)."""
+    reasons: list[str] = []
+    for scheme in schemes_of(name):
+        if market_type not in scheme.market_types:
+            continue
+        try:
+            return scheme, scheme.instrument(base, quote, market_type)
+        except ValueError as exc:
+            reasons.append(str(exc))
+    if not reasons:
+        offered = ", ".join(str(t) for t in market_types_of(name))
+        raise ValueError(f"{name.upper()} has no {market_type} markets; it offers {offered}")
+    raise ValueError("; ".join(reasons))
+
+
+def scheme_for_instrument(name: str, market_type: MarketType, quote: str, symbol: str) -> Scheme:
+    """The API that serves a market named by the venue's own instrument (dated futures,
+    options): the first listing the type whose symbol reader, where it has one, reads it
+    with that quote."""
+    listing = [s for s in schemes_of(name) if market_type in s.market_types]
+    if not listing:
+        offered = ", ".join(str(t) for t in market_types_of(name))
+        raise ValueError(f"{name.upper()} has no {market_type} markets; it offers {offered}")
+    for scheme in listing:
+        reader = getattr(scheme, "from_symbol", None)
+        if reader is None:
+            return scheme
+        try:
+            if reader(symbol).quote == quote.upper():
+                return scheme
+        except ValueError:
+            continue
+    return listing[0]
+
+
+def scheme_for_host(name: str, host: str) -> Scheme:
+    """The API of a venue whose default endpoints are on `host` (recorded sessions name
+    only the host they spoke to); the venue's first API when none is."""
+    host = host.lower()
+    schemes = schemes_of(name)
+    for scheme in schemes:
+        for url in (scheme.ws_url, scheme.rest_url):
+            if url and urlsplit(url).hostname == host:
+                return scheme
+    return schemes[0]

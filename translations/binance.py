@@ -43,8 +43,6 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
-from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -58,6 +56,8 @@ from translations.protocol import (
     Update,
 )
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import longest_first, split_quote
 
 # Quote assets, longest first so that BUSD wins over USD and FDUSD over USD.
 # USD is Binance.US's quote. Deliberately absent: AEUR and EURI (ADAEUR is
@@ -130,17 +130,14 @@ class BinanceScheme(SchemeDefaults):
     name = "BINANCE"
     ws_url = "wss://stream.binance.com:9443/stream"
     rest_url = "https://api.binance.com"
-    market_types = (MarketType.SPOT,)
+    market_types: tuple[MarketType, ...] = (MarketType.SPOT,)
     ping_interval: float | None = 20.0
     stale_after = 60.0
+    # Channels with events the book does not need (bookTicker is read by the tests as evidence).
+    ignored: frozenset[str] = frozenset({"kline", "24hrTicker", "24hrMiniTicker"})
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets here")
-        base, quote = base.upper(), quote.upper()
-        if not base or not quote:
-            raise ValueError("base and quote are required")
-        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, base + quote)
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return base + quote
 
     def from_symbol(self, symbol: str) -> Instrument:
         sym = symbol.upper()
@@ -189,8 +186,7 @@ class BinanceScheme(SchemeDefaults):
         state.next_id += 1
         return [orjson.dumps({"method": "LIST_SUBSCRIPTIONS", "id": state.next_id}).decode()]
 
-    @staticmethod
-    def depth_path(symbol: str) -> str:
+    def depth_path(self, symbol: str) -> str:
         return f"/api/v3/depth?symbol={symbol}&limit={SNAPSHOT_DEPTH}"
 
     # --- translate -------------------------------------------------------------
@@ -219,7 +215,7 @@ class BinanceScheme(SchemeDefaults):
                     return [], state
                 if "id" in data and ("result" in data or "error" in data or "code" in data):
                     return self._response(data, state), state
-            elif kind == "kline" or kind == "24hrTicker" or kind == "24hrMiniTicker":
+            elif kind in self.ignored:
                 return [], state
             elif kind == "serverShutdown":
                 state.broken = "venue server shutting down"
@@ -269,13 +265,25 @@ class BinanceScheme(SchemeDefaults):
             return
         if final <= last:
             return  # already in the book: the snapshot had it, or a repeated frame
-        if first != last + 1 and not (market.straddle and first <= last + 1):
+        if not self._joins(market, data, first, last):
             market.buffer.append(data)
-            self._restart(market, f"update ids jumped: expected {last + 1}, got {first}..{final}", out)
+            self._restart(market, self._jump(data, last), out)
             return
         market.straddle = False
         market.last = final
         out.append(Update(market.instrument.symbol, bids, asks, final, stamp / 1000.0))
+
+    def _joins(self, market: Market, data: dict[str, Any], first: int, last: int) -> bool:
+        """Whether a diff follows the book at update id `last`: spot diffs run on
+        (`U == u + 1`); the first after a snapshot straddles it."""
+        return first == last + 1 or (market.straddle and first <= last + 1)
+
+    def _predates(self, last_id: int, first: dict[str, Any]) -> bool:
+        """Whether a snapshot misses changes made before the first diff seen."""
+        return last_id + 1 < int(first["U"])
+
+    def _jump(self, data: dict[str, Any], last: int) -> str:
+        return f"update ids jumped: expected {last + 1}, got {data['U']}..{data['u']}"
 
     def _rest(self, answer: RestAnswer, state: State) -> list[Instruction]:
         market = state.markets.get(answer.symbol)
@@ -288,7 +296,7 @@ class BinanceScheme(SchemeDefaults):
         except (KeyError, TypeError, ValueError) as exc:
             return give_up(market, state, f"snapshot fetch failed: {exc}", True)
         buffered = market.buffer
-        if buffered and last_id + 1 < buffered[0]["U"]:
+        if buffered and self._predates(last_id, buffered[0]):
             # The snapshot predates the first change this connection saw.
             return fetch_again(market, state, self.depth_path(sym))
         market.buffer = []

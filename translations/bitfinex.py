@@ -24,7 +24,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -43,6 +42,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 SEQ_ALL = 65536
 OB_CHECKSUM = 131072
@@ -142,16 +142,13 @@ class BitfinexScheme(SchemeDefaults):
 
     # --- instruments -------------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        base, quote = base.upper(), quote.upper()
+    aliases = ALIASES
+
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         b, q = VENUE_CODES.get(base, base), VENUE_CODES.get(quote, quote)
-        if market_type is MarketType.SPOT:
-            symbol = f"t{b}{q}" if len(b) == 3 and len(q) == 3 else f"t{b}:{q}"
-        elif market_type is MarketType.PERP:
-            symbol = f"t{b}F0:{q}F0"
-        else:
-            raise ValueError(f"{self.name} has no {market_type} markets")
-        return Instrument(base, quote, market_type, symbol)
+        if market_type is MarketType.PERP:
+            return f"t{b}F0:{q}F0"
+        return f"t{b}{q}" if len(b) == 3 and len(q) == 3 else f"t{b}:{q}"
 
     def from_symbol(self, symbol: str) -> Instrument:
         if not symbol.startswith("t"):

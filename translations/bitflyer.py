@@ -32,7 +32,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -51,6 +50,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
 
 SNAPSHOT = "lightning_board_snapshot_"
@@ -145,14 +145,12 @@ class BitflyerScheme(SchemeDefaults):
 
     # --- instruments -----------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        base, quote = base.upper(), quote.upper()
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         if market_type is MarketType.SPOT:
-            return Instrument(base, quote, MarketType.SPOT, f"{base}_{quote}")
+            return f"{base}_{quote}"
         if market_type is MarketType.PERP:
-            # The perpetual CFD ("FX") market.
-            return Instrument(base, quote, MarketType.PERP, f"FX_{base}_{quote}")
-        raise ValueError(f"{self.name} {market_type} products are named by expiry: use from_symbol")
+            return f"FX_{base}_{quote}"  # the perpetual CFD ("FX") market
+        return super().venue_symbol(base, quote, market_type)
 
     def from_symbol(self, code: str) -> Instrument:
         """BTC_JPY, ETH_BTC (spot), FX_BTC_JPY (perpetual CFD), BTCJPY24DEC2021 or

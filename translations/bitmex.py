@@ -23,9 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
-from translations.pairs import split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -40,6 +38,8 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import split_quote
 from translations.timeparse import iso_seconds
 
 BOOK_TABLES = ("orderBookL2", "orderBookL2_25")
@@ -79,15 +79,13 @@ class BitmexScheme(SchemeDefaults):
     ping_interval: float | None = 5.0  # the venue asks for a "ping" after 5 s of silence
     stale_after = 15.0
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         b, q = _venue_code(base), _venue_code(quote)
         if market_type is MarketType.PERP:
-            symbol = f"{b}{q}"
-        elif market_type is MarketType.SPOT:
-            symbol = f"{b}_{q}"
-        else:
-            raise ValueError(f"{self.name} {market_type} markets are named by expiry: use from_symbol")
-        return Instrument(symbols.normalise(base), symbols.normalise(quote), market_type, symbol)
+            return f"{b}{q}"
+        if market_type is MarketType.SPOT:
+            return f"{b}_{q}"
+        return super().venue_symbol(base, quote, market_type)
 
     def from_symbol(self, symbol: str) -> Instrument:
         """The instrument a BitMEX symbol names: `XBT_USDT` spot, `XBTUSD` /

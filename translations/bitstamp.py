@@ -40,9 +40,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
-from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -56,6 +54,8 @@ from translations.protocol import (
     Update,
 )
 from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import longest_first, split_quote
 
 # Quote currencies, longest first (USDT before USD).
 QUOTES: tuple[str, ...] = longest_first(["usdt", "usdc", "pyusd", "rlusd", "usd", "eur", "gbp", "btc", "eth", "pax"])
@@ -91,12 +91,8 @@ class BitstampScheme(SchemeDefaults):
     ping_interval: float | None = 15.0
     stale_after = 45.0
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets here")
-        if not base or not quote:
-            raise ValueError("base and quote are required")
-        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, (base + quote).lower())
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return (base + quote).lower()
 
     def from_symbol(self, pair: str) -> Instrument:
         low = pair.lower()

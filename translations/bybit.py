@@ -26,9 +26,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
-from translations.pairs import split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -44,6 +42,8 @@ from translations.protocol import (
     Truncate,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import split_quote
 from translations.timeparse import iso_seconds
 
 DEPTH = 50
@@ -99,17 +99,14 @@ class BybitScheme(SchemeDefaults):
             raise ValueError(f"{self.name} markets of categories {sorted(categories)} need separate connections")
         return f"{WS_BASE}/{categories.pop() if categories else 'linear'}"
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        b, q = base.upper(), quote.upper()
-        if market_type is MarketType.SPOT or (market_type is MarketType.PERP and q in ("USDT", "USD")):
-            symbol = f"{b}{q}"
-        elif market_type is MarketType.PERP and q == "USDC":
-            symbol = f"{b}PERP"
-        elif market_type is MarketType.PERP:
-            raise ValueError(f"{self.name} has no perpetuals quoted in {q}")
-        else:
-            raise ValueError(f"{self.name} {market_type} markets are named by expiry: use from_symbol")
-        return Instrument(symbols.normalise(b), symbols.normalise(q), market_type, symbol)
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        if market_type is MarketType.SPOT or (market_type is MarketType.PERP and quote in ("USDT", "USD")):
+            return f"{base}{quote}"
+        if market_type is MarketType.PERP and quote == "USDC":
+            return f"{base}PERP"
+        if market_type is MarketType.PERP:
+            raise ValueError(f"{self.name} has no perpetuals quoted in {quote}")
+        return super().venue_symbol(base, quote, market_type)
 
     def from_symbol(self, symbol: str, category: str | None = None) -> Instrument:
         """The instrument a Bybit symbol names. Spot and linear perpetuals share

@@ -17,7 +17,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     Desync,
     Instruction,
@@ -32,6 +31,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
 
 
@@ -60,10 +60,8 @@ class CoinbaseScheme(SchemeDefaults):
     # A heartbeat only moves the product's sequence on, which the next match checks again.
     keepalive = KeepAlive('{"type":"heartbeat",')
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets")
-        return Instrument(base.upper(), quote.upper(), MarketType.SPOT, f"{base.upper()}-{quote.upper()}")
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return f"{base}-{quote}"
 
     def from_symbol(self, product_id: str) -> Instrument:
         base, _, quote = product_id.partition("-")

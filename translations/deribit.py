@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     Desync,
@@ -44,6 +43,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 HEARTBEAT_SECONDS = 30
 
@@ -75,15 +75,13 @@ class DeribitScheme(SchemeDefaults):
 
     # --- instruments -----------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        base, quote = base.upper(), quote.upper()
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         if market_type is MarketType.PERP:
             # Inverse perpetuals are named after the coin alone; linear ones carry the quote.
-            name = f"{base}-PERPETUAL" if quote == "USD" else f"{base}_{quote}-PERPETUAL"
-            return Instrument(base, quote, MarketType.PERP, name)
+            return f"{base}-PERPETUAL" if quote == "USD" else f"{base}_{quote}-PERPETUAL"
         if market_type is MarketType.SPOT:
-            return Instrument(base, quote, MarketType.SPOT, f"{base}_{quote}")
-        raise ValueError(f"{self.name} {market_type} instruments are named by expiry: use from_symbol")
+            return f"{base}_{quote}"
+        return super().venue_symbol(base, quote, market_type)
 
     def from_symbol(self, name: str) -> Instrument:
         """BTC-PERPETUAL, BTC_USDC-PERPETUAL, BTC-24SEP21, BTC-24SEP21-8000-P, BTC_USDC."""

@@ -23,8 +23,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
-from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -39,6 +37,8 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import longest_first, split_quote
 
 # Quote currencies Gemini lists, longest first so GUSD wins over USD.
 QUOTES = longest_first(
@@ -73,15 +73,8 @@ class GeminiScheme(SchemeDefaults):
 
     # --- instruments -------------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        base, quote = base.upper(), quote.upper()
-        if market_type is MarketType.SPOT:
-            symbol = base + quote
-        elif market_type is MarketType.PERP:
-            symbol = base + quote + PERP_SUFFIX
-        else:
-            raise ValueError(f"{self.name} has no {market_type} markets")
-        return Instrument(base, quote, market_type, symbol)
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return base + quote + (PERP_SUFFIX if market_type is MarketType.PERP else "")
 
     def from_symbol(self, symbol: str) -> Instrument:
         body = symbol.upper()

@@ -29,8 +29,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
-from translations.pairs import longest_first, split_quote
 from translations.protocol import (
     Desync,
     Instruction,
@@ -45,6 +43,8 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
+from translations.symbol_pairs import longest_first, split_quote
 from translations.timeparse import iso_seconds
 
 # The venue's quote currencies, longest first so that EOSDT wins over EOS and
@@ -117,15 +117,12 @@ class HitbtcScheme(SchemeDefaults):
 
     # --- instruments -----------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        base, quote = base.upper(), quote.upper()
+    aliases = ALIASES
+
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         if quote == "USD":
             raise ValueError("HitBTC quotes Tether as USD: ask for USDT")
-        if market_type is MarketType.SPOT:
-            return Instrument(base, quote, market_type, base + quote)
-        if market_type is MarketType.PERP:
-            return Instrument(base, quote, market_type, base + quote + PERP_SUFFIX)
-        raise ValueError(f"{self.name} has no {market_type} markets")
+        return base + quote + (PERP_SUFFIX if market_type is MarketType.PERP else "")
 
     def from_symbol(self, symbol: str) -> Instrument:
         market_type = MarketType.SPOT

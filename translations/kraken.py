@@ -23,7 +23,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -42,6 +41,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 # Kraken's websocket names for assets whose normalised code differs.
 VENUE_CODES = {"BTC": "XBT", "DOGE": "XDG"}
@@ -82,12 +82,9 @@ class KrakenScheme(SchemeDefaults):
 
     # --- instruments -------------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets on this feed")
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         base, quote = symbols.normalise(base), symbols.normalise(quote)
-        pair = f"{VENUE_CODES.get(base, base)}/{VENUE_CODES.get(quote, quote)}"
-        return Instrument(base, quote, MarketType.SPOT, pair)
+        return f"{VENUE_CODES.get(base, base)}/{VENUE_CODES.get(quote, quote)}"
 
     def from_symbol(self, pair: str) -> Instrument:
         base, _, quote = pair.partition("/")

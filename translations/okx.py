@@ -28,7 +28,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -45,6 +44,7 @@ from translations.protocol import (
     Update,
     Verify,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 BOOK_CHANNEL = "books"
 TRADE_CHANNELS = ("trades", "trades-all")
@@ -84,12 +84,12 @@ class OkxScheme(SchemeDefaults):
 
     # --- instruments -------------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         base, quote = symbols.normalise(base), symbols.normalise(quote)
         if market_type is MarketType.SPOT:
-            return Instrument(base, quote, market_type, f"{base}-{quote}")
+            return f"{base}-{quote}"
         if market_type is MarketType.PERP:
-            return Instrument(base, quote, market_type, f"{base}-{quote}-SWAP")
+            return f"{base}-{quote}-SWAP"
         raise ValueError(f"{self.name} {market_type} instruments are dated: name them, e.g. BTC-USD-220527")
 
     def from_symbol(self, inst_id: str) -> Instrument:

@@ -26,7 +26,6 @@ from typing import Any
 import orjson
 
 from translations import symbols
-from translations.base import SchemeDefaults
 from translations.protocol import (
     Desync,
     Instruction,
@@ -40,6 +39,7 @@ from translations.protocol import (
     Trade,
     Update,
 )
+from translations.scheme_defaults import SchemeDefaults
 
 ALIASES = {"STR": "XLM", "BCHSV": "BSV"}
 VENUE_CODES = {v: k for k, v in ALIASES.items()}
@@ -77,12 +77,10 @@ class PoloniexScheme(SchemeDefaults):
 
     # --- instruments -----------------------------------------------------------
 
-    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
-        if market_type is not MarketType.SPOT:
-            raise ValueError(f"{self.name} has no {market_type} markets")
-        base, quote = base.upper(), quote.upper()
-        venue = f"{VENUE_CODES.get(base, base)}_{VENUE_CODES.get(quote, quote)}"
-        return Instrument(base, quote, MarketType.SPOT, venue)
+    aliases = ALIASES
+
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        return f"{VENUE_CODES.get(base, base)}_{VENUE_CODES.get(quote, quote)}"
 
     def from_symbol(self, symbol: str) -> Instrument:
         base, sep, quote = symbol.partition("_")

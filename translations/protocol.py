@@ -240,6 +240,7 @@ class Scheme(Protocol):
     raw text (see `KeepAlive`) keeps that cheaper than parsing it."""
 
     name: str  # catalogue name, upper case: "COINBASE"
+    api: str  # which of the venue's APIs ("" for its first); the market type and quote select it
     ws_url: str  # default public websocket endpoint
     rest_url: str  # default REST base URL ("" when the venue needs none)
     market_types: tuple[MarketType, ...]

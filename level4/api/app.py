@@ -19,11 +19,11 @@ from starlette.websockets import WebSocket
 from level4 import dashboard
 from level4.api import body as b
 from level4.api.auth import bearer, matches
-from level4.api.errors import ApiError, invalid
+from level4.api.http_errors import ApiError, invalid
 from level4.api.jsonresponse import json_response
 from level4.api.openapi import spec
-from level4.catalogue.errors import CatalogueError
-from level4.consolidated.pairs import parse_group
+from level4.catalogue.catalogue_errors import CatalogueError
+from level4.consolidated.pair_groups import parse_group
 from level4.metrics.service import ServiceMetrics
 from level4.stream.candles import INTERVALS, KEPT
 from level4.stream.downstream import Downstream

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.requests import Request
 
-from level4.api.errors import ApiError, invalid
+from level4.api.http_errors import ApiError, invalid
 
 MAX_BODY = 64 * 1024  # control bodies are tiny; anything larger is refused unread
 

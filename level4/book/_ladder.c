@@ -14,86 +14,18 @@
  * Stored objects are leaf values (str, int, float), which can never refer
  * back to a ladder, so the type takes no part in cyclic garbage collection;
  * that also keeps a deep book's levels out of every collection's walk.
+ *
+ * This file is the type and the module; prices are parsed by
+ * ladder_decimal.c and checksum text is written by ladder_checksum.c, over
+ * the storage declared in ladder_entry.h.
  */
-#define PY_SSIZE_T_CLEAN
-#include <Python.h>
+#include "ladder_entry.h" /* Python.h first, as the C API asks */
+
 #include <math.h>
 #include <string.h>
 
-typedef struct {
-    double rank;
-    PyObject *price;
-    PyObject *size;
-    PyObject *count; /* a tuple level's third item, its order count; else NULL */
-    PyObject *digits; /* its checksum digits (price's then size's) once asked for; else NULL */
-} Entry;
-
-typedef struct {
-    PyObject_HEAD
-    Entry *items;
-    Py_ssize_t len;
-    Py_ssize_t cap;
-    double sign;
-} Ladder;
-
-static PyTypeObject LadderType;
-
-/* --- parsing ------------------------------------------------------------ */
-
-static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
-                               1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
-
-/* Plain decimals ("-123.4500"): exact when the digits fit in 53 bits and
- * there are at most 22 after the point, since both operands of the
- * division are then exact doubles and IEEE division rounds correctly. This
- * is the value float() gives. Anything else returns 0 for the slow path. */
-static int fast_decimal(const char *s, Py_ssize_t n, double *out) {
-    Py_ssize_t i = 0;
-    int negative = 0;
-    if (n > 0 && s[0] == '-') {
-        negative = 1;
-        i = 1;
-    }
-    unsigned long long mantissa = 0;
-    int digits = 0, fraction = -1, seen = 0;
-    for (; i < n; i++) {
-        char c = s[i];
-        if (c >= '0' && c <= '9') {
-            seen = 1;
-            if (mantissa == 0 && c == '0') {
-                /* leading zeros add no significant digits */
-            } else if (++digits > 19) {
-                return 0;
-            }
-            mantissa = mantissa * 10 + (unsigned long long)(c - '0');
-            if (fraction >= 0) fraction++;
-        } else if (c == '.' && fraction < 0) {
-            fraction = 0;
-        } else {
-            return 0;
-        }
-    }
-    if (!seen || mantissa > (1ULL << 53) || fraction > 22) return 0;
-    double value = (double)mantissa;
-    if (fraction > 0) value /= POW10[fraction];
-    *out = negative ? -value : value;
-    return 1;
-}
-
-/* float(obj), with a fast path for ASCII decimal strings and floats. */
-static int to_double(PyObject *obj, double *out) {
-    if (PyUnicode_CheckExact(obj) && PyUnicode_IS_COMPACT_ASCII(obj)) {
-        if (fast_decimal((const char *)PyUnicode_DATA(obj), PyUnicode_GET_LENGTH(obj), out)) return 0;
-    } else if (PyFloat_CheckExact(obj)) {
-        *out = PyFloat_AS_DOUBLE(obj);
-        return 0;
-    }
-    PyObject *f = PyNumber_Float(obj);
-    if (f == NULL) return -1;
-    *out = PyFloat_AS_DOUBLE(f);
-    Py_DECREF(f);
-    return 0;
-}
+#include "ladder_checksum.h"
+#include "ladder_decimal.h"
 
 /* A level as the scheme passed it: a venue's own list [price, size, ...]
  * (whatever follows the size is the venue's) or a tuple (price, size[,
@@ -141,7 +73,7 @@ static int parse_level(Ladder *self, PyObject *level, Parsed *out) {
         return -1;
     }
     double price, size;
-    if (to_double(out->price, &price) < 0 || to_double(out->size, &size) < 0) return -1;
+    if (l4_to_double(out->price, &price) < 0 || l4_to_double(out->size, &size) < 0) return -1;
     /* a NaN would break the array's order; no venue quotes an infinite or negative size */
     if (!isfinite(price) || !isfinite(size) || size < 0.0) {
         PyErr_Format(PyExc_ValueError, "not a price and a size: %R", level);
@@ -430,7 +362,7 @@ static PySequenceMethods Ladder_as_sequence = {
     .sq_length = (lenfunc)Ladder_len,
 };
 
-static PyTypeObject LadderType = {
+PyTypeObject L4_LadderType = {
     PyVarObject_HEAD_INIT(NULL, 0).tp_name = "level4.book._ladder.Ladder",
     .tp_doc = PyDoc_STR("One side of a book: levels sorted by rank, best last."),
     .tp_basicsize = sizeof(Ladder),
@@ -442,128 +374,8 @@ static PyTypeObject LadderType = {
     .tp_as_sequence = &Ladder_as_sequence,
 };
 
-/* --- checksum text ---------------------------------------------------------- */
-
-typedef struct {
-    char *data;
-    Py_ssize_t len, cap;
-    int levels; /* written so far: every one after the first is preceded by sep */
-    char stack[4096];
-} Buffer;
-
-static int buffer_reserve(Buffer *b, Py_ssize_t n) {
-    if (b->len + n <= b->cap) return 0;
-    Py_ssize_t cap = b->cap * 2;
-    while (cap < b->len + n) cap *= 2;
-    char *data = b->data == b->stack ? PyMem_Malloc((size_t)cap) : PyMem_Realloc(b->data, (size_t)cap);
-    if (data == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    if (b->data == b->stack) memcpy(data, b->stack, (size_t)b->len);
-    b->data = data;
-    b->cap = cap;
-    return 0;
-}
-
-static int buffer_put(Buffer *b, const char *s, Py_ssize_t n) {
-    if (buffer_reserve(b, n) < 0) return -1;
-    memcpy(b->data + b->len, s, (size_t)n);
-    b->len += n;
-    return 0;
-}
-
-/* A number's text as stored; `digits` keeps only its digits without leading
- * zeros ("0.0500" -> "500"). */
-static int put_number(Buffer *b, PyObject *obj, int digits) {
-    PyObject *text = NULL;
-    const char *s;
-    Py_ssize_t n;
-    if (PyUnicode_CheckExact(obj) && PyUnicode_IS_COMPACT_ASCII(obj)) {
-        s = (const char *)PyUnicode_DATA(obj);
-        n = PyUnicode_GET_LENGTH(obj);
-    } else {
-        text = PyObject_Str(obj);
-        if (text == NULL) return -1;
-        s = PyUnicode_AsUTF8AndSize(text, &n);
-        if (s == NULL) {
-            Py_DECREF(text);
-            return -1;
-        }
-    }
-    int rc = 0;
-    if (!digits) {
-        rc = buffer_put(b, s, n);
-    } else if (buffer_reserve(b, n) < 0) {
-        rc = -1;
-    } else {
-        char *out = b->data + b->len;
-        Py_ssize_t k = 0;
-        for (Py_ssize_t i = 0; i < n; i++) {
-            if (s[i] == '.' || (k == 0 && s[i] == '0')) continue;
-            out[k++] = s[i];
-        }
-        b->len += k;
-    }
-    Py_XDECREF(text);
-    return rc;
-}
-
-static int put_level(Buffer *b, Entry *e, const char *sep, Py_ssize_t sep_len, int digits) {
-    if (digits && sep_len == 0) {
-        /* Kraken's form, the same few levels on top after every update: each
-         * level's digits are worked out once and kept beside it */
-        b->levels++;
-        if (e->digits == NULL) {
-            Py_ssize_t start = b->len;
-            if (put_number(b, e->price, 1) < 0 || put_number(b, e->size, 1) < 0) return -1;
-            e->digits = PyBytes_FromStringAndSize(b->data + start, b->len - start);
-            return e->digits == NULL ? -1 : 0;
-        }
-        return buffer_put(b, PyBytes_AS_STRING(e->digits), PyBytes_GET_SIZE(e->digits));
-    }
-    if (b->levels++ > 0 && buffer_put(b, sep, sep_len) < 0) return -1;
-    if (put_number(b, e->price, digits) < 0) return -1;
-    if (buffer_put(b, sep, sep_len) < 0) return -1;
-    return put_number(b, e->size, digits);
-}
-
-static PyObject *checksum_text(PyObject *Py_UNUSED(module), PyObject *args, PyObject *kwds) {
-    static char *kwlist[] = {"first", "second", "depth", "interleave", "sep", "digits", NULL};
-    PyObject *first, *second;
-    Py_ssize_t depth;
-    int interleave = 0, digits = 0;
-    const char *sep = "";
-    Py_ssize_t sep_len = 0;
-    if (!PyArg_ParseTupleAndKeywords(args, kwds, "O!O!n|ps#p", kwlist, &LadderType, &first, &LadderType, &second,
-                                     &depth, &interleave, &sep, &sep_len, &digits))
-        return NULL;
-    Ladder *a = (Ladder *)first, *z = (Ladder *)second;
-    Py_ssize_t na = depth < a->len ? depth : a->len, nz = depth < z->len ? depth : z->len;
-    if (na < 0) na = 0;
-    if (nz < 0) nz = 0;
-    Buffer b;
-    b.data = b.stack;
-    b.len = 0;
-    b.levels = 0;
-    b.cap = sizeof(b.stack);
-    int rc = 0;
-    if (interleave) {
-        for (Py_ssize_t i = 0; rc == 0 && i < (na > nz ? na : nz); i++) {
-            if (i < na) rc = put_level(&b, &a->items[a->len - 1 - i], sep, sep_len, digits);
-            if (rc == 0 && i < nz) rc = put_level(&b, &z->items[z->len - 1 - i], sep, sep_len, digits);
-        }
-    } else {
-        for (Py_ssize_t i = 0; rc == 0 && i < na; i++) rc = put_level(&b, &a->items[a->len - 1 - i], sep, sep_len, digits);
-        for (Py_ssize_t i = 0; rc == 0 && i < nz; i++) rc = put_level(&b, &z->items[z->len - 1 - i], sep, sep_len, digits);
-    }
-    PyObject *out = rc == 0 ? PyBytes_FromStringAndSize(b.data, b.len) : NULL;
-    if (b.data != b.stack) PyMem_Free(b.data);
-    return out;
-}
-
 static PyMethodDef module_methods[] = {
-    {"checksum_text", (PyCFunction)(void (*)(void))checksum_text, METH_VARARGS | METH_KEYWORDS,
+    {"checksum_text", (PyCFunction)(void (*)(void))l4_checksum_text, METH_VARARGS | METH_KEYWORDS,
      "The text a venue's book checksum is computed over (see pyladder.checksum_text)."},
     {NULL, NULL, 0, NULL},
 };
@@ -577,10 +389,10 @@ static struct PyModuleDef ladder_module = {
 };
 
 PyMODINIT_FUNC PyInit__ladder(void) {
-    if (PyType_Ready(&LadderType) < 0) return NULL;
+    if (PyType_Ready(&L4_LadderType) < 0) return NULL;
     PyObject *m = PyModule_Create(&ladder_module);
     if (m == NULL) return NULL;
-    if (PyModule_AddObjectRef(m, "Ladder", (PyObject *)&LadderType) < 0) {
+    if (PyModule_AddObjectRef(m, "Ladder", (PyObject *)&L4_LadderType) < 0) {
         Py_DECREF(m);
         return NULL;
     }

@@ -4,8 +4,8 @@ the schema is kept by Alembic migrations (`upgrade`)."""
 
 from __future__ import annotations
 
-from level4.catalogue.config import default_url, mask_url
-from level4.catalogue.errors import CatalogueError, Duplicate, Invalid, NotFound, Unavailable
+from level4.catalogue.catalogue_errors import CatalogueError, Duplicate, Invalid, NotFound, Unavailable
+from level4.catalogue.catalogue_url import default_url, mask_url
 from level4.catalogue.migrate import upgrade
 from level4.catalogue.repo import Catalogue, market_tag
 

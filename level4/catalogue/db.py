@@ -8,8 +8,8 @@ from sqlalchemy import create_engine, event
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.engine import Engine, make_url
 
-from level4.catalogue.config import mask_url, scrub
-from level4.catalogue.errors import CatalogueError, Invalid, Unavailable
+from level4.catalogue.catalogue_errors import CatalogueError, Invalid, Unavailable
+from level4.catalogue.catalogue_url import mask_url, scrub
 
 # libpq waits for ever on an unanswered SYN; a catalogue call should fail fast instead.
 POSTGRES_CONNECT_TIMEOUT = 5

@@ -18,9 +18,9 @@ from sqlalchemy import text
 from sqlalchemy.pool import NullPool
 
 import migrations
-from level4.catalogue.config import mask_url
+from level4.catalogue.catalogue_errors import CatalogueError
+from level4.catalogue.catalogue_url import mask_url
 from level4.catalogue.db import make_engine, translate
-from level4.catalogue.errors import CatalogueError
 
 log = structlog.get_logger(__name__)
 

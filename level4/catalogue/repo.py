@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import translations
 from level4.catalogue import models
-from level4.catalogue.config import default_url, mask_endpoint, mask_url
+from level4.catalogue.catalogue_errors import CatalogueError, Duplicate, Invalid, NotFound
+from level4.catalogue.catalogue_url import default_url, mask_endpoint, mask_url
 from level4.catalogue.db import make_engine, translate
-from level4.catalogue.errors import CatalogueError, Duplicate, Invalid, NotFound
 from level4.catalogue.models import Exchange, Market, Symbol
 
 log = structlog.get_logger(__name__)
@@ -315,7 +315,7 @@ def _instrument(value: object, kind: str) -> str:
 
 def _check_venue_type(venue: str, kind: str) -> None:
     try:
-        offered = [str(t) for t in translations.scheme_for(venue).market_types]
+        offered = [str(t) for t in translations.market_types_of(venue)]
     except ImportError:
         return  # the venue's scheme is not written yet: nothing to check against
     except translations.UnknownVenue as e:  # stored before its venue was dropped from level4

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from level4.consolidated.merge import crossings, merge_side
-from level4.consolidated.pairs import Group, Pair, pair_of_tag
+from level4.consolidated.pair_groups import Group, Pair, pair_of_tag
 
 Sink = Callable[[dict[str, Any]], None]
 GONE = {"started", "stopped", "failed"}  # the market holds no book

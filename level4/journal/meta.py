@@ -8,7 +8,7 @@ from level4.market.context import MarketContext
 from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
-from level4.market.status import StatusBoard
+from level4.market.status_board import StatusBoard
 from translations import scheme_for
 from translations.protocol import Instrument, MarketType, Scheme
 
@@ -27,6 +27,7 @@ def market_meta(
         "id": int(market["id"]),
         "tag": str(market["tag"]),
         "scheme": scheme.name,
+        "api": scheme.api,
         "market": dict(market),
         "instrument": {"base": i.base, "quote": i.quote, "market_type": str(i.market_type), "symbol": i.symbol},
         "ws_url": ws_url,
@@ -40,7 +41,7 @@ def context_from(
     i = meta["instrument"]
     return MarketContext(
         market=meta["market"],
-        scheme=scheme_for(meta["scheme"]),
+        scheme=scheme_for(meta["scheme"], meta.get("api", "")),
         instrument=Instrument(i["base"], i["quote"], MarketType(i["market_type"]), i["symbol"]),
         registry=registry,
         board=board,

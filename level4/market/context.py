@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 
 from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
+from level4.market.recorder import FeedRecorder
 from level4.market.registry import Registry
-from level4.market.status import StatusBoard
+from level4.market.status_board import StatusBoard
 from translations.protocol import Instrument, Scheme
-
-if TYPE_CHECKING:
-    from level4.journal.writer import MarketRecorder
 
 
 @dataclass
@@ -29,7 +27,7 @@ class MarketContext:
     rest_url: str
     log: Any = field(default=None)
     publisher: MarketPublisher | None = None  # kept by the caller across runs of the market
-    journal: MarketRecorder | None = None  # records what the connection hands the mediator
+    journal: FeedRecorder | None = None  # records what the connection hands the mediator
 
     def __post_init__(self) -> None:
         if self.log is None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from level4.feed.bookkeeper import Report
 from level4.feed.events import MarketEvent
-from level4.net.feed import Batch
+from level4.net.venue_connection import Batch
 from translations.protocol import Instruction, Level, RestAnswer
 
 

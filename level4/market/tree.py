@@ -18,10 +18,10 @@ from typing import Any
 import pykka
 
 from level4.market.context import MarketContext
-from level4.market.exchange import ExchangeActor
-from level4.market.mediator import MediatorActor
-from level4.market.orderbook import OrderBookActor
-from level4.market.websocket import WebsocketActor
+from level4.market.exchange_actor import ExchangeActor
+from level4.market.mediator_actor import MediatorActor
+from level4.market.orderbook_actor import OrderBookActor
+from level4.market.websocket_actor import WebsocketActor
 from level4.supervision.supervisor import ChildEventCallback, ChildSpec, Restart, Strategy, Supervisor
 
 

@@ -13,7 +13,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 from level4.market.publisher import MarketPublisher
-from level4.market.status import Status, StatusBoard
+from level4.market.status_board import Status, StatusBoard
 from level4.metrics.latency import LatencyRecorder, combined, cumulative
 
 MARKET_LABELS = ["market_id", "market", "exchange"]

@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, PlatformCollector, ProcessColle
 from prometheus_client.exposition import choose_encoder
 
 from level4.market.publisher import MarketPublisher
-from level4.market.status import StatusBoard
+from level4.market.status_board import StatusBoard
 from level4.metrics.collector import ServiceCollector
 
 # A scrape of 500 markets takes a tenth of a second or more: scrapers and open dashboards

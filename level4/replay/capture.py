@@ -110,3 +110,14 @@ def companions(ws_path: str | Path) -> list[Path]:
     p = Path(ws_path)
     venue = p.name.split(".", 1)[0]
     return sorted(p.parent.glob(f"{venue}.http.*"))
+
+
+def host_of(paths: list[Path]) -> str:
+    """The host the session spoke to: of the first connection or REST answer recorded
+    ("" when none is), which tells a venue's APIs apart."""
+    for path in paths:
+        for rec in read(path):
+            url = getattr(rec, "url", "")
+            if url:
+                return urlsplit(url).hostname or ""
+    return ""

@@ -30,6 +30,7 @@ class Summary:
     trades: int = 0
     resyncs: int = 0
     malformed: int = 0
+    ignored: int = 0  # frames that asked nothing: acknowledgements, heartbeats, channels the book does not use
     checksums_verified: int = 0
     checksum_failures: int = 0
     reconnects_requested: int = 0
@@ -189,6 +190,7 @@ def replay(
         summary.trades += rp.translator.trades
         summary.resyncs += rp.translator.resyncs
         summary.malformed += rp.translator.malformed
+        summary.ignored += rp.translator.ignored
         summary.checksums_verified += rp.keeper.checksums_verified
         summary.checksum_failures += rp.keeper.checksum_failures
         summary.reconnects_requested += rp.reconnects_requested

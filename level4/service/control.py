@@ -12,8 +12,8 @@ from typing import Any
 
 import pykka
 
-from level4.catalogue.errors import CatalogueError, Unavailable
-from level4.market.status import Status, StatusBoard
+from level4.catalogue.catalogue_errors import CatalogueError, Unavailable
+from level4.market.status_board import Status, StatusBoard
 from level4.service.markets import MarketControl
 
 

@@ -15,11 +15,11 @@ from level4.market.hub import EventHub
 from level4.market.messages import BookQuery
 from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
-from level4.market.status import Status, StatusBoard
+from level4.market.status_board import Status, StatusBoard
 from level4.market.tree import child_name, market_spec
 from level4.supervision.supervised import describe_reason
 from level4.supervision.supervisor import ChildEvent
-from translations import scheme_for
+from translations import scheme_for_instrument, scheme_for_market
 from translations.protocol import Instrument, MarketType, Scheme
 
 if TYPE_CHECKING:
@@ -28,13 +28,20 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 
-def instrument_for(market: dict[str, Any]) -> Instrument:
+def scheme_and_instrument(market: dict[str, Any]) -> tuple[Scheme, Instrument]:
+    """The venue API that lists the market, and the market's instrument there."""
     market_type = MarketType(market["market_type"])
+    base, quote = market["base_symbol"], market["quote_symbol"]
     if market.get("instrument"):
         # Dated futures and options: the expiry (and strike) cannot be derived from the
         # pair, so the catalogue names the venue's instrument itself.
-        return Instrument(market["base_symbol"], market["quote_symbol"], market_type, market["instrument"])
-    return scheme_for(market["exchange"]).instrument(market["base_symbol"], market["quote_symbol"], market_type)
+        scheme = scheme_for_instrument(market["exchange"], market_type, quote, market["instrument"])
+        return scheme, Instrument(base, quote, market_type, market["instrument"])
+    return scheme_for_market(market["exchange"], base, quote, market_type)
+
+
+def instrument_for(market: dict[str, Any]) -> Instrument:
+    return scheme_and_instrument(market)[1]
 
 
 def endpoint_for(scheme: Scheme, instrument: Instrument) -> str:
@@ -74,8 +81,7 @@ class MarketControl:
             return
         # A failed tree is gone already; a leftover entry for it must not block a new start.
         self._supervisor().terminate_child(name).get(timeout=self.timeout)
-        scheme = scheme_for(market["exchange"])
-        instrument = instrument_for(market)
+        scheme, instrument = scheme_and_instrument(market)
         publisher = self.publishers.get(market_id)
         if publisher is None:
             publisher = self.publishers[market_id] = MarketPublisher(market_id, str(market["tag"]), self.hub)

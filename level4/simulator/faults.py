@@ -34,30 +34,37 @@ FAULTS = (
 )
 
 # Venues grouped by how a client can tell its book went wrong.
+# A venue's other APIs are named VENUE/api (Kraken's futures API numbers its messages,
+# where its spot API checksums books).
 FAMILIES: dict[str, tuple[str, ...]] = {
-    "sequence": ("BYBIT", "DERIBIT", "HITBTC", "POLONIEX"),  # numbered diffs chained to the last
+    "sequence": ("BYBIT", "DERIBIT", "HITBTC", "POLONIEX", "KRAKEN/futures"),  # numbered diffs chained to the last
     "checksum": ("KRAKEN", "BITFINEX", "OKX"),  # checksums of the book after changes
-    "rest": ("BINANCE", "BITSTAMP"),  # diffs joined to REST snapshots
+    "rest": ("BINANCE", "BITSTAMP", "BINANCE/usdm", "BINANCE/coinm"),  # diffs joined to REST snapshots
     "none": ("COINBASE", "GEMINI", "BITFLYER", "BITMEX"),  # plain level changes
 }
 
 _EVERYWHERE = frozenset({"disconnect", "stall", "garbage", "upgrade", "duplicate", "slowsub"})
 # Kraken checksums only the best ten of the levels it shows: a change lost
 # further down would go unnoticed until it surfaced, so it gets no drop.
-_NUMBERED = frozenset(FAMILIES["sequence"] + ("BITFINEX", "OKX", "BINANCE"))
+_NUMBERED = frozenset(FAMILIES["sequence"] + ("BITFINEX", "OKX", "BINANCE", "BINANCE/usdm", "BINANCE/coinm"))
 _ORDERED = _NUMBERED | {"BITSTAMP"}  # microtimestamps show order, though not a gap
+
+
+def _key(venue: str) -> str:
+    name, sep, api = venue.partition("/")
+    return f"{name.upper()}{sep}{api}"
 
 
 def family_of(venue: str) -> str:
     for family, venues in FAMILIES.items():
-        if venue.upper() in venues:
+        if _key(venue) in venues:
             return family
     raise KeyError(f"no fault family for {venue!r}")
 
 
 def supported(venue: str) -> frozenset[str]:
-    """The faults a client of this venue can notice."""
-    venue = venue.upper()
+    """The faults a client of this venue (or VENUE/api) can notice."""
+    venue = _key(venue)
     out = set(_EVERYWHERE)
     if venue in _NUMBERED:
         out.add("drop")
@@ -122,7 +129,7 @@ class Faults:
         seed: int = 1,
         corrupt_checksum: Corrupter | None = None,
     ) -> None:
-        self.venue = venue.upper()
+        self.venue = _key(venue)
         self.supported = supported(self.venue)
         self.rates: dict[str, float] = dict.fromkeys(FAULTS, 0.0)
         self.injected: Counter[str] = Counter()

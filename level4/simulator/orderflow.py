@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from level4.simulator.dialects.base import SimMarket, SimTrade
+from level4.simulator.dialects.dialect_base import SimMarket, SimTrade
 
 
 @dataclass(slots=True)

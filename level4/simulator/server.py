@@ -1,7 +1,7 @@
 """The venue simulator: one port serving a venue's websocket dialect, its
 REST snapshots where it has them, and the reference books.
 
-    GET /reference?symbol=BTC-USD   the reference book, shaped like level4's book endpoint
+    GET /reference?symbol=BTC-USD[&depth=N]   the reference book, shaped like level4's book endpoint
     GET /control/pause | /control/resume   freeze or restart the order flow (for exact comparisons)
     GET /control/faults[?drop=0.01&stall=0&clear=1]   fault rates and counts; set some, or clear all first
     anything else                   the dialect's REST answer, or 404
@@ -26,10 +26,10 @@ from websockets.http11 import Request, Response
 
 from level4.book.orderbook import OrderBook
 from level4.simulator.dialects import dialect_for
-from level4.simulator.dialects.base import ClientSession, Dialect, SimMarket
+from level4.simulator.dialects.dialect_base import ClientSession, Dialect, SimMarket
 from level4.simulator.faults import Faults, Link, Signal, parse
 from level4.simulator.orderflow import OrderFlow
-from translations import scheme_for
+from translations import scheme_for, scheme_for_market
 from translations.protocol import Instrument, MarketType
 
 log = structlog.get_logger(__name__)
@@ -62,10 +62,15 @@ class VenueSimulator:
         faults: dict[str, float] | None = None,
     ) -> None:
         self.venue = venue.upper()
-        self.dialect: Dialect = dialect_for(self.venue)
-        self.faults = Faults(self.venue, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
-        scheme = scheme_for(self.venue)
-        mtype = market_type or scheme.market_types[0]
+        self.dialect: Dialect = dialect_for(self.venue)  # refuses a venue the simulator does not speak
+        mtype = market_type or scheme_for(self.venue).market_types[0]
+        # The venue's API that lists these markets (Binance's futures, Kraken's) speaks its own dialect.
+        first = symbols[0].partition("-") if symbols else ("", "", "")
+        scheme = scheme_for_market(self.venue, first[0], first[2], mtype)[0] if first[2] else scheme_for(self.venue)
+        if scheme.api:
+            self.dialect = dialect_for(self.venue, scheme.api)
+        key = f"{self.venue}/{scheme.api}" if scheme.api else self.venue
+        self.faults = Faults(key, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
         self.host, self.port, self.rate = host, port, rate
         self.markets: dict[str, SimMarket] = {}
         self.by_pair: dict[str, SimMarket] = {}
@@ -119,12 +124,12 @@ class VenueSimulator:
 
     # --- HTTP --------------------------------------------------------------------
 
-    def reference(self, symbol: str) -> dict[str, Any] | None:
+    def reference(self, symbol: str, depth: int | None = None) -> dict[str, Any] | None:
         market = self.markets.get(symbol) or self.by_pair.get(symbol.upper())
         if market is None:
             return None
         body: dict[str, Any] = {"market": market.instrument.tag(self.venue)}
-        body.update(market.book.as_dict())
+        body.update(market.book.as_dict(depth))
         body["update_id"] = market.update_id
         return body
 
@@ -149,7 +154,10 @@ class VenueSimulator:
         parts = urlsplit(request.path)
         query = dict(parse_qsl(parts.query))
         if parts.path == "/reference":
-            body = self.reference(query.get("symbol", ""))
+            depth = query.get("depth", "")
+            if depth and not (depth.isdigit() and int(depth) > 0):
+                return json_response(422, {"error": "invalid", "detail": "depth must be a positive integer"})
+            body = self.reference(query.get("symbol", ""), int(depth) if depth else None)
             if body is None:
                 return json_response(404, {"error": "not_found", "detail": f"no market {query.get('symbol')!r}"})
             return json_response(200, body)

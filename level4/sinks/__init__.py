@@ -17,8 +17,8 @@ from level4.sinks.jetstream import JetStreamTransport
 from level4.sinks.outbox import Outbox
 from level4.sinks.redis_streams import RedisStreamsTransport
 from level4.sinks.runner import Transport
+from level4.sinks.sink_status import SinkState, SinkStatus
 from level4.sinks.spec import SinkConfigError, SinkSpec, parse_sinks
-from level4.sinks.status import SinkState, SinkStatus
 from level4.supervision.supervisor import ChildSpec
 
 __all__ = ["SinkConfigError", "SinkSpec", "SinkState", "SinkStatus", "Sinks", "parse_sinks"]

@@ -19,8 +19,8 @@ import pykka
 import structlog
 
 from level4.sinks.runner import SinkRunner, Transport
+from level4.sinks.sink_status import SinkState
 from level4.sinks.spec import SinkSpec
-from level4.sinks.status import SinkState
 from level4.supervision.supervised import SupervisedActor, describe_reason
 
 log = structlog.get_logger(__name__)

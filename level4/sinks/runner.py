@@ -18,7 +18,7 @@ import structlog
 
 from level4.net.backoff import Backoff
 from level4.sinks.outbox import Outbox
-from level4.sinks.status import SinkState, SinkStatus
+from level4.sinks.sink_status import SinkState, SinkStatus
 from level4.supervision.supervised import describe_reason
 
 log = structlog.get_logger(__name__)

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from level4.catalogue.config import mask_endpoint
+from level4.catalogue.catalogue_url import mask_endpoint
 
 KINDS = {"nats": "nats", "redis": "redis", "rediss": "redis"}
 COMMON = {"name", "queue", "retry_max", "flush"}

@@ -10,15 +10,15 @@ from collections.abc import Iterable
 from typing import Any, Protocol
 
 from level4.consolidated.merge import consolidate
-from level4.consolidated.pairs import Group, pair_of_market, parse_group
+from level4.consolidated.pair_groups import Group, pair_of_market, parse_group
 from level4.consolidated.tops import ConsolidatedTops
 from level4.market.hub import EventHub
 from level4.market.messages import BookState, Deliver, SnapshotRequest
 from level4.market.publisher import MarketPublisher, no_book
 from level4.market.registry import Registry
-from level4.market.status import StatusBoard
+from level4.market.status_board import StatusBoard
 from level4.stream.client import StreamClient
-from level4.stream.protocol import StreamError, is_tag
+from level4.stream.stream_requests import StreamError, is_tag
 from level4.stream.tape import MarketTape
 
 DEFAULT_QUEUE = 10_000

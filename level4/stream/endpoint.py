@@ -18,11 +18,11 @@ import structlog
 from starlette.concurrency import run_in_threadpool
 from starlette.websockets import WebSocket
 
-from level4.catalogue.errors import CatalogueError
-from level4.consolidated.pairs import Group
+from level4.catalogue.catalogue_errors import CatalogueError
+from level4.consolidated.pair_groups import Group
 from level4.stream.client import StreamClient
 from level4.stream.downstream import Downstream
-from level4.stream.protocol import MARKET_CHANNELS, Request, StreamError, parse, request_id
+from level4.stream.stream_requests import MARKET_CHANNELS, Request, StreamError, parse, request_id
 
 log = structlog.get_logger(__name__)
 

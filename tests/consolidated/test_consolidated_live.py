@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from tests.stream.consumer import Consumer
-from tests.stream.markets import add_market, same_levels
+from tests.stream.stream_markets import add_market, same_levels
 from tests.stream.test_stream_books import stream_url
 from tests.support import SimulatorThread, running_service, wait_for
 

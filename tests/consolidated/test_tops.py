@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from level4.consolidated.pairs import pair_of_tag, parse_group
+from level4.consolidated.pair_groups import pair_of_tag, parse_group
 from level4.consolidated.tops import ConsolidatedTops
 
 

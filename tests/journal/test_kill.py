@@ -32,7 +32,7 @@ WRITER = textwrap.dedent(
 
     from level4.journal.options import JournalOptions
     from level4.journal.writer import Journal
-    from tests.journal.helpers import coinbase_meta, snapshot, update
+    from tests.journal.journal_helpers import coinbase_meta, snapshot, update
 
     real_write = os.write
     calls = 0

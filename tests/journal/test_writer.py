@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from level4.journal.format import Begin, End, FileReport, Frames, Gap, Header, Opened, journal_files, read_file
+from level4.journal.journal_replay import replay_journal
 from level4.journal.options import JournalOptions
-from level4.journal.replay import replay_journal
 from level4.journal.writer import Journal, JournalUnavailable
-from tests.journal.helpers import TAG, coinbase_meta, snapshot, update
+from tests.journal.journal_helpers import TAG, coinbase_meta, snapshot, update
 from tests.support import wait_for
 
 ACTORS = {"exchange": "urn:e1", "mediator": "urn:m1", "orderbook": "urn:o1"}

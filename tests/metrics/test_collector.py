@@ -7,7 +7,7 @@ from typing import Any
 
 from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
-from level4.market.status import Status, StatusBoard
+from level4.market.status_board import Status, StatusBoard
 from level4.metrics.latency import BOUNDS, LatencyRecorder
 from level4.metrics.service import ServiceMetrics
 from tests.metrics.samples import Samples, parse

@@ -15,7 +15,7 @@ import pytest
 from tests.metrics.samples import Samples, parse
 from tests.sinks.servers import free_port
 from tests.stream.consumer import Consumer
-from tests.stream.markets import add_market
+from tests.stream.stream_markets import add_market
 from tests.stream.test_stream_books import stream_url
 from tests.support import SimulatorThread, running_service, wait_for
 

@@ -15,9 +15,9 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
 
-from level4.net import feed as feed_module
+from level4.net import venue_connection as feed_module
 from level4.net.backoff import Backoff
-from level4.net.feed import Batch, FeedCallbacks, FeedConnection
+from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection
 from translations.protocol import KeepAlive
 
 pytestmark = pytest.mark.slow

@@ -15,6 +15,7 @@ def test_summary_as_dict_names_every_count() -> None:
         "trades": 0,
         "resyncs": 0,
         "malformed": 0,
+        "ignored": 0,
         "checksums_verified": 2,
         "checksum_failures": 0,
         "reconnects_requested": 0,

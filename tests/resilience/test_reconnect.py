@@ -20,7 +20,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from level4.net.backoff import Backoff
-from level4.net.feed import FeedCallbacks, FeedConnection
+from level4.net.venue_connection import FeedCallbacks, FeedConnection
 from level4.simulator.server import json_response
 from tests.resilience.venues import FaultyVenue, fast_feeds
 from tests.support import running_service, wait_for

@@ -12,7 +12,7 @@ import httpx
 import orjson
 import pytest
 
-from level4.simulator import cli
+from level4.simulator import simulator_cli
 from level4.simulator.dialects import dialect_for
 from level4.simulator.faults import FAMILIES, FAULTS, Faults, Link, Signal, family_of, parse, supported
 from tests.support import SimulatorThread, wait_for
@@ -171,7 +171,7 @@ def test_the_command_refuses_faults_a_venue_cannot_have(capsys: pytest.CaptureFi
         market_type=None,
         faults="drop=0.1",
     )
-    assert cli.run(args) == 2
+    assert simulator_cli.run(args) == 2
     assert "GEMINI cannot have drop faults" in capsys.readouterr().err
 
 

@@ -14,10 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
-import level4.net.feed
+import level4.net.venue_connection
 import level4.simulator.faults
 import translations
-from level4.market.status import MarketState
+from level4.market.status_board import MarketState
 from level4.service.root import Service
 from tests.simulator.test_end_to_end_venues import VENUES
 
@@ -50,9 +50,9 @@ def fast_feeds() -> Iterator[None]:
             mp.setattr(scheme, "stale_after", STALE_AFTER)
             if scheme.ping_interval:
                 mp.setattr(scheme, "ping_interval", STALE_AFTER / 4)
-        mp.setattr(level4.net.feed, "RECONNECT_BASE", 0.05)
-        mp.setattr(level4.net.feed, "RECONNECT_CAP", 0.5)
-        mp.setattr(level4.net.feed, "REST_TIMEOUT", 1.0)
+        mp.setattr(level4.net.venue_connection, "RECONNECT_BASE", 0.05)
+        mp.setattr(level4.net.venue_connection, "RECONNECT_CAP", 0.5)
+        mp.setattr(level4.net.venue_connection, "REST_TIMEOUT", 1.0)
         mp.setattr(level4.simulator.faults, "SLOW_SUBSCRIBE", STALE_AFTER * 0.5)
         mp.setattr(level4.simulator.faults, "REST_HANG", 3.0)
         yield

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.binance import dialect
-from tests.simulator.harness import NOW, DialectClient, PairSpec, make_markets
+from level4.simulator.dialects.binance_dialect import dialect
+from level4.simulator.dialects.dialect_base import ClientSession
+from tests.simulator.simulator_harness import NOW, DialectClient, PairSpec, make_markets
 from translations.binance import scheme
 
 PAIRS: list[PairSpec] = ["BTC-USDT", scheme.from_symbol("ETHBTC")]

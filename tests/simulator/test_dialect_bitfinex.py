@@ -10,9 +10,9 @@ from typing import Any
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.bitfinex import dialect
-from tests.simulator.harness import NOW, DialectClient, Pair, SimVenue, make_markets
+from level4.simulator.dialects.bitfinex_dialect import dialect
+from level4.simulator.dialects.dialect_base import ClientSession
+from tests.simulator.simulator_harness import NOW, DialectClient, Pair, SimVenue, make_markets
 from translations.bitfinex import scheme
 
 # Prices of a few hundred satoshi: JavaScript writes them as 4.5e-7 in the checksum.

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession, SimMarket
-from level4.simulator.dialects.bitflyer import dialect
-from tests.simulator.harness import NOW, DialectClient, Tamper, make_markets
+from level4.simulator.dialects.bitflyer_dialect import dialect
+from level4.simulator.dialects.dialect_base import ClientSession, SimMarket
+from tests.simulator.simulator_harness import NOW, DialectClient, Tamper, make_markets
 from translations.bitflyer import scheme
 from translations.protocol import MarketType
 

@@ -9,8 +9,8 @@ from decimal import Decimal
 
 import orjson
 
-from level4.simulator.dialects.bitmex import dialect, number
-from tests.simulator.harness import DialectClient, make_markets
+from level4.simulator.dialects.bitmex_dialect import dialect, number
+from tests.simulator.simulator_harness import DialectClient, make_markets
 from translations.bitmex import scheme
 from translations.protocol import Instruction, MarketType
 

@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.bitstamp import dialect
-from tests.simulator.harness import NOW, DialectClient, PairSpec, Tamper, drive, make_markets
+from level4.simulator.dialects.bitstamp_dialect import dialect
+from level4.simulator.dialects.dialect_base import ClientSession
+from tests.simulator.simulator_harness import NOW, DialectClient, PairSpec, Tamper, drive, make_markets
 from translations.bitstamp import scheme
 
 PAIRS: list[PairSpec] = ["BTC-USD", scheme.from_symbol("etheur")]

@@ -8,8 +8,8 @@ from typing import Any
 
 import orjson
 
-from level4.simulator.dialects.bybit import dialect
-from tests.simulator.harness import DialectClient, make_markets
+from level4.simulator.dialects.bybit_dialect import dialect
+from tests.simulator.simulator_harness import DialectClient, make_markets
 from translations.bybit import DEPTH
 from translations.protocol import Instruction, MarketType
 

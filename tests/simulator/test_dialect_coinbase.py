@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.coinbase import dialect
-from tests.simulator.harness import NOW, DialectClient, make_markets
+from level4.simulator.dialects.coinbase_dialect import dialect
+from level4.simulator.dialects.dialect_base import ClientSession
+from tests.simulator.simulator_harness import NOW, DialectClient, make_markets
 
 PAIRS = ["BTC-USD", "ETH-USD"]
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.deribit import dialect
-from tests.simulator.harness import NOW, DialectClient, make_markets
+from level4.simulator.dialects.deribit_dialect import dialect
+from level4.simulator.dialects.dialect_base import ClientSession
+from tests.simulator.simulator_harness import NOW, DialectClient, make_markets
 from translations.deribit import scheme
 from translations.protocol import MarketType
 

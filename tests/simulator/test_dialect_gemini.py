@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.gemini import dialect
-from tests.simulator.harness import NOW, DialectClient, Pair, PairSpec, make_markets
+from level4.simulator.dialects.dialect_base import ClientSession
+from level4.simulator.dialects.gemini_dialect import dialect
+from tests.simulator.simulator_harness import NOW, DialectClient, Pair, PairSpec, make_markets
 from translations.gemini import scheme
 
 PAIRS: list[PairSpec] = ["BTC-USD", "ETH-GBP", Pair("BAT-BTC", tick_decimals=8)]

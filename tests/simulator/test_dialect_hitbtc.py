@@ -9,9 +9,9 @@ from typing import Any
 import orjson
 
 from level4.simulator.dialects import dialect_for
-from level4.simulator.dialects.base import ClientSession
+from level4.simulator.dialects.dialect_base import ClientSession
 from level4.simulator.orderflow import OrderFlow
-from tests.simulator.harness import DialectClient, make_markets
+from tests.simulator.simulator_harness import DialectClient, make_markets
 
 dialect = dialect_for("HITBTC")
 PAIRS = ["BTC-USDT", "ETH-BTC"]

@@ -7,9 +7,9 @@ from typing import cast
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.kraken import dialect
-from tests.simulator.harness import NOW, DialectClient, Pair, PairSpec, make_markets
+from level4.simulator.dialects.dialect_base import ClientSession
+from level4.simulator.dialects.kraken_dialect import dialect
+from tests.simulator.simulator_harness import NOW, DialectClient, Pair, PairSpec, make_markets
 from translations.kraken import KrakenScheme
 from translations.protocol import Scheme
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import orjson
 
-from level4.simulator.dialects.base import ClientSession
-from level4.simulator.dialects.okx import OkxDialect, dialect
-from tests.simulator.harness import NOW, DialectClient, Pair, make_markets
+from level4.simulator.dialects.dialect_base import ClientSession
+from level4.simulator.dialects.okx_dialect import OkxDialect, dialect
+from tests.simulator.simulator_harness import NOW, DialectClient, Pair, make_markets
 from translations.okx import scheme
 from translations.protocol import MarketType
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 import orjson
 
 from level4.simulator.dialects import dialect_for
-from level4.simulator.dialects.base import ClientSession, SimTrade
+from level4.simulator.dialects.dialect_base import ClientSession, SimTrade
 from level4.simulator.orderflow import OrderFlow
-from tests.simulator.harness import DialectClient, make_markets
+from tests.simulator.simulator_harness import DialectClient, make_markets
 
 dialect = dialect_for("POLONIEX")
 PAIRS = ["BTC-USDT", "XLM-BTC"]  # XLM is STR on Poloniex

@@ -14,8 +14,8 @@ from level4.sinks import Sinks
 from level4.sinks.actor import SinkActor
 from level4.sinks.outbox import Outbox
 from level4.sinks.runner import Record
+from level4.sinks.sink_status import SinkState, SinkStatus
 from level4.sinks.spec import SinkSpec, parse_sink
-from level4.sinks.status import SinkState, SinkStatus
 from level4.supervision import ChildSpec, Strategy, Supervisor
 from level4.supervision.supervised import stop_quietly
 from tests.sinks.servers import free_port

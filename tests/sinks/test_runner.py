@@ -10,8 +10,8 @@ import orjson
 
 from level4.sinks.outbox import Outbox
 from level4.sinks.runner import Record, SinkRunner
+from level4.sinks.sink_status import SinkState, SinkStatus
 from level4.sinks.spec import parse_sink
-from level4.sinks.status import SinkState, SinkStatus
 
 
 class FlakyTransport:

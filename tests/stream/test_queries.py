@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.stream.markets import add_market
+from tests.stream.stream_markets import add_market
 from tests.support import SimulatorThread, running_service, wait_for
 
 pytestmark = pytest.mark.slow

@@ -16,7 +16,7 @@ import pytest
 from level4.market.messages import Crash, DoReconnect
 from level4.service.root import Service
 from tests.stream.consumer import Consumer
-from tests.stream.markets import add_market, same_levels
+from tests.stream.stream_markets import add_market, same_levels
 from tests.support import SimulatorThread, running_service, wait_for
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 from level4.market.publisher import MarketPublisher
 from level4.stream.client import StreamClient
 from tests.stream.consumer import Consumer
-from tests.stream.markets import add_market
+from tests.stream.stream_markets import add_market
 from tests.stream.test_stream_books import stream_url
 from tests.support import SimulatorThread, running_service, wait_for
 

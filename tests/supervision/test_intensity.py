@@ -10,7 +10,7 @@ import pytest
 
 from level4.supervision import ChildEvent, ChildSpec, Restart, Strategy, Supervisor, SupervisorGaveUp
 
-from .helpers import Crash, Events, Journal, Worker, children, wait_until, worker
+from .supervision_helpers import Crash, Events, Journal, Worker, children, wait_until, worker
 
 
 class GiveUps:

@@ -22,7 +22,7 @@ from level4.supervision import (
 )
 from level4.supervision.supervised import lifecycle_of
 
-from .helpers import Crash, Events, Journal, Worker, children, wait_until, worker
+from .supervision_helpers import Crash, Events, Journal, Worker, children, wait_until, worker
 
 
 def actor_threads(prefix: str) -> list[threading.Thread]:

@@ -11,12 +11,12 @@ import pykka
 import pytest
 from pykka._envelope import Envelope  # a put racing the actor's end needs the raw envelope
 
-from level4.service.repo import RepoActor
+from level4.service.repo_actor import RepoActor
 from level4.supervision import ChildSpec, SupervisedActor, Supervisor, scheduler
 from level4.supervision.pykka_adapter import TURN, PoolInbox
 from level4.supervision.scheduler import SchedulerPool
 
-from .helpers import wait_until
+from .supervision_helpers import wait_until
 
 
 class OnPool(SupervisedActor):

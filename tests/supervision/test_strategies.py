@@ -10,7 +10,7 @@ import pytest
 
 from level4.supervision import ChildEvent, Strategy, Supervisor
 
-from .helpers import Events, Journal, children, urns, wait_until, worker
+from .supervision_helpers import Events, Journal, children, urns, wait_until, worker
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 
 from level4.market.hub import EventHub
 from level4.market.registry import Registry
-from level4.market.status import Status, StatusBoard
+from level4.market.status_board import Status, StatusBoard
 from level4.net.ioloop import IOLoop
 from level4.service.markets import MarketControl
 from level4.supervision import Supervisor, scheduler, stop_quietly

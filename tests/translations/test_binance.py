@@ -13,6 +13,7 @@ from level4.feed.bookkeeper import BookKeeper
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.binance_evidence import book_tickers
 from translations.binance import scheme
 from translations.protocol import (
     Desync,
@@ -385,19 +386,6 @@ def test_server_shutdown_reconnects() -> None:
 
 
 # --- the real capture -------------------------------------------------------------
-
-
-def book_tickers(path: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every bookTicker of the session per symbol, by update id."""
-    out: dict[str, list[dict[str, Any]]] = {}
-    with open(path, encoding="utf-8") as fh:
-        for line in fh:
-            if "@bookTicker" in line and " <-> " not in line:
-                data = orjson.loads(line.partition(": ")[2])["data"]
-                out.setdefault(data["s"], []).append(data)
-    for ticks in out.values():
-        ticks.sort(key=lambda d: d["u"])
-    return out
 
 
 def test_capture_books_match_the_venues_book_ticker() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from translations.pairs import longest_first, split_quote
+from translations.symbol_pairs import longest_first, split_quote
 
 
 def test_longest_first_tries_a_quote_before_those_it_ends_with() -> None:

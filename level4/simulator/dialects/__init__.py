@@ -1,11 +1,11 @@
-"""One module per venue dialect, each exporting `dialect`."""
+"""One module per venue dialect (`<venue>_dialect.py`), each exporting `dialect`."""
 
 from __future__ import annotations
 
 import importlib
 from typing import cast
 
-from level4.simulator.dialects.base import Dialect
+from level4.simulator.dialects.dialect_base import Dialect
 
 
 class UnknownDialect(KeyError):
@@ -13,12 +13,26 @@ class UnknownDialect(KeyError):
         return f"the simulator has no {self.args[0]!r} dialect"
 
 
-def dialect_for(venue: str) -> Dialect:
+# A venue's other APIs' dialects: (venue, api) -> (module, object); its first API's is
+# `<venue>_dialect.dialect`.
+API_DIALECTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("BINANCE", "usdm"): ("binance_futures_dialect", "usdm"),
+    ("BINANCE", "coinm"): ("binance_futures_dialect", "coinm"),
+    ("KRAKEN", "futures"): ("kraken_futures_dialect", "dialect"),
+}
+
+
+def dialect_for(venue: str, api: str = "") -> Dialect:
+    if api:
+        found = API_DIALECTS.get((venue.upper(), api))
+        if found is None:
+            raise UnknownDialect(f"{venue} {api}")
+        return cast(Dialect, getattr(importlib.import_module(f"level4.simulator.dialects.{found[0]}"), found[1]))
     name = venue.lower()
     try:
-        module = importlib.import_module(f"level4.simulator.dialects.{name}")
+        module = importlib.import_module(f"level4.simulator.dialects.{name}_dialect")
     except ModuleNotFoundError as exc:
-        if exc.name != f"level4.simulator.dialects.{name}":
+        if exc.name != f"level4.simulator.dialects.{name}_dialect":
             raise
         raise UnknownDialect(venue) from None
     return cast(Dialect, module.dialect)

@@ -1,0 +1,19 @@
+"""What a market's tree tells a recorder of its feed (the journal implements it).
+
+Declared here, by the side that calls it, so the market package does not
+import the journal, which itself rebuilds market contexts for replay."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from level4.net.venue_connection import Batch
+
+
+class FeedRecorder(Protocol):
+    def frames(self, generation: int, batch: Batch) -> None: ...
+    def opened(self, generation: int) -> None: ...
+    def closed(self, generation: int, reason: str) -> None: ...
+    def rest(self, symbol: str, path: str, body: Any, error: str | None) -> None: ...
+    def begin(self, actors: dict[str, str]) -> None: ...
+    def end(self) -> None: ...

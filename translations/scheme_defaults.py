@@ -1,0 +1,57 @@
+"""Defaults for the `Scheme` members most venues answer the same way.
+
+Each scheme class inherits `SchemeDefaults` and overrides only what its venue
+does otherwise, so a venue module shows what is particular to it. A plain
+class, so that compiled (mypyc) schemes can inherit it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from translations import symbols
+from translations.protocol import BookView, Instrument, MarketType
+
+
+class SchemeDefaults:
+    name: str
+    ws_url: str
+    api: str = ""  # which of the venue's APIs this is ("" for its only or first one)
+    market_types: tuple[MarketType, ...]
+    aliases: dict[str, str] | None = None  # the venue's own currency codes for normalised ones (symbols.normalise)
+
+    def instrument(self, base: str, quote: str, market_type: MarketType) -> Instrument:
+        """The venue's instrument for normalised names. The checks every venue
+        shares are made here once; `venue_symbol` only spells the venue's name."""
+        base, quote = base.strip().upper(), quote.strip().upper()
+        if not base or not quote:
+            raise ValueError("base and quote are required")
+        if market_type not in self.market_types:
+            raise ValueError(f"{self.name} has no {market_type} markets")
+        symbol = self.venue_symbol(base, quote, market_type)
+        aliases = self.aliases
+        return Instrument(symbols.normalise(base, aliases), symbols.normalise(quote, aliases), market_type, symbol)
+
+    def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        """The venue's symbol for upper-case, non-empty names of a market type it
+        lists (raises ValueError for one it cannot name from them)."""
+        raise ValueError(f"{self.name} {market_type} instruments are named by expiry: use from_symbol")
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        """Most venues take subscriptions as frames only, never in the URL."""
+        return []
+
+    def ping_msg(self, state: Any) -> list[str]:
+        """No application ping: the venue's heartbeats or websocket-level pings
+        keep the connection alive."""
+        return []
+
+    def synchronised(self, state: Any) -> bool:
+        """Every scheme's state keeps in `broken` why its connection is beyond
+        repair (None while it is not)."""
+        return state.broken is None
+
+    def checksum(self, book: BookView, symbol: str) -> int | None:
+        """Only venues that send `Verify` have a checksum; no book is ever
+        checked against this one."""
+        raise NotImplementedError(f"{self.name} sends no checksums")
