@@ -108,6 +108,16 @@ class _Blocking:
             self._pool._end_blocking()
 
 
+class _Nudge:
+    """Queued to make an idle worker check whether it should retire."""
+
+    def run_turn(self) -> None:
+        pass
+
+
+_NUDGE = _Nudge()
+
+
 class SchedulerPool:
     def __init__(
         self,
@@ -147,10 +157,20 @@ class SchedulerPool:
                 self._runq.put(bumped)
         else:
             self._runq.put(item)
+            if not self._live:
+                self._revive()
 
     def requeue(self, item: Runnable) -> None:
         """An actor with messages left after its turn: the back of the shared queue."""
         self._runq.put(item)
+
+    def retire(self) -> None:
+        """Let every worker end once idle; an actor still on this pool that gets a
+        message later brings one worker back for as long as it has work."""
+        with self._lock:
+            self.size = 0
+        for _ in range(self._live):
+            self._runq.put(_NUDGE)  # idle workers look at their size now, not in idle_retire
 
     def blocking(self) -> _Blocking:
         """`with pool.blocking(): wait()` keeps the pool's capacity while this worker waits."""
@@ -176,6 +196,11 @@ class SchedulerPool:
                 thread.join(timeout)
 
     # -- internals -------------------------------------------------------------
+
+    def _revive(self) -> None:
+        with self._lock:
+            if not self._live and not self._closed:
+                self._spawn_locked()
 
     def _spawn_locked(self) -> None:
         thread = threading.Thread(target=self._work, name=f"{self.name}-{next(self._serial)}", daemon=True)
@@ -228,12 +253,18 @@ class SchedulerPool:
             try:
                 item = get(timeout=retire)
             except queue.Empty:
+                item = _NUDGE
+            if item is _NUDGE:
                 with self._lock:
-                    if self._live - self._blocked > self.size:
+                    leave = self._live - self._blocked > self.size and (self.size > 0 or self._runq.empty())
+                    if leave:
                         self._live -= 1
                         self._threads.discard(me)
-                        return
-                continue
+                if not leave:
+                    continue
+                if not self._runq.empty():
+                    self._revive()  # a submit raced the retiring: it may have seen a live worker
+                return
             if item is None:
                 with self._lock:
                     self._live -= 1
@@ -321,15 +352,15 @@ def pool() -> SchedulerPool | None:
 
 
 def use(size: int | None) -> SchedulerPool | None:
-    """Replace the process's pool, for benchmarks comparing runtimes: the old pool's
-    workers end, and actors started from now on use a pool of `size` workers (0: a
-    thread each; None: as configured). Only while no actor runs on the old pool: its
-    actors would never run again."""
+    """Replace the process's pool, for benchmarks comparing runtimes: actors started
+    from now on use a pool of `size` workers (0: a thread each; None: as configured).
+    The old pool's workers end once idle; an actor left on it still runs when it gets
+    a message."""
     global _pool, _pool_decided
     with _pool_lock:
         old, _pool, _pool_decided = _pool, None, False
     if old is not None:
-        old.shutdown()
+        old.retire()
     if size is None:
         return pool()
     with _pool_lock:

@@ -305,3 +305,17 @@ def test_a_supervision_tree_runs_and_restarts_on_the_pool(private_pool: Any) -> 
         assert sup.proxy().restarts("crashy").get(timeout=5) == 1
     finally:
         assert sup.stop() is True
+
+
+def test_a_retired_pool_still_runs_an_actor_left_on_it(private_pool: Any) -> None:
+    pool = PrivateRecorder.pool = private_pool(2)
+    ref = PrivateRecorder.start()
+    try:
+        ref.tell("before")
+        assert ref.ask("seen", timeout=5) == ["before"]
+        pool.retire()  # what scheduler.use does to the pool it replaces
+        wait_until(lambda: pool.stats()["threads"] == 0, timeout=5, what="the workers gone")
+        assert ref.ask("seen", timeout=5) == ["before"]  # a worker comes back for the message
+        wait_until(lambda: pool.stats()["threads"] == 0, timeout=5, what="that worker gone again")
+    finally:
+        ref.stop()
