@@ -1,7 +1,7 @@
 """Run level4's benchmarks and print their tables (org-mode, as in README.org).
 
     .venv/bin/python -m benchmarks                 every part
-    .venv/bin/python -m benchmarks hot live        some of them
+    .venv/bin/python -m benchmarks hot live        some of them (hot, live, scale, export, runtime)
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
 
 The first run installs cryptofeed 2.4.1 into benchmarks/.cryptofeed-venv.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale", "soak", "export", "limits")
+PARTS = ("hot", "live", "scale", "soak", "export", "limits", "runtime")
 
 
 def machine() -> str:
@@ -117,6 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         print("\n* venue limits: 500 markets of one venue started at once, one connection each\n")
         print(table.org())
         print(f"- limiter cost when nothing waits: {send_us:.1f} us a frame, {rest_us:.1f} us a REST call")
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "runtime" in parts:
+        from benchmarks import runtime
+
+        started = time.monotonic()
+        costs = runtime.hops(2_000 if args.quick else 10_000)
+        runtime_rows = runtime.run(seconds=5.0 if args.quick else 10.0)
+        print("\n* runtime: a thread per actor against the scheduler pool, same run\n")
+        print(runtime.hop_table(costs).org())
+        print()
+        print(runtime.table(runtime_rows).org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

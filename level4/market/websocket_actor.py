@@ -35,6 +35,7 @@ from level4.net.ioloop import IOLoop
 from level4.net.shared_connection import SubscriberCallbacks, Subscription
 from level4.net.venue_connection import Batch, FeedConnection, Refused
 from level4.net.venue_limiter import limiter_for
+from level4.supervision import scheduler
 from translations.protocol import RestAnswer
 
 JOURNALED_ROLES = ("exchange", "mediator", "orderbook")
@@ -163,10 +164,13 @@ class WebsocketActor(MarketActor):
         # Close the socket before the actor is gone: a stopped feed holds no connection.
         ctx = self.ctx
         try:
-            if self.sub is not None:
-                self.io.submit(connection_pool.leave(ctx.scheme, ctx.ws_url, ctx.rest_url, self.sub)).result(timeout=5)
-            elif self.feed is not None:
-                self.io.submit(self.feed.stop()).result(timeout=5)
+            # A wait on the IO loop: the scheduler pool keeps its capacity meanwhile.
+            with scheduler.blocking():
+                if self.sub is not None:
+                    leave = connection_pool.leave(ctx.scheme, ctx.ws_url, ctx.rest_url, self.sub)
+                    self.io.submit(leave).result(timeout=5)
+                elif self.feed is not None:
+                    self.io.submit(self.feed.stop()).result(timeout=5)
         except (concurrent.futures.TimeoutError, RuntimeError):
             self.ctx.log.warning("feed_stop_timeout")
         if self.ctx.journal is not None:

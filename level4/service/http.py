@@ -22,6 +22,10 @@ log = structlog.get_logger(__name__)
 
 
 class HttpServerActor(SupervisedActor):
+    # Its own thread: on_start polls up to 10 s for uvicorn to listen and on_stop
+    # joins its thread up to 5 s, waits that must not hold a scheduler worker.
+    dispatcher = "thread"
+
     def __init__(
         self,
         app: Starlette,

@@ -14,6 +14,10 @@ from level4.supervision.supervised import SupervisedActor
 
 
 class RepoActor(SupervisedActor):
+    # Its own thread: every call is a database round trip, seconds long while the
+    # database is slow or away, which must not hold a scheduler worker.
+    dispatcher = "thread"
+
     def __init__(self, url: str, **supervision: Any) -> None:
         super().__init__(**supervision)
         self.url = url

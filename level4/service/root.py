@@ -36,6 +36,8 @@ from level4.service.markets import MarketControl
 from level4.service.repo_actor import RepoActor
 from level4.sinks import SinkConfigError, Sinks
 from level4.stream.downstream import Downstream
+from level4.supervision import scheduler
+from level4.supervision.pykka_adapter import check_pykka
 from level4.supervision.supervised import SupervisedActor, describe_reason, stop_quietly
 from level4.supervision.supervisor import ChildSpec, Strategy, Supervisor
 
@@ -60,6 +62,12 @@ class Service:
         self.board = StatusBoard()
         self.hub = EventHub()
         self.gave_up = threading.Event()
+        try:
+            scheduler.pool()  # started here so that a bad LEVEL4_SCHEDULERS stops the start with its reason
+        except ValueError as exc:
+            raise SystemExit(str(exc)) from None
+        for problem in check_pykka():  # an installed pykka other than the one the adapter knows
+            log.warning("pykka_internals_changed", problem=problem)
         try:
             self.sinks = Sinks(settings.sinks)
         except SinkConfigError as exc:

@@ -34,6 +34,10 @@ class RunnerDied:
 
 
 class SinkActor(SupervisedActor):
+    # Its own thread: on_start waits up to 5 s for the loop and on_stop up to the
+    # flush deadline, waits that must not hold a scheduler worker.
+    dispatcher = "thread"
+
     def __init__(self, state: SinkState, make_transport: TransportFactory, **supervision: Any) -> None:
         super().__init__(**supervision)
         self.state = state

@@ -1,32 +1,36 @@
 """SupervisedActor: a pykka actor that tells its supervisor when it goes down.
 
 pykka stops an actor after an unhandled exception in a message handler (or in
-on_start/on_stop) and tells nobody. A SupervisedActor wraps pykka's actor loop,
-so whatever way its thread ends - failure, `ref.stop()` from anywhere, or the
-actor stopping itself - the parent supervisor gets one `ChildDown` message,
-sent after every pykka hook (on_stop/on_failure) has run. A stop the supervisor
-asked for (`stop_quietly`) is not reported.
+on_start/on_stop) and tells nobody. A SupervisedActor hooks the end of its
+run (through `pykka_adapter`), so whatever way it ends - failure,
+`ref.stop()` from anywhere, or the actor stopping itself - the parent
+supervisor gets one `ChildDown` message, sent after every pykka hook
+(on_stop/on_failure) has run. A stop the supervisor asked for
+(`stop_quietly`) is not reported.
 
 Subclasses use on_start/on_stop/on_failure/on_receive exactly as with a plain
 `pykka.ThreadingActor` and need not call `super()` in them: supervision hooks
-into the thread, not into those methods. The one duty of a subclass is to
+into the actor's run, not into those methods. The one duty of a subclass is to
 forward the `parent` and `child_name` keyword arguments to
 `SupervisedActor.__init__` (`ChildSpec.for_actor` passes them).
+
+A SupervisedActor runs on the scheduler pool unless its class chooses
+`dispatcher = "thread"` (see `pykka_adapter.RuntimeActor`).
 """
 
 from __future__ import annotations
 
-import queue
-import sys
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import pykka
 import structlog
+
+from level4.supervision import scheduler
+from level4.supervision.pykka_adapter import RuntimeActor
 
 __all__ = [
     "ActorLifecycle",
@@ -42,7 +46,7 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class ChildDown:
-    """A supervised actor's thread has ended without its supervisor asking.
+    """A supervised actor's run has ended without its supervisor asking.
 
     `reason` is the exception that brought it down, or None for a normal stop.
     `urn` tells the supervisor which incarnation died, so a late report about a
@@ -56,39 +60,44 @@ class ChildDown:
 
 @dataclass(eq=False)
 class ActorLifecycle:
-    """Shared between a supervised actor's thread and its supervisor.
+    """Shared between a supervised actor's run and its supervisor.
 
     Lives outside the actor object because a supervisor holds only an ActorRef
     (which keeps the actor weakly) and must still be able to mark a stop as
-    requested and join the thread after the actor itself is gone.
+    requested and wait for the run's end after the actor itself is gone.
     """
 
     urn: str
     name: str
     parent_urn: str | None
     stop_requested: threading.Event = field(default_factory=threading.Event)
+    started: threading.Event = field(default_factory=threading.Event)
+    """Set once the actor's start step (on_start) is over, or its run has ended."""
     exited: threading.Event = field(default_factory=threading.Event)
-    thread: threading.Thread | None = None
+    """Set as the last act of the actor's run, on the pool or on its own thread."""
+
+    def wait_started(self, timeout: float | None = None) -> bool:
+        """Wait until the actor's start step is over; True if it is."""
+        if self.started.is_set():
+            return True
+        with scheduler.blocking():  # a supervisor on the pool starting its children in order
+            return self.started.wait(timeout)
 
     def join(self, timeout: float | None = None) -> bool:
-        """Wait until the actor's thread has finished; True if it has."""
-        if not self.exited.wait(timeout):
-            return False
-        thread = self.thread
-        if thread is not None and thread is not threading.current_thread():
-            # `exited` is set as the thread's last act; this join is short.
-            thread.join(timeout)
-            return not thread.is_alive()
-        return True
+        """Wait until the actor's run has ended; True if it has."""
+        if self.exited.is_set():
+            return True
+        with scheduler.blocking():  # a supervisor on the pool waiting for a child
+            return self.exited.wait(timeout)
 
 
-# By actor URN, for actors whose thread has not ended. Only single dict
+# By actor URN, for actors whose run has not ended. Only single dict
 # operations touch it (atomic in CPython), so a finalizer may too without a lock.
 _lifecycles: dict[str, ActorLifecycle] = {}
 
 
 def lifecycle_of(ref: pykka.ActorRef[Any]) -> ActorLifecycle | None:
-    """The lifecycle of a supervised actor whose thread has not ended yet."""
+    """The lifecycle of a supervised actor whose run has not ended yet."""
     return _lifecycles.get(ref.actor_urn)
 
 
@@ -105,9 +114,9 @@ def stop_quietly(
     timeout: float | None = None,
     lifecycle: ActorLifecycle | None = None,
 ) -> bool:
-    """Stop an actor without it reporting ChildDown, and join its thread.
+    """Stop an actor without it reporting ChildDown, and wait for its run to end.
 
-    Returns True when the actor's thread has ended within `timeout` (also when
+    Returns True when the actor's run has ended within `timeout` (also when
     it had ended already), False if it is still running.
     """
     lifecycle = lifecycle or lifecycle_of(ref)
@@ -125,7 +134,7 @@ def stop_quietly(
     return lifecycle.join(remaining)
 
 
-class SupervisedActor(pykka.ThreadingActor):
+class SupervisedActor(RuntimeActor):
     """Base of every actor in a supervision tree.
 
     `parent` is the supervisor's ActorRef (None for a tree's root) and
@@ -149,38 +158,18 @@ class SupervisedActor(pykka.ThreadingActor):
             parent_urn=parent.actor_urn if parent is not None else None,
         )
         _lifecycles[self.actor_urn] = self._lifecycle
-        # An actor whose subclass __init__ raises never runs _finish; forget it when collected.
+        # An actor whose subclass __init__ raises never runs _run_ended; forget it when collected.
         weakref.finalize(self, _lifecycles.pop, self.actor_urn, None)
 
-    @staticmethod
-    def _create_actor_inbox() -> Any:
-        # The C SimpleQueue, not pykka's queue.Queue: a message to an idle actor wakes its
-        # thread through one lock instead of a Condition, a quarter less CPU a hop (all pykka
-        # asks of an inbox is put, get and empty).
-        return queue.SimpleQueue()
-
-    # pykka's thread target. Wrapping it, rather than on_stop/on_failure, is
-    # what spares subclasses from calling super() and catches every way out.
-    def _actor_loop(self) -> None:
-        self._lifecycle.thread = threading.current_thread()
-        try:
-            super()._actor_loop()
-        finally:
-            self._finish()
-
-    def _handle_failure(
-        self,
-        exception_type: type[BaseException] | None,
-        exception_value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        # pykka funnels every failure (on_start, handlers, on_stop, on_failure)
-        # through here; the first one is the reason the actor went down.
+    def _failure_seen(self, exception_type: type[BaseException] | None, exception_value: BaseException | None) -> None:
+        # The first failure is the reason the actor went down.
         if self._exit_reason is None:
             if exception_value is None and exception_type is not None:
                 exception_value = exception_type()
             self._exit_reason = exception_value
-        super()._handle_failure(exception_type, exception_value, traceback)
+
+    def _after_start(self) -> None:
+        self._lifecycle.started.set()
 
     def _go_down(self, reason: BaseException) -> None:
         """Stop this actor now, reporting `reason` to the parent.
@@ -190,17 +179,12 @@ class SupervisedActor(pykka.ThreadingActor):
         """
         if self._exit_reason is None:
             self._exit_reason = reason
-        pykka.ActorRegistry.unregister(self.actor_ref)
-        self.actor_stopped.set()
-        try:
-            self.on_failure(type(reason), reason, reason.__traceback__)
-        except Exception:
-            self._handle_failure(*sys.exc_info())
+        self._stop_after_failure(reason)
 
     def _on_exit(self) -> None:
-        """Runs in the actor's thread after pykka's loop ends, before ChildDown."""
+        """Runs in the actor's run after pykka's loop ends, before ChildDown."""
 
-    def _finish(self) -> None:
+    def _run_ended(self) -> None:
         lifecycle = self._lifecycle
         try:
             try:
@@ -215,4 +199,5 @@ class SupervisedActor(pykka.ThreadingActor):
                     log.debug("child_down_unheard", child=self.child_name)
         finally:
             _lifecycles.pop(self.actor_urn, None)
+            lifecycle.started.set()
             lifecycle.exited.set()

@@ -1,9 +1,10 @@
 """Supervisor: restarts supervised actors by strategy, within a restart intensity.
 
-Semantics follow Erlang/OTP supervisors where they fit pykka's threads:
+Semantics follow Erlang/OTP supervisors where they fit pykka's actors:
 
-- children start in order before the supervisor handles any message, and stop
-  in reverse order (each stopped and its thread joined) when it stops or gives
+- children start in order (each one's on_start over before the next starts)
+  before the supervisor handles any message, and stop
+  in reverse order (each stopped and the end of its run awaited) when it stops or gives
   up; "order" is the order children were added in, which restarts keep;
 - a child that goes down is restarted according to its `Restart` type and the
   supervisor's `Strategy`;
@@ -12,14 +13,14 @@ Semantics follow Erlang/OTP supervisors where they fit pykka's threads:
   `SupervisorGaveUp` reason, which its own parent sees as a ChildDown; a root
   supervisor (no parent) calls `on_give_up(reason)` instead.
 
-All bookkeeping happens in the supervisor's own thread (its message handlers,
-on-start phase and proxy calls), so none of it needs a lock.
+All bookkeeping happens in the supervisor's own turns (its message handlers,
+on-start phase and proxy calls; one at a time, on the pool), so none of it
+needs a lock.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -30,6 +31,7 @@ from typing import Any
 import pykka
 import structlog
 
+from level4.supervision import scheduler
 from level4.supervision.supervised import (
     ActorLifecycle,
     ChildDown,
@@ -99,7 +101,8 @@ class ChildSpec:
     `start(supervisor_ref)` must start a SupervisedActor with
     `parent=supervisor_ref, child_name=name` and return its ref; `for_actor`
     builds such a function. `shutdown` bounds, in seconds, how long the
-    supervisor waits for the child to stop and its thread to end.
+    supervisor waits for the child to stop and its run to end, and at start
+    for its on_start to be over.
     """
 
     name: str
@@ -158,7 +161,7 @@ class Supervisor(SupervisedActor):
     """A SupervisedActor whose job is to keep its children running.
 
     Observe it by overriding `on_child_event` / `on_give_up` in a subclass or by
-    passing callbacks of the same names; both run in the supervisor's thread and
+    passing callbacks of the same names; both run in the supervisor's turns and
     an exception from them is logged, never fatal. `restart_delay` (seconds,
     default 0) spaces restarts out; while one is pending the child is absent
     from `which_children`.
@@ -166,7 +169,8 @@ class Supervisor(SupervisedActor):
     Children start before `on_start` runs and stop before `on_stop` runs, so a
     subclass overriding either needs no `super()` call. Children should talk to
     their supervisor with `tell`, not a blocking `ask`: the supervisor blocks
-    while it stops a child, up to the child's `shutdown` seconds.
+    while it starts a child (until its on_start is over) and while it stops
+    one, each up to the child's `shutdown` seconds.
     """
 
     def __init__(
@@ -204,7 +208,7 @@ class Supervisor(SupervisedActor):
         # Children awaiting restart, with the reason that brought them down.
         self._pending: dict[str, BaseException | None] = {}
         self._restart_times: deque[float] = deque()
-        self._timer: threading.Timer | None = None
+        self._timer: scheduler.TimerHandle | None = None
         self._timer_generation = 0
 
     # -- public API, for use through a proxy or from a subclass ---------------
@@ -257,7 +261,7 @@ class Supervisor(SupervisedActor):
 
     # -- pykka integration ----------------------------------------------------
 
-    def _actor_loop_setup(self) -> None:
+    def _before_start(self) -> None:
         # Children start before on_start, so a subclass needs no super() call
         # and its on_start already sees them running.
         for name, child in list(self._children.items()):
@@ -268,9 +272,8 @@ class Supervisor(SupervisedActor):
                 return
             log.info("child_started", supervisor=self.child_name, child=name)
             self._emit(name, ChildEvent.STARTED, None)
-        super()._actor_loop_setup()
 
-    def _handle_receive(self, message: Any) -> Any:
+    def _receive_message(self, message: Any) -> Any:
         # Intercepted here, not in on_receive, so subclasses may override
         # on_receive freely.
         if isinstance(message, ChildDown):
@@ -281,13 +284,12 @@ class Supervisor(SupervisedActor):
                 self._timer = None
                 self._start_pending()
             return None
-        return super()._handle_receive(message)
+        return super()._receive_message(message)
 
-    def _stop(self) -> None:
+    def _before_stop(self) -> None:
         # Children go first so that, when a caller's stop(block=True) returns,
-        # the whole subtree has stopped and its threads have ended.
+        # the whole subtree has stopped and its runs have ended.
         self._shutdown()
-        super()._stop()
 
     def _on_exit(self) -> None:
         # Covers ways down that skip _stop (a failure in the supervisor itself).
@@ -312,6 +314,11 @@ class Supervisor(SupervisedActor):
         child.ref = ref
         child.lifecycle = lifecycle
         self._by_urn[ref.actor_urn] = spec.name
+        # As OTP's start_link: the next child starts once this one's on_start is over,
+        # so children start in order on the pool as they did on their own threads.
+        # Bounded: a child whose on_start waits for this supervisor must not hang it.
+        if lifecycle is not None and not lifecycle.wait_started(spec.shutdown):
+            log.warning("child_start_slow", supervisor=self.child_name, child=spec.name, waited=spec.shutdown)
         return ref
 
     def _child_down(self, message: ChildDown) -> None:
@@ -379,12 +386,11 @@ class Supervisor(SupervisedActor):
             self._start_pending()
         elif self._timer is None:
             self._timer_generation += 1
-            self._timer = threading.Timer(self.restart_delay, self._restart_timer_fired, (self._timer_generation,))
-            self._timer.daemon = True
-            self._timer.start()
+            # The process's one timer thread, not a thread per pending restart.
+            self._timer = scheduler.call_later(self.restart_delay, self._restart_timer_fired, self._timer_generation)
 
     def _restart_timer_fired(self, generation: int) -> None:
-        # Runs in the timer's thread: only a message crosses into the actor.
+        # Runs on the timer thread: only a message crosses into the actor.
         with contextlib.suppress(pykka.ActorDeadError):  # the supervisor went down meanwhile
             self.actor_ref.tell(_RestartDue(generation))
 
@@ -437,7 +443,6 @@ class Supervisor(SupervisedActor):
         self._timer_generation += 1  # a _RestartDue already queued is now stale
         if timer is not None:
             timer.cancel()
-            timer.join()
 
     def _shutdown(self) -> None:
         """Stop every child in reverse start order; idempotent."""

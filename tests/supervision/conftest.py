@@ -1,4 +1,8 @@
-"""Every supervision test must leave no actor and no actor thread behind."""
+"""Every supervision test must leave no actor and no actor thread behind.
+
+The scheduler pool's workers and its timer thread belong to the process, not
+to a test: they are started once and not counted.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,12 @@ from collections.abc import Iterator
 import pykka
 import pytest
 
+from level4.supervision import scheduler
+
 
 @pytest.fixture(autouse=True)
 def no_leftover_actors() -> Iterator[None]:
+    scheduler.pool()
     threads_before = set(threading.enumerate())
     yield
     leftover = pykka.ActorRegistry.get_all()
@@ -20,8 +27,8 @@ def no_leftover_actors() -> Iterator[None]:
     assert leftover == [], f"actors still running: {leftover}"
     # Registry entries go before a thread ends; give the last threads a moment to finish.
     deadline = time.monotonic() + 2.0
-    extra = set(threading.enumerate()) - threads_before
+    extra = {t for t in set(threading.enumerate()) - threads_before if not scheduler.is_scheduler_thread(t)}
     while extra and time.monotonic() < deadline:
         time.sleep(0.005)
-        extra = {t for t in extra if t.is_alive()}
+        extra = {t for t in extra if t.is_alive() and not scheduler.is_scheduler_thread(t)}
     assert not extra, f"threads still running: {sorted(t.name for t in extra)}"
