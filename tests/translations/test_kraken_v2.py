@@ -239,7 +239,7 @@ def test_an_update_before_any_snapshot_resubscribes() -> None:
     ("entry", "why"),
     [
         ({"bids": [{"price": 49999.95, "qty": 1.0}]}, "more than the pair's 1 decimals"),
-        ({"bids": [{"price": None, "qty": 1.0}]}, "not a number"),
+        ({"bids": [{"price": None, "qty": 1.0}]}, "TypeError"),
         ({"bids": [{"qty": 1.0}]}, "KeyError"),
         ({"checksum": "123"}, "checksum must be an integer"),
         ({"asks": {"price": 1.0}}, "must be lists"),
@@ -293,7 +293,7 @@ def test_heartbeats_status_and_acknowledgements_are_quiet() -> None:
     assert h.tr.malformed == 0
     assert scheme.keepalive('{"channel":"heartbeat"}') and scheme.keepalive(b'{"channel":"heartbeat"}')
     assert not scheme.keepalive('{"channel":"book"}')
-    assert scheme.ping_msg(None) == ['{"method":"ping"}']
+    assert scheme.ping_msg(scheme.initial_state([BTC])) == ['{"method":"ping"}']
 
 
 def test_a_refused_subscription_ends_the_connection() -> None:
