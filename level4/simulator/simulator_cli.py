@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             market_type=MarketType(args.market_type) if args.market_type else None,
             faults=parse(args.faults),
-            api=args.api,
+            api=getattr(args, "api", None),  # callers building their own Namespace may leave it out
         )
     except (KeyError, ValueError) as exc:
         print(f"level4 simulate: {exc}", file=sys.stderr)

@@ -9,11 +9,14 @@ from __future__ import annotations
 from typing import Any, cast
 
 import orjson
+import pytest
 
+from level4.cli import main
 from level4.simulator.dialects import dialect_for
 from level4.simulator.dialects.dialect_base import ClientSession
 from level4.simulator.dialects.kraken_v2_dialect import dialect
 from level4.simulator.faults import Faults, Link, supported
+from level4.simulator.server import VenueSimulator
 from tests.simulator.simulator_harness import NOW, DialectClient, Pair, PairSpec, make_markets
 from translations import scheme_for
 from translations.kraken_v2 import KrakenV2Scheme
@@ -120,3 +123,15 @@ def test_ping_errors_and_heartbeats() -> None:
     client.allow_malformed = client.allow_reconnect = True
     client.send([orjson.dumps({"method": "subscribe", "params": {"channel": "book", "symbol": ["BTC/XYZ"]}})])
     assert client.tr.malformed == 1 and len(client.reconnects) == 1
+
+
+def test_the_simulator_speaks_v2_unless_asked_for_v1(capsys: pytest.CaptureFixture[str]) -> None:
+    v2 = VenueSimulator("KRAKEN", ["BTC-USD"])
+    assert v2.dialect is dialect and list(v2.markets) == ["BTC/USD"] and v2.faults.venue == "KRAKEN"
+    v1 = VenueSimulator("KRAKEN", ["BTC-USD"], api="v1", faults={"checksum": 0.1})
+    assert v1.dialect is dialect_for("KRAKEN", "v1") and list(v1.markets) == ["XBT/USD"]
+    assert v1.faults.venue == "KRAKEN/v1"
+    assert main(["simulate", "--venue", "kraken", "--api", "v1", "--faults", "drop=0.1"]) == 2
+    assert "KRAKEN/v1 cannot have drop faults" in capsys.readouterr().err
+    assert main(["simulate", "--venue", "kraken", "--api", "v3"]) == 2
+    assert "KRAKEN v3" in capsys.readouterr().err
