@@ -3,7 +3,8 @@
 Dialect (https://docs.kraken.com/api/docs/websocket-v2/book,
 https://docs.kraken.com/api/docs/websocket-v2/trade,
 https://docs.kraken.com/api/docs/websocket-v2/instrument,
-https://docs.kraken.com/api/docs/guides/spot-ws-book-v2 (the checksum)):
+https://docs.kraken.com/api/docs/guides/spot-ws-book-v2 and
+https://docs.kraken.com/exchange/guides/websockets/book-checksum-v2.md (the checksum)):
 JSON objects; requests are `{"method": "subscribe" | "unsubscribe", "params":
 {"channel", "symbol": [...], ...}}`, answered one symbol at a time with
 `success` true, or false and an `error`. Symbols are `BTC/USD` (BTC, not v1's

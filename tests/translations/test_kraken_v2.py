@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
+from level4.cli import main
 from level4.replay.capture import url_of
 from level4.replay.replayer import replay
 from tests.captures import capture
@@ -341,7 +342,7 @@ def test_v1_sessions_replay_with_v1_exactly() -> None:
     }
 
 
-def test_a_v2_recording_replays_with_v2(tmp_path: Path) -> None:
+def test_a_v2_recording_replays_with_v2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A session recorded at ws.kraken.com/v2 (written here in the capture format) is read by v2."""
     url = "wss://ws.kraken.com/v2"
     sub = scheme.subscribe_msg(scheme.initial_state([BTC]))
@@ -357,3 +358,7 @@ def test_a_v2_recording_replays_with_v2(tmp_path: Path) -> None:
         ["50000.1", "0.50000000"],
         ["50001.0", "1.25000000"],
     ]
+    # as a user runs it: the URL's path picks v2 for --venue KRAKEN
+    assert main(["replay", "--venue", "KRAKEN", str(path)]) == 0
+    summary = orjson.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert summary["checksums_verified"] == 1 and summary["malformed"] == 0 and summary["unsynchronised"] == []
