@@ -113,6 +113,8 @@ class KrakenV2Scheme(SchemeDefaults):
     # --- instruments -------------------------------------------------------------
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
+        # v2 names assets by their common codes: BTC/USD, DOGE/USD, never v1's XBT or XDG
+        # (https://github.com/nautechsystems/nautilus_trader/issues/3960: XDG/USD is refused).
         return f"{symbols.normalise(base)}/{symbols.normalise(quote)}"
 
     def from_symbol(self, pair: str) -> Instrument:

@@ -85,6 +85,7 @@ def synced(h: SchemeHarness) -> None:
 def test_names_and_the_venues_apis() -> None:
     assert BTC.symbol == "BTC/USD" and BTC.tag("KRAKEN") == "KRAKEN.SPOT:BTC-USD"
     assert scheme.from_symbol("XBT/EUR").base == "BTC"
+    assert scheme.instrument("XDG", "ZUSD", MarketType.SPOT).symbol == "DOGE/USD"  # v1's codes are not v2's
     with pytest.raises(ValueError):
         scheme.from_symbol("BTCUSD")
     assert scheme_for("KRAKEN") is scheme and scheme.api == "" and scheme.ws_url == "wss://ws.kraken.com/v2"
