@@ -20,7 +20,7 @@ from pathlib import Path
 
 from level4.replay import capture
 from level4.replay.replayer import Replay, Session, load
-from translations import UnknownVenue, scheme_for
+from translations import UnknownVenue, scheme_for_url
 from translations.protocol import Scheme
 
 DEFAULT_CAPTURES = Path(__file__).resolve().parents[2] / "shared" / "captures"
@@ -53,12 +53,12 @@ def main() -> None:
     venues = sorted({p.name.split(".")[0] for p in args.captures.glob("*.ws.*")})
     print(f"{'venue':10} {'frames':>8} {'without µs/frame':>17} {'with µs/frame':>14} {'cost':>7}")
     for venue in venues:
-        try:
-            scheme = scheme_for(venue)
-        except UnknownVenue:
-            continue
         files = sorted(args.captures.glob(f"{venue}.ws.*"))
         paths = [*files, *(p for f in files for p in capture.companions(f))]
+        try:
+            scheme = scheme_for_url(venue, capture.url_of(paths))  # the API the session spoke (Kraken's v1)
+        except UnknownVenue:
+            continue
         session = load(scheme, paths)
         best: dict[bool, float] = {}
         frames = 0

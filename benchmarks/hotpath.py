@@ -25,7 +25,7 @@ from benchmarks import cryptofeed_env
 from benchmarks.report import Table
 from level4.replay import capture
 from level4.replay.replayer import Replay, load
-from translations import scheme_for
+from translations import scheme_for_url
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ VENUES = [
     Venue("GEMINI", "GEMINI", "GEMINI", "GEMINI"),
     Venue("HITBTC api/2", "HITBTC", "HITBTC", "HITBTC"),
     Venue("HITBTC api/3 (FMFW)", "HITBTC", "FMFW", "FMFW"),
-    Venue("KRAKEN", "KRAKEN", "KRAKEN", "KRAKEN"),
+    Venue("KRAKEN v1", "KRAKEN", "KRAKEN", "KRAKEN"),
     Venue("OKX", "OKX", "OKX", "OKX"),
     Venue("POLONIEX", "POLONIEX", "POLONIEX", "POLONIEX"),
 ]
@@ -78,7 +78,7 @@ def level4_files(captures: Path, venue: Venue) -> list[Path]:
 
 def time_level4(venue: Venue, files: list[Path], repeats: int) -> tuple[int, float]:
     """Best time of the replayer's frame loop over every connection."""
-    scheme = scheme_for(venue.scheme)
+    scheme = scheme_for_url(venue.scheme, capture.url_of(files))  # the API the session spoke (Kraken's v1)
     session = load(scheme, files)
     frames = sum(len(c.frames) for c in session.connections)
     best = float("inf")

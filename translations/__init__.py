@@ -26,7 +26,7 @@ VENUES: dict[str, str] = {
     "DERIBIT": "translations.deribit",
     "GEMINI": "translations.gemini",
     "HITBTC": "translations.hitbtc",
-    "KRAKEN": "translations.kraken",
+    "KRAKEN": "translations.kraken_v2",
     "OKX": "translations.okx",
     "POLONIEX": "translations.poloniex",
 }
@@ -39,10 +39,13 @@ class UnknownVenue(KeyError):
 
 # A venue's other APIs, beside its first (VENUES): "module:object" of each scheme, in the
 # order they are asked whether they list a market. The exchange stays the venue; the
-# market type (and, for Binance's two futures APIs, the quote) selects the API.
+# market type (and, for Binance's two futures APIs, the quote) selects the API. An older
+# API kept for replaying sessions recorded with it (Kraken spot v1) lists the same
+# markets as the first and is never chosen for one: only a recording's URL or a
+# journal's `api` names it.
 APIS: dict[str, tuple[str, ...]] = {
     "BINANCE": ("translations.binance_futures:usdm", "translations.binance_futures:coinm"),
-    "KRAKEN": ("translations.kraken_futures:scheme",),
+    "KRAKEN": ("translations.kraken:scheme", "translations.kraken_futures:scheme"),
 }
 
 
@@ -122,16 +125,36 @@ def scheme_for_instrument(name: str, market_type: MarketType, quote: str, symbol
     return listing[0]
 
 
-def scheme_for_host(name: str, host: str) -> Scheme:
-    """The API of a venue whose default endpoints are on `host` (recorded sessions name
-    only the host they spoke to); the venue's first API when none is."""
-    host = host.lower()
+def scheme_for_url(name: str, url: str) -> Scheme:
+    """The API of a venue a recorded session spoke to at `url`: the one whose default
+    websocket endpoint has that host and path (Kraken spot's v1 and v2 share a host,
+    v2 is on `/v2`), else the first whose endpoints have that host; the venue's first
+    API when none has."""
+    parts = urlsplit(url if "//" in url else f"//{url}")
+    host, path = (parts.hostname or "").lower(), parts.path.rstrip("/")
     schemes = schemes_of(name)
+    on_host: list[Scheme] = []
     for scheme in schemes:
-        for url in (scheme.ws_url, scheme.rest_url):
-            if url and urlsplit(url).hostname == host:
-                return scheme
-    return schemes[0]
+        for endpoint in (scheme.ws_url, scheme.rest_url):
+            if endpoint and urlsplit(endpoint).hostname == host:
+                on_host.append(scheme)
+                break
+    for scheme in on_host:
+        if urlsplit(scheme.ws_url).path.rstrip("/") == path:
+            return scheme
+    return on_host[0] if on_host else schemes[0]
+
+
+def scheme_for_host(name: str, host: str) -> Scheme:
+    """The API of a venue whose default endpoints are on `host`, at the root path."""
+    return scheme_for_url(name, f"//{host}")
+
+
+def scheme_for_journal(name: str, api: str, ws_url: str) -> Scheme:
+    """The API a journal's market ran on: the one its meta names; a journal whose
+    meta names none (the venue's first API, or written before the venue had more
+    than one) by the URL it connected to, as a recorded session is chosen."""
+    return scheme_for(name, api) if api else scheme_for_url(name, ws_url)
 
 
 def limits_of(scheme: Scheme) -> VenueLimits:

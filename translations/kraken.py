@@ -71,6 +71,7 @@ class State:
 
 class KrakenScheme(SchemeDefaults):
     name = "KRAKEN"
+    api = "v1"  # frozen: kept to replay sessions recorded with it (translations/kraken_v2.py is live)
     ws_url = "wss://ws.kraken.com"
     rest_url = ""
     market_types: tuple[MarketType, ...] = (MarketType.SPOT,)

@@ -53,3 +53,30 @@ def to_decimal_str(value: str | float | int) -> str:
 def is_zero(size: str) -> bool:
     """True for "0", "0.0", "0.00000000" and the like."""
     return float(size) == 0.0
+
+
+def to_places(value: str | float | int, places: int) -> str:
+    """The exact decimal text of `value` written with `places` decimals, as
+    venues whose checksums cover trailing zeros expect when they send JSON
+    numbers (Kraken spot v2: 0.566 of a four-decimal pair is "0.5660").
+    A value with more (non-zero) decimals than that is refused (ValueError),
+    never rounded; anything but a number or its text is refused (TypeError).
+    Negative `places`: the value's own literal, checked as a number all the same."""
+    cls = value.__class__
+    if cls is not float and cls is not int and cls is not str:
+        raise TypeError(f"{value!r} is not a number")
+    text = to_decimal_str(value)
+    if places < 0:
+        return text
+    point = text.find(".")
+    if point < 0:
+        return f"{text}.{'0' * places}" if places > 0 else text
+    short = places - (len(text) - point - 1)
+    if short == 0:
+        return text
+    if short > 0:
+        return text + "0" * short
+    cut = len(text) + short
+    if not text[cut:].strip("0"):
+        return text[:cut].rstrip(".")
+    raise ValueError(f"{text} has more than the pair's {places} decimals")

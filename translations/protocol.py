@@ -355,8 +355,12 @@ class MarketSync:
 # `route`'s answer for a frame every market of the connection must see (a
 # subscription list, a venue notice that concerns them all).
 ALL_MARKETS: tuple[str, ...] = ("*",)
-# What `route` says a frame belongs to: venue symbols, ALL_MARKETS, or None
-# for the connection alone (heartbeats, pongs, acknowledgements).
+# Every market subscribed on the connection now, however recently (a venue's reference
+# data that each market's state needs, e.g. Kraken v2's instrument list), where
+# ALL_MARKETS is only those whose subscribe preceded the request the frame answers.
+EVERY_MARKET: tuple[str, ...] = ("**",)
+# What `route` says a frame belongs to: venue symbols, ALL_MARKETS, EVERY_MARKET, or
+# None for the connection alone (heartbeats, pongs, acknowledgements).
 Targets = Sequence[str] | None
 
 

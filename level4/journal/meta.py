@@ -9,7 +9,7 @@ from level4.market.hub import EventHub
 from level4.market.publisher import MarketPublisher
 from level4.market.registry import Registry
 from level4.market.status_board import StatusBoard
-from translations import scheme_for
+from translations import scheme_for_journal
 from translations.protocol import Instrument, MarketType, Scheme
 
 
@@ -41,7 +41,7 @@ def context_from(
     i = meta["instrument"]
     return MarketContext(
         market=meta["market"],
-        scheme=scheme_for(meta["scheme"], meta.get("api", "")),
+        scheme=scheme_for_journal(meta["scheme"], meta.get("api", ""), meta["ws_url"]),
         instrument=Instrument(i["base"], i["quote"], MarketType(i["market_type"]), i["symbol"]),
         registry=registry,
         board=board,

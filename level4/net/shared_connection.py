@@ -27,7 +27,7 @@ from level4.net.backoff import Backoff
 from level4.net.subscription_caps import SharingCaps
 from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection, next_generation
 from level4.net.venue_limiter import limiter_for
-from translations.protocol import ALL_MARKETS, Instrument, Malformed, Send
+from translations.protocol import ALL_MARKETS, EVERY_MARKET, Instrument, Malformed, Send
 
 log = structlog.get_logger(__name__)
 
@@ -295,7 +295,9 @@ class SharedConnection(FeedCallbacks):
             if targets is None:
                 self._own(frame, raw)
                 continue
-            if targets is ALL_MARKETS or targets == ALL_MARKETS:
+            if targets is EVERY_MARKET or targets == EVERY_MARKET:
+                chosen = [s for s in subs.values() if s.generation]
+            elif targets is ALL_MARKETS or targets == ALL_MARKETS:
                 # Answers about what the connection carries concern the markets whose
                 # subscribe went out before the request they answer.
                 limit = self._ping_index or self._sent

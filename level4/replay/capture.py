@@ -112,12 +112,17 @@ def companions(ws_path: str | Path) -> list[Path]:
     return sorted(p.parent.glob(f"{venue}.http.*"))
 
 
-def host_of(paths: list[Path]) -> str:
-    """The host the session spoke to: of the first connection or REST answer recorded
-    ("" when none is), which tells a venue's APIs apart."""
+def url_of(paths: list[Path]) -> str:
+    """The URL the session spoke to: of the first connection or REST answer recorded
+    ("" when none is), which tells a venue's APIs apart (by host, and path)."""
     for path in paths:
         for rec in read(path):
             url = getattr(rec, "url", "")
             if url:
-                return urlsplit(url).hostname or ""
+                return str(url)
     return ""
+
+
+def host_of(paths: list[Path]) -> str:
+    """The host of `url_of`."""
+    return urlsplit(url_of(paths)).hostname or ""

@@ -14,7 +14,7 @@ from level4.journal.format import JournalError
 from level4.journal.journal_replay import JournalReplay, replay_journal
 from level4.replay import capture
 from level4.replay.replayer import Replay, Summary, replay
-from translations import UnknownVenue, names, scheme_for_host, schemes_of
+from translations import UnknownVenue, names, scheme_for_url, schemes_of
 from translations.protocol import Scheme
 
 
@@ -88,8 +88,9 @@ def run(args: argparse.Namespace) -> int:
         if not capture.is_http_file(f):
             paths.extend(p for p in capture.companions(f) if p not in paths and p not in args.files)
     try:
-        # The venue's API is the one whose host the session spoke to (Binance's futures, ...).
-        scheme = scheme_for_host(args.venue, capture.host_of(paths))
+        # The venue's API is the one whose endpoint the session spoke to (Binance's futures,
+        # Kraken's spot v1 on ws.kraken.com beside v2 on ws.kraken.com/v2, ...).
+        scheme = scheme_for_url(args.venue, capture.url_of(paths))
     except UnknownVenue as exc:
         return _fail(str(exc))
     except capture.CaptureError as exc:

@@ -35,10 +35,10 @@ FAULTS = (
 
 # Venues grouped by how a client can tell its book went wrong.
 # A venue's other APIs are named VENUE/api (Kraken's futures API numbers its messages,
-# where its spot API checksums books).
+# where its spot APIs, v2 first and v1 for replays, checksum books).
 FAMILIES: dict[str, tuple[str, ...]] = {
     "sequence": ("BYBIT", "DERIBIT", "HITBTC", "POLONIEX", "KRAKEN/futures"),  # numbered diffs chained to the last
-    "checksum": ("KRAKEN", "BITFINEX", "OKX"),  # checksums of the book after changes
+    "checksum": ("KRAKEN", "KRAKEN/v1", "BITFINEX", "OKX"),  # checksums of the book after changes
     "rest": ("BINANCE", "BITSTAMP", "BINANCE/usdm", "BINANCE/coinm"),  # diffs joined to REST snapshots
     "none": ("COINBASE", "GEMINI", "BITFLYER", "BITMEX"),  # plain level changes
 }
@@ -48,6 +48,7 @@ _EVERYWHERE = frozenset({"disconnect", "stall", "garbage", "upgrade", "duplicate
 # further down would go unnoticed until it surfaced, so it gets no drop.
 _NUMBERED = frozenset(FAMILIES["sequence"] + ("BITFINEX", "OKX", "BINANCE", "BINANCE/usdm", "BINANCE/coinm"))
 _ORDERED = _NUMBERED | {"BITSTAMP"}  # microtimestamps show order, though not a gap
+_TOP_TEN = frozenset({"KRAKEN", "KRAKEN/v1"})  # Kraken spot, both APIs
 
 
 def _key(venue: str) -> str:
@@ -252,9 +253,9 @@ def why_not(venue: str, fault: str) -> str:
         return "its frames carry no checksums"
     if fault == "rest":
         return "it takes no REST snapshots"
-    if fault == "drop" and venue.upper() == "KRAKEN":
+    if fault == "drop" and _key(venue) in _TOP_TEN:
         return "its checksums cover only the ten best levels, so a loss deeper down would go unnoticed"
-    if fault == "reorder" and venue.upper() == "KRAKEN":
+    if fault == "reorder" and _key(venue) in _TOP_TEN:
         return "its checksums cover only the ten best levels, so a swap deeper down would go unnoticed"
     if fault == "drop":
         return "nothing in its frames shows a gap, so no client could notice the loss"

@@ -92,15 +92,21 @@ class VenueSimulator:
         faults: dict[str, float] | None = None,
         limits: VenueLimits | None = None,
         enforce_limits: bool = True,
+        api: str | None = None,
     ) -> None:
         self.venue = venue.upper()
-        self.dialect: Dialect = dialect_for(self.venue)  # refuses a venue the simulator does not speak
-        mtype = market_type or scheme_for(self.venue).market_types[0]
-        # The venue's API that lists these markets (Binance's futures, Kraken's) speaks its own dialect.
+        dialect_for(self.venue)  # refuses a venue the simulator does not speak
+        mtype = market_type or scheme_for(self.venue, api or "").market_types[0]
+        # The venue's API that lists these markets (Binance's futures, Kraken's) speaks its own dialect;
+        # `api` names one outright (Kraken spot's v1, which no market is given any more).
         first = symbols[0].partition("-") if symbols else ("", "", "")
-        scheme = scheme_for_market(self.venue, first[0], first[2], mtype)[0] if first[2] else scheme_for(self.venue)
-        if scheme.api:
-            self.dialect = dialect_for(self.venue, scheme.api)
+        if api is not None:
+            scheme = scheme_for(self.venue, api)
+        elif first[2]:
+            scheme = scheme_for_market(self.venue, first[0], first[2], mtype)[0]
+        else:
+            scheme = scheme_for(self.venue)
+        self.dialect: Dialect = dialect_for(self.venue, scheme.api)
         key = f"{self.venue}/{scheme.api}" if scheme.api else self.venue
         self.faults = Faults(key, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
         # The API's published limits (its scheme's `limits`), or smaller ones for tests.

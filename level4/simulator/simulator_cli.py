@@ -20,6 +20,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--symbols", default="BTC-USD", help="comma-separated BASE-QUOTE pairs")
     p.add_argument("--market-type", choices=[t.value for t in MarketType], help="default: the venue's first")
+    p.add_argument(
+        "--api", help="the venue's API to speak, e.g. v1 for Kraken spot's (default: the one listing the markets)"
+    )
     p.add_argument("--rate", type=float, default=50.0, help="order-flow steps per second")
     p.add_argument("--seed", type=int, default=1, help="order flow and faults")
     p.add_argument(
@@ -50,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             market_type=MarketType(args.market_type) if args.market_type else None,
             faults=parse(args.faults),
             enforce_limits=not args.no_limits,
+            api=getattr(args, "api", None),  # callers building their own Namespace may leave it out
         )
     except (KeyError, ValueError) as exc:
         print(f"level4 simulate: {exc}", file=sys.stderr)

@@ -55,7 +55,9 @@ def _binance_bad(symbol: str) -> Any:
 
 
 def _kraken_bad(symbol: str) -> Any:
-    return [100, {"a": [["1.0"]], "c": "1"}, "book-1000", symbol]  # a level with no volume or time
+    # Kraken spot v2: an ask with no quantity.
+    entry = {"symbol": symbol, "bids": [], "asks": [{"price": 1.0}], "checksum": 1, "timestamp": "2026-01-01T00:00:00Z"}
+    return {"channel": "book", "type": "update", "data": [entry]}
 
 
 CASES = {

@@ -98,9 +98,13 @@ def test_a_cut_or_stall_ends_the_frames_for_good(fault: str) -> None:
 
 @pytest.mark.parametrize("venue", FAMILIES["checksum"])
 def test_checksum_corruption_changes_only_the_checksum(venue: str) -> None:
-    corrupt = dialect_for(venue).corrupt_checksum  # type: ignore[attr-defined]
+    name, _, api = venue.partition("/")
+    corrupt = dialect_for(name, api).corrupt_checksum  # type: ignore[attr-defined]
     frames = {
-        "KRAKEN": '[336,{"a":[["5541.30000","2.50700000","1534614248.456738"]],"c":"974942666"},"book-10","XBT/USD"]',
+        "KRAKEN": '{"channel":"book","type":"update","data":[{"symbol":"BTC/USD","bids":[],'
+        '"asks":[{"price":5541.3,"qty":2.507}],"checksum":974942666,"timestamp":"2026-12-07T00:30:00.000000Z"}]}',
+        "KRAKEN/v1": '[336,{"a":[["5541.30000","2.50700000","1534614248.456738"]],"c":"974942666"},'
+        '"book-10","XBT/USD"]',
         "BITFINEX": '[17082,"cs",-1323284340,12]',
         "OKX": '{"arg":{"channel":"books","instId":"BTC-USDT"},"action":"update","data":[{"asks":[],"bids":[],'
         '"ts":"1","checksum":-1,"prevSeqId":1,"seqId":2}]}',
@@ -142,6 +146,7 @@ def test_every_venue_has_one_family_and_the_faults_its_clients_can_notice() -> N
             assert ("rest" in faults) == (family == "rest")
             assert ("drop" in faults) <= (family in ("sequence", "checksum", "rest"))
     assert "drop" not in supported("KRAKEN")  # its checksums see only the ten best levels
+    assert "drop" not in supported("KRAKEN/v1") and "checksum" in supported("KRAKEN/v1")
     assert "drop" not in supported("GEMINI") and "reorder" not in supported("COINBASE")
 
 

@@ -1,5 +1,6 @@
-"""The simulator's Kraken dialect, read back by the Kraken scheme: after
-random order flow the scheme's books equal the reference books exactly."""
+"""The simulator's Kraken spot v1 dialect, read back by the v1 scheme (kept for
+replaying v1 sessions): after random order flow the scheme's books equal the
+reference books exactly."""
 
 from __future__ import annotations
 
@@ -11,13 +12,19 @@ from level4.simulator.dialects.dialect_base import ClientSession
 from level4.simulator.dialects.kraken_dialect import dialect
 from tests.simulator.simulator_harness import NOW, DialectClient, Pair, PairSpec, make_markets
 from translations.kraken import KrakenScheme
-from translations.protocol import Scheme
+from translations.kraken import scheme as v1
+from translations.protocol import MarketType, Scheme
 
-PAIRS: list[PairSpec] = ["BTC-USD", Pair("DOGE-EUR", tick_decimals=5)]
+# v1's own names (XBT/USD, XDG/EUR): Kraken spot's first API is v2 now.
+PAIRS: list[PairSpec] = [
+    Pair(v1.instrument("BTC", "USD", MarketType.SPOT)),
+    Pair(v1.instrument("DOGE", "EUR", MarketType.SPOT), tick_decimals=5),
+]
 
 
 def connected(scheme: KrakenScheme, seed: int) -> DialectClient:
-    client = DialectClient(make_markets("KRAKEN", PAIRS, seed, dt=1.0), scheme=cast(Scheme, scheme))
+    sim = make_markets("KRAKEN", PAIRS, seed, dt=1.0)
+    client = DialectClient(sim, scheme=cast(Scheme, scheme), dialect=dialect)
     client.connect()
     return client
 
@@ -63,7 +70,7 @@ def test_ping_errors_and_heartbeats() -> None:
     status, pong = dialect.on_client_frame(session, {"event": "ping", "reqid": 4}, markets, NOW)
     assert orjson.loads(status)["event"] == "systemStatus"
     assert orjson.loads(pong) == {"event": "pong", "reqid": 4}
-    client = DialectClient(make_markets("KRAKEN", PAIRS, seed=1))
+    client = DialectClient(make_markets("KRAKEN", PAIRS, seed=1), scheme=cast(Scheme, v1), dialect=dialect)
     client.ping()
     assert client.tr.malformed == 0
     client.connect()

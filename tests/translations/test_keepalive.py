@@ -7,9 +7,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
+from level4.replay.capture import url_of
 from level4.replay.replayer import load
 from tests.captures import capture
-from translations import scheme_for
+from translations import scheme_for, scheme_for_url
 
 SESSIONS = {"COINBASE": "COINBASE.ws.28.0", "KRAKEN": "KRAKEN.ws.50.0", "GEMINI": "GEMINI.ws.1.0"}
 # Keep-alives as the venues document them (the Coinbase session has its heartbeat channel off).
@@ -25,9 +26,10 @@ SPELLED = {
 
 @pytest.mark.parametrize("venue", sorted(SESSIONS))
 def test_keepalives_in_a_recorded_session_translate_to_nothing(venue: str) -> None:
-    scheme = scheme_for(venue)
+    files = [capture(SESSIONS[venue])]
+    scheme = scheme_for_url(venue, url_of(files))  # the API the session spoke (Kraken's v1)
     keepalive = getattr(scheme, "keepalive")  # noqa: B009
-    session = load(scheme, [capture(SESSIONS[venue])])
+    session = load(scheme, files)
     marked = 0
     for conn in session.connections:
         state = scheme.initial_state(conn.instruments)

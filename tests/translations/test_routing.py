@@ -51,15 +51,24 @@ SESSIONS = {
 }
 
 
+# The recorded Kraken spot session speaks v1; Kraken spot's live v2 routing runs end to end
+# (tests/simulator/test_end_to_end_kraken_spot.py).
+API = {"KRAKEN": "v1"}
+
+
+def scheme_of(venue: str) -> Any:
+    return scheme_for(venue, API.get(venue, ""))
+
+
 def test_the_routed_schemes_are_those_with_every_routing_member() -> None:
     import translations
     from level4.net.connection_pool import shares_connections
 
-    assert [v for v in translations.names() if shares_connections(scheme_for(v))] == ROUTED
+    assert [v for v in translations.names() if shares_connections(scheme_of(v))] == ROUTED
 
 
 def instruments_of(venue: str, records: list[Any]) -> list[Instrument]:
-    scheme = scheme_for(venue)
+    scheme = scheme_of(venue)
     out: list[Instrument] = []
     for rec in records:
         if isinstance(rec, Opened):
@@ -78,7 +87,7 @@ def about(ins: Instruction) -> str | None:
 
 @pytest.mark.parametrize("venue", ROUTED)
 def test_routing_a_recorded_session_gives_each_market_what_one_state_gives_it(venue: str) -> None:
-    scheme = scheme_for(venue)
+    scheme = scheme_of(venue)
     records = list(read(capture(SESSIONS[venue])))
     instruments = instruments_of(venue, records)
     assert len(instruments) >= 2, "a session of several markets on one connection"
@@ -205,7 +214,7 @@ ACKS: dict[str, list[tuple[Any, Any]]] = {
 
 @pytest.mark.parametrize("venue", ROUTED)
 def test_acknowledgements_and_keepalives_stay_with_the_connection(venue: str) -> None:
-    scheme = scheme_for(venue)
+    scheme = scheme_of(venue)
     conn = scheme.connection_state()
     for frame, expected in ACKS[venue]:
         targets, conn = scheme.route(frame, conn)
@@ -308,7 +317,7 @@ UNSUBSCRIBES: dict[str, tuple[str, str, MarketType, list[Any]]] = {
 
 @pytest.mark.parametrize("venue", ROUTED)
 def test_unsubscribe_frames_are_the_venues_own(venue: str) -> None:
-    scheme = scheme_for(venue)
+    scheme = scheme_of(venue)
     base, quote, kind, expected = UNSUBSCRIBES[venue]
     state = scheme.initial_state([scheme.instrument(base, quote, kind)])
     assert [orjson.loads(f) for f in scheme.unsubscribe_msg(state)] == expected
@@ -318,10 +327,10 @@ def test_unsubscribe_frames_are_the_venues_own(venue: str) -> None:
 def test_the_simulator_takes_markets_onto_and_off_one_connection(venue: str) -> None:
     """Several subscribe requests on one connection add up; an unsubscribe
     removes its market and leaves the others, as at the venue."""
-    scheme = scheme_for(venue)
+    scheme = scheme_of(venue)
     base, quote, kind, _depth = VENUES[venue]
     sim = make_markets(venue, [f"{b}-{quote}" for b in (base, "ETH", "SOL")], market_type=MarketType(kind))
-    dialect = dialect_for(venue)
+    dialect = dialect_for(venue, API.get(venue, ""))
     session = ClientSession()
     instruments = [m.instrument for m in sim.markets.values()]
 
