@@ -93,6 +93,19 @@ class BinanceFuturesScheme(BinanceScheme):
     def _jump(self, data: dict[str, Any], last: int) -> str:
         return f"update ids broke: previous u {last}, event pu {data.get('pu')} ({data['U']}..{data['u']})"
 
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Exchange information of the futures APIs: contractType PERPETUAL or a quarter,
+    # deliveryDate, status (USD-M) or contractStatus (COIN-M), and the same filters as spot
+    # (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Exchange-Information,
+    # https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Exchange-Information).
+    # list_paths is set per API below.
+
+    def _listed_instrument(self, item: dict[str, Any]) -> Instrument:
+        base, quote = symbols.normalise(item["baseAsset"]), symbols.normalise(item["quoteAsset"])
+        kind = MarketType.PERP if item.get("contractType") == "PERPETUAL" else MarketType.FUTURE
+        return Instrument(base, quote, kind, item["symbol"].upper())
+
 
 usdm = BinanceFuturesScheme(
     "usdm",
@@ -105,3 +118,5 @@ usdm = BinanceFuturesScheme(
 coinm = BinanceFuturesScheme(
     "coinm", "wss://dstream.binance.com/stream", "https://dapi.binance.com", "/dapi/v1/depth", ("USD",), coin=True
 )
+usdm.list_paths = ("/fapi/v1/exchangeInfo",)
+coinm.list_paths = ("/dapi/v1/exchangeInfo",)

@@ -19,6 +19,7 @@ from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.events import MarketEvent
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay import capture
+from translations.instrument_listing import ListingError, ListingIndex, answers_list
 from translations.protocol import Instruction, Instrument, RestAnswer, Scheme
 
 
@@ -35,6 +36,7 @@ class Summary:
     checksum_failures: int = 0
     reconnects_requested: int = 0
     resubscribes_requested: int = 0
+    unplaced: int = 0  # subscribed markets neither the venue's list nor the symbol's spelling could place
 
     def as_dict(self) -> dict[str, float | int]:
         # Not __dict__: compiled (mypyc), a dataclass instance has none.
@@ -51,18 +53,89 @@ class Connection:
 
 
 @dataclass
+class Unplaced:
+    """A subscribed market replay could not place: it is left out, alone."""
+
+    symbol: str
+    reason: str
+
+
+@dataclass
 class Session:
     connections: list[Connection] = field(default_factory=list)
     rest: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
+    listings: ListingIndex | None = None  # the venue's instrument list, where one was recorded
+    unplaced: list[Unplaced] = field(default_factory=list)
+
+
+def read_listings(scheme: Scheme, path: str | Path) -> ListingIndex:
+    """A recorded instrument list (`VENUE.0`) read through the scheme's list reader:
+    the answers to its list paths; other answers in the file (other APIs', detail
+    pages the scheme does not read) are passed over."""
+    paths = scheme.list_paths + scheme.legacy_list_paths
+    index = ListingIndex()
+    for answer in capture.read_list(path):
+        if not answers_list(paths, answer.path):
+            continue
+        try:
+            body = orjson.loads(answer.body)
+        except orjson.JSONDecodeError as exc:
+            raise capture.CaptureError(f"{path}: {answer.path}: not JSON: {exc}") from exc
+        try:
+            index.extend(scheme.instruments_from_list(answer.path, body))
+        except ListingError as exc:
+            raise capture.CaptureError(f"{path}: {answer.path}: {exc}") from exc
+    return index
+
+
+def place(scheme: Scheme, symbol: str, listings: ListingIndex | None) -> Instrument:
+    """The instrument a subscribed symbol names: as the venue's list has it where a list
+    is at hand, else read from the symbol's spelling (ValueError saying why not)."""
+    if listings is not None:
+        listing = listings.get(symbol)
+        if listing is None:
+            raise ValueError(f"{symbol!r} is not in {scheme.name}'s instrument list")
+        return listing.instrument
+    reader = getattr(scheme, "from_symbol", None)
+    if reader is None:
+        raise ValueError(f"{scheme.name} cannot read the symbol {symbol!r} with no instrument list")
+    instrument: Instrument = reader(symbol)
+    return instrument
+
+
+def _subscribed(scheme: Scheme, symbols: list[str], session: Session, into: list[Instrument]) -> None:
+    for symbol in symbols:
+        try:
+            instrument = place(scheme, symbol, session.listings)
+        except ValueError as exc:
+            if all(u.symbol != symbol for u in session.unplaced):
+                session.unplaced.append(Unplaced(symbol, str(exc)))
+            continue
+        if instrument not in into:
+            into.append(instrument)
 
 
 def load(scheme: Scheme, paths: Iterable[str | Path]) -> Session:
+    """A recorded session in memory. An instrument list among the paths (`VENUE.0`) is
+    read first, and every subscribed symbol is placed through it; a symbol that cannot
+    be placed is left out with its reason (Session.unplaced), never the session."""
     session = Session()
+    paths = list(paths)
     for path in paths:
+        if capture.is_list_file(path):
+            listings = read_listings(scheme, path)
+            if session.listings is None:
+                session.listings = listings
+            else:
+                session.listings.extend(listings.listings())
+    for path in paths:
+        if capture.is_list_file(path):
+            continue
         current: Connection | None = None
         for rec in capture.read(path):
             if isinstance(rec, capture.Opened):
-                current = Connection(rec.url, list(scheme.instruments_from_url(rec.url)), [])
+                current = Connection(rec.url, [], [])
+                _subscribed(scheme, scheme.symbols_from_url(rec.url), session, current.instruments)
                 session.connections.append(current)
             elif isinstance(rec, capture.Sent):
                 if current is None:
@@ -72,9 +145,7 @@ def load(scheme: Scheme, paths: Iterable[str | Path]) -> Session:
                     sent = orjson.loads(rec.frame)
                 except orjson.JSONDecodeError:
                     continue
-                for ins in scheme.instruments_from_subscribe(sent):
-                    if ins not in current.instruments:
-                        current.instruments.append(ins)
+                _subscribed(scheme, scheme.symbols_from_subscribe(sent), session, current.instruments)
             elif isinstance(rec, capture.Received):
                 if current is None:
                     current = Connection("", [], [])
@@ -168,6 +239,14 @@ def replay(
     scheme: Scheme, paths: Iterable[str | Path], hook: FrameHook | None = None, repeat: int = 1
 ) -> tuple[list[Replay], Summary]:
     """Replay capture files; returns the final replays (one per connection)."""
+    replays, summary, _ = replay_session(scheme, paths, hook, repeat)
+    return replays, summary
+
+
+def replay_session(
+    scheme: Scheme, paths: Iterable[str | Path], hook: FrameHook | None = None, repeat: int = 1
+) -> tuple[list[Replay], Summary, Session]:
+    """`replay`, and the session it loaded (the markets it could not place among it)."""
     paths = list(paths)
     session = load(scheme, paths)
     summary = Summary()
@@ -199,7 +278,8 @@ def replay(
         summary.checksum_failures += rp.keeper.checksum_failures
         summary.reconnects_requested += rp.reconnects_requested
         summary.resubscribes_requested += rp.sends_requested
-    return replays, summary
+    summary.unplaced = len(session.unplaced)
+    return replays, summary, session
 
 
 def final_books(replays: list[Replay]) -> dict[str, dict[str, object]]:

@@ -1,0 +1,183 @@
+"""A venue's own instrument list, read into one shape for every venue.
+
+Each scheme fetches its venue's list (`list_paths`, relative to `list_url`)
+and reads every answer with `instruments_from_list(path, body)`; what comes
+back is a `Listing` per instrument. Where a list is at hand, it, not a guess
+from the symbol's spelling, says what a symbol is (see `ListingIndex`).
+
+Tick and lot sizes stay exact decimal strings: venues that send them as JSON
+numbers get the shortest text that reads back as the same float, and venues
+that send a count of decimals get `10^-n` spelt out.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import urlsplit
+
+from translations.protocol import Instrument, MarketType
+from translations.timeparse import iso_seconds
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """One instrument as its venue lists it."""
+
+    instrument: Instrument  # normalised base and quote, market type, the venue's own symbol
+    tick_size: str | None = None  # smallest price step, exact decimal text; None: the list gives none
+    lot_size: str | None = None  # smallest size step, in the venue's size unit (contracts for most derivatives)
+    expiry: float | None = None  # Unix seconds; None for spot and perpetuals
+    trading: bool = True  # the venue accepts orders now (not halted, not pre-listed)
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    def as_dict(self) -> dict[str, Any]:
+        ins = self.instrument
+        return {
+            "symbol": ins.symbol,
+            "base": ins.base,
+            "quote": ins.quote,
+            "type": str(ins.market_type),
+            "tick_size": self.tick_size,
+            "lot_size": self.lot_size,
+            "expiry": self.expiry,
+            "trading": self.trading,
+        }
+
+
+class ListingError(ValueError):
+    """A list answer that is not in the shape the venue documents."""
+
+
+def decimal_text(value: Any) -> str | None:
+    """Exact decimal text of a tick or lot size sent as a string or a JSON number
+    (1e-08 -> "0.00000001"); None for a missing or empty one. A float is read by
+    its shortest repr, which is the text the venue serialised."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    if isinstance(value, (int, float, str)):
+        try:
+            # A float's shortest repr is the text the venue serialised, less its trailing zeros.
+            number = Decimal(repr(value)).normalize() if isinstance(value, float) else Decimal(str(value).strip())
+        except InvalidOperation as exc:
+            raise ListingError(f"not a decimal: {value!r}") from exc
+        if not number.is_finite() or number < 0:
+            raise ListingError(f"not a size: {value!r}")
+        return format(number, "f")
+    raise ListingError(f"not a decimal: {value!r}")
+
+
+def decimals_step(places: Any) -> str | None:
+    """The step a count of decimal places allows: 2 -> "0.01", 0 -> "1", -1 -> "10"."""
+    if places is None or isinstance(places, bool):
+        return None
+    if not isinstance(places, int):
+        raise ListingError(f"not a count of decimals: {places!r}")
+    return format(Decimal(1).scaleb(-places), "f")
+
+
+def millis(value: Any) -> float | None:
+    """Unix seconds of a millisecond timestamp (a number or its text); None for none."""
+    if value is None or value == "" or isinstance(value, bool):
+        return None
+    try:
+        return int(value) / 1000
+    except (TypeError, ValueError) as exc:
+        raise ListingError(f"not a millisecond timestamp: {value!r}") from exc
+
+
+def iso_expiry(value: Any) -> float | None:
+    """Unix seconds of an ISO 8601 UTC time ("2021-09-24T12:00:00.000Z"); None for none."""
+    if not value:
+        return None
+    if not isinstance(value, str):
+        raise ListingError(f"not an ISO time: {value!r}")
+    try:
+        return iso_seconds(value)
+    except ValueError as exc:
+        raise ListingError(f"not an ISO time: {value!r}") from exc
+
+
+def items(body: Any, *keys: str) -> list[Any]:
+    """The list under `keys` of a JSON answer (none: the answer itself), or ListingError."""
+    node = body
+    for key in keys:
+        if not isinstance(node, dict) or key not in node:
+            raise ListingError(f"the answer has no {'.'.join(keys)}")
+        node = node[key]
+    if not isinstance(node, list):
+        raise ListingError(f"{'.'.join(keys) or 'the answer'} is not a list")
+    return node
+
+
+def answers_list(list_paths: Iterable[str], path: str) -> bool:
+    """Whether a REST path (as recorded or fetched, query and all) is one of a venue's
+    list paths: the same path, or one recorded under another API version or prefix
+    (HitBTC's api/2 beside api/3), or a detail page under a list path (Gemini's
+    /v1/symbols/details/btcusd); the query is not compared."""
+    path = urlsplit(path).path.rstrip("/")
+    for list_path in list_paths:
+        wanted = urlsplit(list_path).path.rstrip("/")
+        if path == wanted or path.endswith(wanted) or path.startswith(wanted + "/"):
+            return True
+    return False
+
+
+class ListingIndex:
+    """A venue's listings by symbol: how replay and the catalogue place a symbol.
+
+    Symbols are compared as the scheme spells its instruments' symbols; a
+    `fold` (str.upper for venues whose symbols ignore case) maps both sides.
+    Where one symbol is listed twice (the same list fetched again, or one
+    name in two categories) the first listing stands, unless only the later
+    one gives a tick size (a names-only list, then a symbol's own details)."""
+
+    __slots__ = ("_by_symbol", "_fold")
+
+    def __init__(self, listings: Iterable[Listing] = (), fold: bool = False) -> None:
+        self._fold = fold
+        self._by_symbol: dict[str, Listing] = {}
+        self.extend(listings)
+
+    def extend(self, listings: Iterable[Listing]) -> None:
+        for listing in listings:
+            key = self._key(listing.symbol)
+            known = self._by_symbol.get(key)
+            if known is None or (known.tick_size is None and listing.tick_size is not None):
+                self._by_symbol[key] = listing
+
+    def _key(self, symbol: str) -> str:
+        return symbol.upper() if self._fold else symbol
+
+    def get(self, symbol: str) -> Listing | None:
+        return self._by_symbol.get(self._key(symbol))
+
+    def __len__(self) -> int:
+        return len(self._by_symbol)
+
+    def __bool__(self) -> bool:
+        return bool(self._by_symbol)
+
+    def listings(self) -> list[Listing]:
+        return list(self._by_symbol.values())
+
+    def select(
+        self, market_type: MarketType | None = None, quote: str | None = None, base: str | None = None
+    ) -> list[Listing]:
+        """The listings of a market type and/or quote and base (normalised names)."""
+        out = []
+        for listing in self._by_symbol.values():
+            ins = listing.instrument
+            if market_type is not None and ins.market_type is not market_type:
+                continue
+            if quote is not None and ins.quote != quote.upper():
+                continue
+            if base is not None and ins.base != base.upper():
+                continue
+            out.append(listing)
+        return out
