@@ -103,7 +103,10 @@ class BinanceFuturesScheme(BinanceScheme):
 
     def _listed_instrument(self, item: dict[str, Any]) -> Instrument:
         base, quote = symbols.normalise(item["baseAsset"]), symbols.normalise(item["quoteAsset"])
-        kind = MarketType.PERP if item.get("contractType") == "PERPETUAL" else MarketType.FUTURE
+        # Dated contracts are CURRENT_QUARTER, NEXT_QUARTER (and months); a perpetual not yet
+        # trading may have no contract type at all.
+        contract = str(item.get("contractType", ""))
+        kind = MarketType.FUTURE if contract.endswith(("QUARTER", "MONTH")) else MarketType.PERP
         return Instrument(base, quote, kind, item["symbol"].upper())
 
 
