@@ -386,8 +386,10 @@ class BybitScheme(SchemeDefaults):
     # (https://bybit-exchange.github.io/docs/inverse/#t-querysymbol): it names no expiry.
     # Linear first: a name that is both a spot pair and a perpetual is taken as the
     # perpetual, as from_symbol takes it.
-    list_paths: tuple[str, ...] = tuple(
-        f"/v5/market/instruments-info?category={c}&limit=1000" for c in ("linear", "inverse", "spot")
+    list_paths: tuple[str, ...] = (
+        "/v5/market/instruments-info?category=linear&limit=1000",
+        "/v5/market/instruments-info?category=inverse&limit=1000",
+        "/v5/market/instruments-info?category=spot&limit=1000",
     )
     legacy_list_paths: tuple[str, ...] = ("/v2/public/symbols",)
 

@@ -284,8 +284,11 @@ class DeribitScheme(SchemeDefaults):
     # settlement_period is "perpetual". Option prices are in the quote the list names
     # (BTC for BTC options), not the USD their strikes are in.
     list_url = "https://www.deribit.com"
-    list_paths: tuple[str, ...] = tuple(
-        f"/api/v2/public/get_instruments?currency={c}&expired=false" for c in ("BTC", "ETH", "SOL", "USDC")
+    list_paths: tuple[str, ...] = (
+        "/api/v2/public/get_instruments?currency=BTC&expired=false",
+        "/api/v2/public/get_instruments?currency=ETH&expired=false",
+        "/api/v2/public/get_instruments?currency=SOL&expired=false",
+        "/api/v2/public/get_instruments?currency=USDC&expired=false",
     )
 
     def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
