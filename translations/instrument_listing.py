@@ -181,3 +181,41 @@ class ListingIndex:
                 continue
             out.append(listing)
         return out
+
+
+class TickCheck:
+    """Checks the prices of a connection's levels against the tick sizes its venue
+    lists. A price off its tick is noted (per market, each distinct price once) and
+    left as the venue sent it: the book is never rounded to the list. Markets the list
+    gives no tick for are not checked."""
+
+    __slots__ = ("_seen", "_ticks", "off")
+
+    def __init__(self, ticks: dict[str, str]) -> None:
+        self._ticks = {symbol: Decimal(tick) for symbol, tick in ticks.items() if Decimal(tick) > 0}
+        self._seen: dict[str, set[str]] = {symbol: set() for symbol in self._ticks}
+        self.off: dict[str, list[str]] = {}  # symbol -> prices off its tick, in the order first met
+
+    def __bool__(self) -> bool:
+        return bool(self._ticks)
+
+    def tick(self, symbol: str) -> str | None:
+        tick = self._ticks.get(symbol)
+        return None if tick is None else str(tick)
+
+    def check(self, symbol: str, levels: Iterable[Any]) -> None:
+        tick = self._ticks.get(symbol)
+        if tick is None:
+            return
+        seen = self._seen[symbol]
+        for level in levels:
+            price = level[0]
+            if price in seen:
+                continue
+            seen.add(price)
+            try:
+                off = Decimal(price) % tick != 0
+            except (InvalidOperation, TypeError):
+                continue  # no number: the book refuses it and says so
+            if off:
+                self.off.setdefault(symbol, []).append(price)

@@ -62,6 +62,7 @@ def summary_line(summary: Summary, books: dict[str, dict[str, Any]]) -> str:
         "checksums_verified": summary.checksums_verified,
         "checksum_failures": summary.checksum_failures,
         "unplaced": summary.unplaced,
+        "off_tick": summary.off_tick,
         "unsynchronised": sorted(t for t, b in books.items() if not b["synchronised"]),
     }
     return orjson.dumps(line).decode() + "\n"
@@ -106,6 +107,13 @@ def run(args: argparse.Namespace) -> int:
     for unplaced in session.unplaced:
         # One market the session cannot place is left out; the others replay.
         print(f"level4 replay: {scheme.name} market {unplaced.symbol} left out: {unplaced.reason}", file=sys.stderr)
+    for rp in replays:
+        for symbol, prices in rp.ticks.off.items():
+            # Reported, never rounded: the book keeps the venue's prices.
+            shown = ", ".join(prices[:5]) + (", ..." if len(prices) > 5 else "")
+            tick = rp.ticks.tick(symbol)
+            said = f"{len(prices)} prices off its listed tick {tick}: {shown}"
+            print(f"level4 replay: {scheme.name} market {symbol}: {said}", file=sys.stderr)
     books = books_by_tag(scheme.name, replays)
     if args.books_json:
         args.books_json.write_bytes(orjson.dumps(books, option=orjson.OPT_INDENT_2))

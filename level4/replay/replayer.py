@@ -19,8 +19,8 @@ from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.events import MarketEvent
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay import capture
-from translations.instrument_listing import ListingError, ListingIndex, answers_list
-from translations.protocol import Instruction, Instrument, RestAnswer, Scheme
+from translations.instrument_listing import ListingError, ListingIndex, TickCheck, answers_list
+from translations.protocol import Instruction, Instrument, RestAnswer, Scheme, Snapshot, Update
 
 
 @dataclass
@@ -37,6 +37,7 @@ class Summary:
     reconnects_requested: int = 0
     resubscribes_requested: int = 0
     unplaced: int = 0  # subscribed markets neither the venue's list nor the symbol's spelling could place
+    off_tick: int = 0  # distinct prices off the tick size the venue's list gives their market
 
     def as_dict(self) -> dict[str, float | int]:
         # Not __dict__: compiled (mypyc), a dataclass instance has none.
@@ -164,8 +165,21 @@ FrameHook = Callable[[float, str, "Replay"], None]
 class Replay:
     """State of one connection's replay; tests step it frame by frame."""
 
-    def __init__(self, scheme: Scheme, connection: Connection, rest: dict[str, list[tuple[float, str]]]) -> None:
+    def __init__(
+        self,
+        scheme: Scheme,
+        connection: Connection,
+        rest: dict[str, list[tuple[float, str]]],
+        listings: ListingIndex | None = None,
+    ) -> None:
         self.scheme = scheme
+        ticks: dict[str, str] = {}
+        for instrument in connection.instruments if listings is not None else ():
+            listing = listings.get(instrument.symbol) if listings is not None else None
+            if listing is not None and listing.tick_size is not None:
+                ticks[instrument.symbol] = listing.tick_size
+        self.ticks = TickCheck(ticks)
+        self._checking_ticks = bool(self.ticks)  # a plain flag: tested for every batch of book work
         self.translator = Translator(scheme, connection.instruments)
         checksum = getattr(scheme, "checksum", None)
         self.keeper = BookKeeper([i.symbol for i in connection.instruments], checksum)
@@ -201,6 +215,8 @@ class Replay:
         while self._book_work or work.fetches:
             book_work, self._book_work = self._book_work, []
             if book_work:
+                if self._checking_ticks:
+                    self._check_ticks(book_work)
                 self.keeper.apply(book_work, self.events, self._mismatches)
             if work.fetches:
                 self.pending.extend((fetch.symbol, fetch.path) for fetch in work.fetches)
@@ -210,6 +226,12 @@ class Replay:
                 for mismatch in mismatches:
                     self.translator.feed(mismatch, self._book_work, work)
         self._connection_work()  # what a frame or a report asked of the connection alone
+
+    def _check_ticks(self, book_work: list[Instruction]) -> None:
+        for instruction in book_work:
+            if isinstance(instruction, (Snapshot, Update)):
+                self.ticks.check(instruction.symbol, instruction.bids)
+                self.ticks.check(instruction.symbol, instruction.asks)
 
     def _connection_work(self) -> None:
         work = self._work
@@ -255,7 +277,7 @@ def replay_session(
         replays = []
         started = time.perf_counter()
         for conn in session.connections:
-            rp = Replay(scheme, conn, session.rest)
+            rp = Replay(scheme, conn, session.rest, session.listings)
             feed = rp.feed
             if hook is None:
                 for received, raw in conn.frames:
@@ -278,6 +300,7 @@ def replay_session(
         summary.checksum_failures += rp.keeper.checksum_failures
         summary.reconnects_requested += rp.reconnects_requested
         summary.resubscribes_requested += rp.sends_requested
+        summary.off_tick += sum(len(prices) for prices in rp.ticks.off.values())
     summary.unplaced = len(session.unplaced)
     return replays, summary, session
 

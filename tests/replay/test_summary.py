@@ -21,4 +21,5 @@ def test_summary_as_dict_names_every_count() -> None:
         "reconnects_requested": 0,
         "resubscribes_requested": 0,
         "unplaced": 0,
+        "off_tick": 0,
     }

@@ -116,3 +116,23 @@ def test_a_list_file_in_another_shape_is_refused_clearly(tmp_path: Path) -> None
     done = replay("--venue", "BINANCE", str(ws))
     assert done.returncode == 2
     assert "/api/v3/exchangeInfo" in done.stderr.decode() and "Traceback" not in done.stderr.decode()
+
+
+def test_a_price_off_the_listed_tick_is_reported_never_rounded(tmp_path: Path) -> None:
+    recorded, _ = _books(capture("BINANCE.ws.1.0"))
+    recorded_summary = orjson.loads(recorded.stdout.splitlines()[-1])
+    # Binance's recorded list gives NKNUSDT a tick of 0.0001; deep levels from before the
+    # tick was widened still sit at finer prices, and are reported as they are.
+    assert recorded_summary["off_tick"] == 34
+    assert "market NKNUSDT: 34 prices off its listed tick 0.00010000: 0.25974000" in recorded.stderr.decode()
+
+    ws = _session(tmp_path, with_list=True)
+    t_last = float(ws.read_text().splitlines()[-1].split(": ", 1)[0]) + 0.1
+    with ws.open("a") as fh:
+        fh.write(_frame(t_last, "BTCUSDB", 103, 103, [["30000.005", "0.5"]]) + "\n")
+    done, books = _books(ws)
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout.splitlines()[-1])["off_tick"] == 34 + 1
+    assert "market BTCUSDB: 1 prices off its listed tick 0.01000000: 30000.005" in done.stderr.decode()
+    bids = books["BINANCE.SPOT:BTC-USDB"]["bids"]
+    assert ["30000.005", "0.5"] in bids  # kept exactly as sent
