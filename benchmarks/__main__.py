@@ -1,6 +1,6 @@
 """Run level4's benchmarks and print their tables (org-mode, as in README.org).
 
-    .venv/bin/python -m benchmarks                 all three parts
+    .venv/bin/python -m benchmarks                 every part
     .venv/bin/python -m benchmarks hot live        some of them
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
 
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale")
+PARTS = ("hot", "live", "scale", "export")
 
 
 def machine() -> str:
@@ -85,6 +85,16 @@ def main(argv: list[str] | None = None) -> int:
         rows = scale.run(quiet_seconds=5.0 if args.quick else 10.0)
         print("\n* scale: quiet simulated markets in one process\n")
         print(scale.table(rows).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "export" in parts:
+        from benchmarks import export_speed
+
+        started = time.monotonic()
+        rows = export_speed.run(quick=args.quick)
+        print("\n* export: `level4 export` over a synthetic Coinbase journal (one market)\n")
+        print(export_speed.table(rows).org())
+        print("\nSize of each dataset, the largest journal:\n")
+        print(export_speed.sizes_table(rows[-1]).org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Sequence
@@ -13,8 +14,10 @@ import structlog
 
 from level4 import __version__, logs
 from level4.config import Settings
+from level4.export import export_cli
 from level4.journal import options as journal_options
 from level4.replay import replay_cli
+from level4.service.listener import ServeError, check_tls, listen
 from level4.simulator import simulator_cli
 
 log = structlog.get_logger("level4")
@@ -51,11 +54,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     console = sub.add_parser("console", help="IPython with the service running in-process")
     _service_args(console)
-    console.add_argument("--port", type=int, help="control API port (default: LEVEL4_PORT, else 8000; 0: any)")
+    # Not LEVEL4_PORT: that is the running service's port, which the console must not collide with.
+    console.add_argument("--port", type=int, help="control API and dashboard port (default: any free port)")
     console.set_defaults(func=run_console)
 
     simulator_cli.add_parser(sub)
     replay_cli.add_parser(sub)
+    export_cli.add_parser(sub)
     return parser
 
 
@@ -73,13 +78,28 @@ def settings_from(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def run_serve(args: argparse.Namespace) -> int:
-    from level4.catalogue import CatalogueError
-    from level4.service.root import Service
+def bind(settings: Settings) -> socket.socket | None:
+    """The control API's socket, or None having said in one line why it cannot be had (port
+    taken, certificate unreadable). Before the service's imports, so that this is said at once."""
+    try:
+        check_tls(settings.ssl_certfile, settings.ssl_keyfile)
+        return listen(settings.host, settings.port)
+    except ServeError as exc:
+        log.error("start_failed", error=exc.code, detail=f"{exc}; {exc.advice}")
+        return None
 
+
+def run_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logs.configure(settings.log_level)
     settings.check_exposure()
+    listener = bind(settings)
+    if listener is None:
+        return 1
+
+    from level4.catalogue import CatalogueError
+    from level4.service.root import Service
+
     service = Service(settings)
     stop = threading.Event()
 
@@ -90,7 +110,7 @@ def run_serve(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
     try:
-        service.start()
+        service.start(listener)
     except CatalogueError as exc:
         log.error("start_failed", error=exc.error, detail=exc.detail)
         service.stop()
@@ -122,12 +142,24 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_console(args: argparse.Namespace) -> int:
-    from level4.console import run
-
     settings = settings_from(args)
+    if args.port is None:
+        settings.port = 0
     # An interactive prompt drowns in info lines; warnings and worse still show.
     logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
-    return run(settings)
+    settings.check_exposure()
+    listener = bind(settings)
+    if listener is None:
+        return 1
+
+    from level4.catalogue import CatalogueError
+    from level4.console import run
+
+    try:
+        return run(settings, listener)
+    except CatalogueError as exc:
+        log.error("start_failed", error=exc.error, detail=exc.detail)
+        return 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:

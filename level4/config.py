@@ -6,6 +6,7 @@ import ipaddress
 import os
 from dataclasses import dataclass, field
 
+from level4.api.allowed_hosts import ANY, LOOPBACK_NAMES, origin_of
 from level4.catalogue.catalogue_url import default_url
 from level4.journal.options import JournalOptions
 
@@ -40,9 +41,28 @@ class Settings:
     # Sink URLs (level4.sinks.spec): every event also goes to these NATS / Redis servers.
     sinks: list[str] = field(default_factory=lambda: _env_list("LEVEL4_SINKS"))
     journal: JournalOptions = field(default_factory=JournalOptions.from_env)  # no directory: no journal
+    # Host names requests may carry (any port; "*" any) besides the loopback names and the listen address.
+    allowed_hosts: list[str] = field(default_factory=lambda: _env_list("LEVEL4_ALLOWED_HOSTS"))
+    # Origins of other sites' pages that may change the service and open /stream (scheme://host[:port]).
+    cors_origins: list[str] = field(default_factory=lambda: _env_list("LEVEL4_CORS_ORIGINS"))
+
+    def served_hosts(self) -> list[str]:
+        """The Host names the API answers to. The loopback names always: no other site's page
+        can make a browser send them, and the healthcheck uses them."""
+        names = [*LOOPBACK_NAMES, *self.allowed_hosts]
+        if not is_unspecified(self.host):
+            names.append(self.host)  # clients that reach the service by the address it listens on
+        return names
 
     def check_exposure(self) -> None:
-        """Refuse to serve the control API beyond this machine without a token."""
+        """Refuse to serve the control API beyond this machine without a token,
+        and origins that are not origins."""
+        for origin in self.cors_origins:
+            if origin == ANY or origin_of(origin) is None:
+                raise SystemExit(
+                    f"LEVEL4_CORS_ORIGINS: {origin!r} is not an origin; list each site as scheme://host[:port], "
+                    "e.g. https://desk.example.com ('*' is not accepted: any page could then change the service)"
+                )
         if self.api_token:
             return
         if not is_loopback(self.host):
@@ -51,6 +71,14 @@ class Settings:
                 "Set LEVEL4_API_TOKEN (clients then send 'Authorization: Bearer <token>'), "
                 "or listen on 127.0.0.1."
             )
+
+
+def is_unspecified(host: str) -> bool:
+    """0.0.0.0 or ::, every address of the machine."""
+    try:
+        return ipaddress.ip_address(host).is_unspecified
+    except ValueError:
+        return False
 
 
 def is_loopback(host: str) -> bool:

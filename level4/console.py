@@ -7,6 +7,7 @@ state, exactly as `PATCH /markets/{id}` does.
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from level4.config import Settings
@@ -106,17 +107,22 @@ def namespace(service: Service) -> dict[str, Any]:
     return {"Markets": MarketsConsole(service.control), "Query": Query(service.control), "service": service}
 
 
-def run(settings: Settings) -> int:
+def run(settings: Settings, listener: socket.socket | None = None) -> int:
+    """The service started (serving HTTP on `listener`, else bound here), then the prompt until exit."""
     import IPython
     from traitlets.config import Config
 
     settings.check_exposure()
     service = Service(settings)
-    service.start()
+    try:
+        service.start(listener)
+    except BaseException:
+        service.stop()
+        raise
     try:
         config = Config()
         config.TerminalInteractiveShell.banner1 = (
-            "level4 console: the service is running in this process.\n"
+            f"level4 console: the service is running in this process, API and dashboard at {service.http_url()}\n"
             "  Markets.start(id | 'all'), Markets.stop(id | 'all'), Markets.status(), Markets.book(id)\n"
             "  Query.Symbol.new/all, Query.Exchange.new/all, Query.Market.new/all\n"
         )

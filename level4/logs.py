@@ -47,3 +47,7 @@ def configure(level: str = "INFO") -> None:
     # Chatty libraries: their warnings matter, their info lines do not.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "websockets", "alembic", "httpx", "httpcore"):
         logging.getLogger(name).setLevel(max(numeric, logging.WARNING))
+    # pykka logs, with its traceback, every exception an actor hands back to its caller; the caller
+    # decides what it is (a duplicate row is the client's mistake, a fault is logged where it is met).
+    # At DEBUG everything shows.
+    logging.getLogger("pykka").setLevel(numeric if numeric <= logging.DEBUG else max(numeric, logging.WARNING))

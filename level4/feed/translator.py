@@ -54,6 +54,7 @@ class Translator:
         self.state: Any = scheme.initial_state(self.instruments)
         self.frames = 0
         self.malformed = 0
+        self.ignored = 0  # frames that asked nothing of the book or the connection
         self.resyncs = 0
         self.trades = 0
 
@@ -86,6 +87,10 @@ class Translator:
             instructions = [Malformed(f"scheme raised {type(exc).__name__}: {exc}", frame)]
             instructions.extend(Desync(i.symbol, "scheme error") for i in self.instruments)
             instructions.append(Reconnect(f"scheme error: {type(exc).__name__}"))
+        if not instructions:
+            # An acknowledgement, a heartbeat, a channel the book does not use: read, and nothing to do.
+            self.ignored += 1
+            return
         for ins in instructions:
             kind = type(ins)
             if kind is Update:  # by far the most frequent: one test

@@ -105,7 +105,7 @@ class InlineRegistry(Registry):
             actor.on_receive(message)
 
 
-_COUNTED = ("trades", "resyncs", "malformed", "checksums_verified", "checksum_failures")
+_COUNTED = ("trades", "resyncs", "malformed", "ignored", "checksums_verified", "checksum_failures")
 
 
 class MarketReplay:
@@ -255,6 +255,7 @@ class MarketReplay:
             into.trades += t.trades
             into.resyncs += t.resyncs
             into.malformed += t.malformed
+            into.ignored += t.ignored
         if orderbook is not None:
             into.checksums_verified += orderbook.keeper.checksums_verified
             into.checksum_failures += orderbook.keeper.checksum_failures
@@ -262,7 +263,7 @@ class MarketReplay:
     # --- results ---------------------------------------------------------------
 
     def add_counts(self, into: Summary) -> None:
-        """Add trades, resyncs, malformed frames and checksums, over every incarnation of the actors."""
+        """Add trades, resyncs, malformed and ignored frames and checksums, over every incarnation of the actors."""
         for name in _COUNTED:
             setattr(into, name, getattr(into, name) + getattr(self.retired, name))
         self._retire_into(into, self.mediator, self.orderbook)

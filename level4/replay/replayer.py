@@ -188,7 +188,6 @@ class Replay:
         self.events: list[MarketEvent] = []
         self.reconnects_requested = 0
         self.sends_requested = 0  # frames a live feed would have sent (resubscribes, pongs)
-        self.ignored = 0  # frames that asked nothing of the book or the connection
         self._book_work: list[Instruction] = []
         self._work = ConnectionWork()
         self._mismatches: list[Report] = []
@@ -246,9 +245,6 @@ class Replay:
         if self.pending:
             self._answer_fetches(received)
         self.translator.feed_raw(raw, self._book_work, self._work)
-        work = self._work
-        if not (self._book_work or work.fetches or work.sends or work.malformed or work.reconnect is not None):
-            self.ignored += 1
         self._flush()
 
     def finish(self) -> None:
@@ -295,7 +291,7 @@ def replay_session(
         summary.trades += rp.translator.trades
         summary.resyncs += rp.translator.resyncs
         summary.malformed += rp.translator.malformed
-        summary.ignored += rp.ignored
+        summary.ignored += rp.translator.ignored
         summary.checksums_verified += rp.keeper.checksums_verified
         summary.checksum_failures += rp.keeper.checksum_failures
         summary.reconnects_requested += rp.reconnects_requested

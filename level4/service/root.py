@@ -4,7 +4,7 @@
       registries   who is who in the market trees
       repo         the catalogue (SQLAlchemy)
       sink:<name>  one per configured sink (NATS, Redis): queued events out
-      http         uvicorn serving the control API
+      http         uvicorn serving the control API on the socket the service bound first
       markets      dynamic: one tree per running market
 
 Stopping the root stops these in reverse: feeds first, then the HTTP
@@ -14,6 +14,7 @@ repo and the registries.
 
 from __future__ import annotations
 
+import socket
 import threading
 from typing import Any
 
@@ -30,6 +31,7 @@ from level4.market.status_board import StatusBoard
 from level4.metrics.service import ServiceMetrics
 from level4.service.control import ServiceControl
 from level4.service.http import HttpServerActor
+from level4.service.listener import check_tls, listen
 from level4.service.markets import MarketControl
 from level4.service.repo_actor import RepoActor
 from level4.sinks import SinkConfigError, Sinks
@@ -63,6 +65,7 @@ class Service:
         except SinkConfigError as exc:
             raise SystemExit(f"LEVEL4_SINKS / --sink: {exc}") from None
         self.root: pykka.ActorRef[Any] | None = None
+        self.listener: socket.socket | None = None
         self.journal: Journal | None = None
         self.markets = MarketControl(
             lambda: self._child("markets"),
@@ -84,16 +87,25 @@ class Service:
             raise pykka.ActorDeadError(f"{name} is restarting")
         return ref.proxy()
 
-    def start(self) -> None:
+    def start(self, listener: socket.socket | None = None) -> None:
+        """Start the tree, serving HTTP on `listener` (bound here when not given; the service
+        closes it when it stops); ServeError (port taken, certificate unreadable) or
+        CatalogueError when it cannot."""
         s = self.settings
+        # First, and outside the tree: a port another process holds is the user's to fix, not a
+        # child's crash for the supervisor to restart.
+        if listener is None:
+            check_tls(s.ssl_certfile, s.ssl_keyfile)
+            listener = listen(s.host, s.port)
+        self.listener = listener
         upgrade(s.database_url)
-        app = create_app(self.control, s.api_token, self.downstream, self.metrics)
+        app = create_app(self.control, s.api_token, self.downstream, self.metrics, s.served_hosts(), s.cors_origins)
         children = [
             ChildSpec.for_actor("registries", RegistryActor, self.registry),
             ChildSpec.for_actor("repo", RepoActor, s.database_url),
             *self.sinks.child_specs(),
             ChildSpec.for_actor(
-                "http", HttpServerActor, app, s.host, s.port, ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile
+                "http", HttpServerActor, app, self.listener, ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile
             ),
             ChildSpec(
                 "markets",
@@ -117,13 +129,23 @@ class Service:
             on_give_up=self._gave_up,
             child_name="root",
         )
-        log.info("service_started", database=mask_url(s.database_url), host=s.host, port=self.http_port())
+        log.info("service_started", database=mask_url(s.database_url), url=self.http_url())
         if s.start_enabled:
             started = self.control.start_enabled()
             log.info("enabled_markets_started", count=started)
 
     def http_port(self) -> int:
-        return int(self._child("http").port().get(timeout=10))
+        if self.listener is None:
+            raise pykka.ActorDeadError("the service is not running")
+        return int(self.listener.getsockname()[1])
+
+    def http_url(self) -> str:
+        """Where the control API and the dashboard answer, e.g. http://127.0.0.1:8000/."""
+        host = self.settings.host
+        if ":" in host:
+            host = f"[{host}]"
+        scheme = "https" if self.settings.ssl_certfile else "http"
+        return f"{scheme}://{host}:{self.http_port()}/"
 
     def _gave_up(self, reason: BaseException) -> None:
         log.critical("service_gave_up", reason=describe_reason(reason))
@@ -134,6 +156,9 @@ class Service:
         if root is not None:
             stop_quietly(root, timeout)
             log.info("service_stopped")
+        listener, self.listener = self.listener, None
+        if listener is not None:
+            listener.close()
         self.sinks.detach()
         journal, self.journal = self.journal, None
         if journal is not None:

@@ -1,7 +1,7 @@
 """The venue simulator: one port serving a venue's websocket dialect, its
 REST snapshots where it has them, and the reference books.
 
-    GET /reference?symbol=BTC-USD   the reference book, shaped like level4's book endpoint
+    GET /reference?symbol=BTC-USD[&depth=N]   the reference book, shaped like level4's book endpoint
     GET /control/pause | /control/resume   freeze or restart the order flow (for exact comparisons)
     GET /control/faults[?drop=0.01&stall=0&clear=1]   fault rates and counts; set some, or clear all first
     anything else                   the dialect's REST answer, or 404
@@ -124,12 +124,12 @@ class VenueSimulator:
 
     # --- HTTP --------------------------------------------------------------------
 
-    def reference(self, symbol: str) -> dict[str, Any] | None:
+    def reference(self, symbol: str, depth: int | None = None) -> dict[str, Any] | None:
         market = self.markets.get(symbol) or self.by_pair.get(symbol.upper())
         if market is None:
             return None
         body: dict[str, Any] = {"market": market.instrument.tag(self.venue)}
-        body.update(market.book.as_dict())
+        body.update(market.book.as_dict(depth))
         body["update_id"] = market.update_id
         return body
 
@@ -154,7 +154,10 @@ class VenueSimulator:
         parts = urlsplit(request.path)
         query = dict(parse_qsl(parts.query))
         if parts.path == "/reference":
-            body = self.reference(query.get("symbol", ""))
+            depth = query.get("depth", "")
+            if depth and not (depth.isdigit() and int(depth) > 0):
+                return json_response(422, {"error": "invalid", "detail": "depth must be a positive integer"})
+            body = self.reference(query.get("symbol", ""), int(depth) if depth else None)
             if body is None:
                 return json_response(404, {"error": "not_found", "detail": f"no market {query.get('symbol')!r}"})
             return json_response(200, body)

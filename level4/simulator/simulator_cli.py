@@ -49,8 +49,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"level4 simulate: {exc}", file=sys.stderr)
         return 2
 
-    async def main() -> None:
-        await sim.start()
+    async def main() -> int:
+        try:
+            await sim.start()
+        except OSError as exc:  # the port is taken, or the address not this machine's: no traceback for that
+            reason = str(exc).rsplit(": ", 1)[-1]  # asyncio's message ends with the system's reason
+            where = f"{args.host}:{args.port}"
+            print(f"level4 simulate: cannot listen on {where}: {reason}; choose another --port", file=sys.stderr)
+            return 1
         print(f"simulating {sim.venue} on ws://{sim.host}:{sim.port}/ markets {', '.join(sim.markets)}", flush=True)
         if rates := sim.faults.describe()["rates"]:
             print(f"faults {rates}", flush=True)
@@ -60,7 +66,8 @@ def run(args: argparse.Namespace) -> int:
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         await sim.stop()
+        return 0
 
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main())
+        return asyncio.run(main())
     return 0

@@ -43,6 +43,7 @@ class StreamClient:
         self._tokens = itertools.count(1)
         self._ready = asyncio.Event()
         self._woken = False
+        self._given_up = asyncio.Event()  # set once `closing` is: the sender may be stuck in a write
 
     # --- producers (any thread) -----------------------------------------------------
 
@@ -86,6 +87,8 @@ class StreamClient:
             self._queue.clear()
             self._channels = {}
             self._wake()
+            with contextlib.suppress(RuntimeError):  # the loop is closed: the client is gone
+                self.loop.call_soon_threadsafe(self._given_up.set)
             return
         self._queue.append(item)
         if len(self._queue) > self.high_water:
@@ -139,6 +142,11 @@ class StreamClient:
         return self._channels
 
     # --- the sender (the event loop) -------------------------------------------------
+
+    async def given_up(self) -> str:
+        """Wait until the client is to be disconnected; the reason."""
+        await self._given_up.wait()
+        return self.closing or "closing"
 
     async def next_batch(self) -> list[dict[str, Any]] | None:
         """The next messages to send, oldest first; None once the client must go."""

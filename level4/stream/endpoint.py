@@ -54,7 +54,12 @@ class StreamSession:
         client = self.client
         detach = self.down.hub.subscribe(client.offer)
         self.down.clients.add(client)
-        tasks = [asyncio.create_task(self._send()), asyncio.create_task(self._receive())]
+        # The sender may be stuck in a write to a client that stopped reading: giving up must not wait for it.
+        tasks = [
+            asyncio.create_task(self._send()),
+            asyncio.create_task(self._receive()),
+            asyncio.create_task(client.given_up()),
+        ]
         try:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -65,16 +70,18 @@ class StreamSession:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+        if client.closing is not None:
+            log.warning("stream_client_dropped", reason=client.closing, high_water=client.high_water)
+            # The close frame goes out behind what the socket holds, even to a client not reading
+            # (level4.stream.close_protocol): it reads the reason when it reads again.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self.ws.close(code=POLICY_VIOLATION, reason=client.closing), CLOSE_TIMEOUT)
 
     async def _send(self) -> None:
         client, ws = self.client, self.ws
         while True:
             batch = await client.next_batch()
             if batch is None:
-                reason = client.closing or "closing"
-                log.warning("stream_client_dropped", reason=reason, high_water=client.high_water)
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(ws.close(code=POLICY_VIOLATION, reason=reason), CLOSE_TIMEOUT)
                 return
             for message in batch:
                 await ws.send_text(orjson.dumps(message).decode())

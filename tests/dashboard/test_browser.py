@@ -58,8 +58,9 @@ def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> No
             expect(row.locator(".age")).to_have_text(re.compile(r"^\d+ ms$|^\d\.\d s$"), timeout=WAIT_MS)
             expect(row.locator(".resyncs")).to_have_text("0")
 
-        # one market, live
+        # one market, live, at its own address
         rows[coinbase["id"]].click()
+        expect(page).to_have_url(f"{base}/#market={coinbase['id']}")
         expect(page.locator("#market-title")).to_contain_text(coinbase["tag"])
         expect(page.locator("#top-bid")).to_have_text(re.compile(r"^\d+(\.\d+)?$"), timeout=WAIT_MS)
         expect(page.locator("#top-ask")).to_have_text(re.compile(r"^\d+(\.\d+)?$"), timeout=WAIT_MS)
@@ -105,8 +106,52 @@ def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> No
         }
         assert len(set(colours.values())) == 2, colours
 
+        # the header's top of book is the ladder's, drawn from the same update, while the venues move
+        header_and_rows = """() => {
+            const level = (tr) => tr && `${tr.cells[1].textContent} @ ${tr.cells[0].textContent}`;
+            const bids = document.querySelectorAll('#cbook tr.bid');
+            const asks = document.querySelectorAll('#cbook tr.ask');
+            const header = document.querySelector('#consolidated-top').textContent;
+            return [header, level(bids[0]), level(asks[asks.length - 1])];
+        }"""
+        header_line = re.compile(r"^best bid (\S+ @ \S+) \(.*\) · best ask (\S+ @ \S+) \(.*\)$")
+        for _ in range(30):
+            header, best_bid_row, best_ask_row = page.evaluate(header_and_rows)
+            shown = header_line.match(header)
+            assert shown and shown.groups() == (best_bid_row, best_ask_row), (header, best_bid_row, best_ask_row)
+            page.wait_for_timeout(100)
+
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+
+        # another market, then back and back again: the address says which, the view follows
+        rows[kraken["id"]].locator(".tag a").click()
+        expect(page).to_have_url(f"{base}/#market={kraken['id']}")
+        expect(page.locator("#market-title")).to_contain_text(kraken["tag"])
+        expect(rows[kraken["id"]]).to_have_class(re.compile(r"\bselected\b"))
+        expect(page.locator("#book-state")).to_contain_text("synchronised · sequence", timeout=WAIT_MS)
+        page.go_back()
+        expect(page).to_have_url(f"{base}/#market={coinbase['id']}")
+        expect(page.locator("#market-title")).to_contain_text(coinbase["tag"])
+        expect(rows[coinbase["id"]]).to_have_class(re.compile(r"\bselected\b"))
+        expect(page.locator("#ladder tr.bid")).to_have_count(12, timeout=WAIT_MS)
+        page.go_back()
+        expect(page).to_have_url(f"{base}/")
+        expect(page.locator("#market-title")).to_have_text("Click a market")
+        expect(page.locator("#market-body")).to_be_hidden()
+        expect(page.locator("#markets tr.selected")).to_have_count(0)
+        # a market's address opened directly (a bookmark, a link): that market, live
+        page.goto(f"{base}/#market={kraken['id']}")
+        page.reload()
+        expect(page.locator("#market-title")).to_contain_text(kraken["tag"], timeout=WAIT_MS)
+        expect(rows[kraken["id"]]).to_have_class(re.compile(r"\bselected\b"))
+        expect(page.locator("#book-state")).to_contain_text("synchronised · sequence", timeout=WAIT_MS)
+        expect(page.locator("#ladder tr.ask")).to_have_count(12, timeout=WAIT_MS)
+        page.goto(f"{base}/#market=9999")
+        expect(page.locator("#market-title")).to_have_text("No market #9999 in the catalogue")
+        expect(page.locator("#market-body")).to_be_hidden()
+        page.go_back()
+        expect(page.locator("#market-title")).to_contain_text(kraken["tag"])
 
         # switch Coinbase's feed off and on again from the page (the token goes as a bearer)
         toggle = rows[coinbase["id"]].locator(".toggle")
@@ -147,6 +192,11 @@ def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> No
         }
         page.route("**/books/BTC-USD?*", lambda route: route.fulfill(json=crossed_book))
         expect(page.locator("#crossings")).to_contain_text(f"{b} bids 100.6 ≥ {a} asks 100.4", timeout=WAIT_MS)
+        # the header from the same book as the rows, not from the live stream beside it
+        expect(page.locator("#consolidated-top")).to_have_text(
+            "best bid 2 @ 100.6 (KRAKEN) · best ask 1 @ 100.4 (COINBASE)"
+        )
+        expect(page.locator("#crossed-flag")).to_be_visible()
         crossed_rows = page.locator("#cbook tr.crossed .price")
         expect(crossed_rows).to_have_text(
             ["100.4", "100.6"], timeout=WAIT_MS

@@ -26,7 +26,7 @@ TYPES = {".js": "javascript", ".css": "text/css", ".svg": "image/svg+xml", ".htm
 @pytest.fixture(scope="module")
 def client() -> TestClient:
     # the dashboard's routes touch nothing of the service
-    return TestClient(create_app(cast(Control, object())))
+    return TestClient(create_app(cast(Control, object())), base_url="http://127.0.0.1")
 
 
 def served_files(client: TestClient) -> dict[str, str]:

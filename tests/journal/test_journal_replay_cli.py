@@ -47,6 +47,7 @@ def test_books_events_and_the_summary_line(tmp_path: Path, capsys: pytest.Captur
         "trades": 0,
         "resyncs": 0,
         "malformed": 0,
+        "ignored": 0,
         "checksums_verified": 0,
         "checksum_failures": 0,
         "unsynchronised": [],

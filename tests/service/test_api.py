@@ -94,7 +94,8 @@ def test_malformed_json_is_422(api: httpx.Client, raw: bytes) -> None:
 
 
 def test_large_body_is_refused(api: httpx.Client) -> None:
-    r = api.post("/symbols", content=b'{"symbol": "' + b"A" * 100_000 + b'"}')
+    body = b'{"symbol": "' + b"A" * 100_000 + b'"}'
+    r = api.post("/symbols", content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 413 and r.json()["error"] == "too_large"
 
 
@@ -212,7 +213,7 @@ class _DownControl:
 
 
 def test_database_down_is_503_never_500() -> None:
-    client = TestClient(create_app(_DownControl()))  # type: ignore[arg-type]
+    client = TestClient(create_app(_DownControl()), base_url="http://127.0.0.1")  # type: ignore[arg-type]
     for method, path, body in (
         ("GET", "/symbols", None),
         ("POST", "/symbols", {"symbol": "BTC"}),

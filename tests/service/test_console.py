@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
 from pathlib import Path
 
+import httpx
 import pexpect
 import pytest
 
+from tests.service.test_end_to_end import free_port
 from tests.support import SimulatorThread
 
 pytestmark = pytest.mark.slow
@@ -52,3 +55,49 @@ def test_console_manages_catalogue_and_feeds(tmp_path: Path) -> None:
         finally:
             child.close()
         assert child.exitstatus == 0
+
+
+def _console(env: dict[str, str], *args: str) -> pexpect.spawn:
+    return pexpect.spawn(sys.executable, ["-m", "level4", "console", *args], env=env, encoding="utf-8", timeout=30)
+
+
+def test_console_beside_a_running_service_takes_a_free_port_and_names_it(tmp_path: Path) -> None:
+    env = {**os.environ, "LEVEL4_DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "TERM": "dumb"}
+    env.pop("LEVEL4_API_TOKEN", None)
+    # The running service's port, configured as a service's is: the console must stay off it.
+    with socket.socket() as service:
+        service.bind(("127.0.0.1", 0))
+        service.listen()
+        taken = service.getsockname()[1]
+        env["LEVEL4_PORT"] = str(taken)
+        child = _console(env)
+        try:
+            child.expect(r"API and dashboard at http://127\.0\.0\.1:(\d+)/")
+            port = int(child.match.group(1))
+            child.expect(PROMPT)
+            assert port != taken
+            assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+            child.sendline("Query.Symbol.new('BTC')")
+            child.expect(PROMPT)
+            assert httpx.get(f"http://127.0.0.1:{port}/symbols", timeout=5).json()[0]["symbol"] == "BTC"
+            child.sendline("exit")
+            child.expect(pexpect.EOF)
+        finally:
+            child.close()
+        assert child.exitstatus == 0
+
+
+def test_console_port_option_serves_there(tmp_path: Path) -> None:
+    env = {**os.environ, "LEVEL4_DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "TERM": "dumb"}
+    env.pop("LEVEL4_API_TOKEN", None)
+    port = free_port()
+    child = _console(env, "--port", str(port))
+    try:
+        child.expect(f"API and dashboard at http://127.0.0.1:{port}/")
+        child.expect(PROMPT)
+        assert httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).status_code == 200
+        child.sendline("exit")
+        child.expect(pexpect.EOF)
+    finally:
+        child.close()
+    assert child.exitstatus == 0

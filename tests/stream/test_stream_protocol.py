@@ -4,12 +4,14 @@ its reason before its queue outgrows the limit."""
 
 from __future__ import annotations
 
+import inspect
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from level4.market.publisher import MarketPublisher
 from level4.stream.client import StreamClient
@@ -140,4 +142,43 @@ def test_a_slow_client_is_disconnected_with_the_reason(tmp_path: Path) -> None:
             assert sequences == list(range(1, publisher.sequence + 1))
         finally:
             fast.close()
+            slow.close()
+
+
+def test_a_client_that_stops_reading_is_closed_with_the_reason_not_by_the_keepalive(tmp_path: Path) -> None:
+    """The sender stuck writing to a client that reads nothing does not hold up
+    giving it up; the close with the reason is on its way before the server's
+    keepalive would fail the connection (1011), and the client reads it when
+    it reads again."""
+    limit = 100
+    config = inspect.signature(uvicorn.Config).parameters
+    keepalive = config["ws_ping_interval"].default + config["ws_ping_timeout"].default
+    with (
+        SimulatorThread("coinbase", ["BTC-USD"], rate=10) as sim,
+        running_service(f"sqlite:///{tmp_path / 'l4.sqlite3'}", stream_queue=limit) as (service, base),
+        httpx.Client(base_url=base, timeout=10) as api,
+    ):
+        market = add_market(api, "COINBASE", sim, "BTC", "USD", start=False)
+        # A client that reads nothing, not even pongs: its own keepalive is off as well.
+        slow = Consumer(stream_url(base), rcvbuf=4096, read=False, max_queue=4, compression=None, ping_interval=None)
+        try:
+            slow.send(op="subscribe", markets=[market["id"]], channels=["trade"], id=1)
+            client = wait_for(lambda: next(iter(service.downstream.clients), None), what="subscribed")
+            wait_for(lambda: bool(client.subscribed()), what="subscribed")
+            publisher = MarketPublisher(market["id"], market["tag"], service.hub)
+            trade = {"side": "buy", "price": "50000.01", "size": "0.5", "trade_id": None, "note": "x" * 16384}
+            deadline = time.monotonic() + 60
+            while client.closing is None:
+                assert time.monotonic() < deadline, "the client was never given up"
+                publisher.publish("trade", trade, None, time.time())
+                time.sleep(0.005)
+            # given up while its socket is still full: detached at once, not when a write completes
+            wait_for(lambda: client not in service.downstream.clients, timeout=10, what="detached")
+            time.sleep(keepalive + 5)  # past the point where the keepalive would have failed it
+            slow.reading.set()
+            wait_for(lambda: slow.closed is not None, timeout=30, what="the client closed")
+            assert slow.closed is not None and slow.closed.rcvd is not None, slow.closed
+            assert slow.closed.rcvd.code == 1008, slow.closed.rcvd
+            assert slow.closed.rcvd.reason == f"slow consumer: {limit} messages queued unsent"
+        finally:
             slow.close()

@@ -1,14 +1,17 @@
 // The consolidated level-4 book of a pair: every synchronised market's
 // levels merged, each venue in its own colour, crossed markets marked.
-// The ladder is read from /books/{pair} (the stream has no channel for
-// it); the consolidated top of book and its crossed state come live from
-// the stream's consolidated channel.
+// Everything shown (the top-of-book line, the crossed flag, the crossings,
+// the ladder, the markets left out) is drawn from one read of
+// /books/{pair}, so that the header and the rows always agree. The
+// stream's consolidated channel (the top changed) only brings the next
+// read forward; without it the book is read every second.
 
 import { $, el, setText, venueColour } from "./dom.js";
 import { ApiError, getJSON } from "./api.js";
 
 const DEPTH = 12;
 const REFRESH_MS = 1000;
+const SOON_MS = 200; // at most one read this often while the top keeps changing
 
 // Pairs a market can be merged into: spot and perpetual markets only.
 export function pairsOf(markets) {
@@ -29,6 +32,9 @@ export class ConsolidatedView {
     this.pair = null; // {key, name, type}
     this.pairs = [];
     this.timer = null;
+    this.due = Infinity; // when the timer fires
+    this.reading = false;
+    this.stale = false; // the top changed during the read in flight
     this.select = $("#pair");
     this.select.addEventListener("change", () => this.choose(this.select.value));
   }
@@ -54,40 +60,65 @@ export class ConsolidatedView {
     this.pair = this.pairs.find((p) => p.key === key) || null;
     if (this.pair) this.select.value = key;
     this.stream.trackPairs(this.pair ? [this.pair.key] : []);
-    setText($("#consolidated-top"), "");
-    clearTimeout(this.timer);
-    this.refresh();
+    this.clear();
+    this.readIn(0);
   }
 
-  async refresh() {
+  // Read the book again within `ms` (sooner if already due sooner).
+  readIn(ms) {
+    const due = performance.now() + ms;
+    if (this.timer !== null && this.due <= due) return;
     clearTimeout(this.timer);
+    this.due = due;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.read();
+    }, ms);
+  }
+
+  async read() {
     const pair = this.pair;
-    if (!pair) {
-      $("#cbook").tBodies[0].replaceChildren();
+    if (!pair) return;
+    if (this.reading) {
+      this.stale = true;
       return;
     }
+    this.reading = true;
+    this.stale = false;
     try {
       const body = await getJSON(`books/${encodeURIComponent(pair.name)}?depth=${DEPTH}&type=${pair.type}`);
       if (pair === this.pair) this.render(body);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 404)) console.warn("consolidated:", error.message);
+    } finally {
+      this.reading = false;
     }
-    if (pair === this.pair) this.timer = setTimeout(() => this.refresh(), REFRESH_MS);
+    if (this.pair) this.readIn(this.stale ? SOON_MS : REFRESH_MS); // the pair may have changed meanwhile
   }
 
-  // A consolidated channel event: the merged top of book.
+  // A consolidated channel event: the pair's top changed, so read the book soon.
   event(message) {
     if (!this.pair || message.market !== this.pair.key) return;
+    if (this.reading) this.stale = true;
+    else this.readIn(SOON_MS);
+  }
+
+  clear() {
+    setText($("#consolidated-top"), "");
+    $("#crossed-flag").hidden = true;
+    $("#crossings").hidden = true;
+    $("#legend").replaceChildren();
+    $("#cbook").tBodies[0].replaceChildren();
+    setText($("#excluded"), "");
+  }
+
+  render(body) {
     const side = (lv) => {
       if (!lv) return "—";
       const venues = Object.keys(lv.venues).map((tag) => tag.split(".")[0]);
       return `${lv.size} @ ${lv.price} (${venues.join(", ")})`;
     };
-    setText($("#consolidated-top"), `best bid ${side(message.bid)} · best ask ${side(message.ask)}`);
-    $("#crossed-flag").hidden = !message.crossed;
-  }
-
-  render(body) {
+    setText($("#consolidated-top"), `best bid ${side(body.best_bid)} · best ask ${side(body.best_ask)}`);
     const tags = body.markets.map((m) => m.market);
     $("#legend").replaceChildren(
       ...tags.map((tag) => {

@@ -1,6 +1,7 @@
 // The dashboard: wires the views to the stream and to the periodic reads
 // of what the stream has no channel for (the catalogue, the counters).
 
+import { goToMarket, marketInAddress, onAddressChange } from "./address.js";
 import { $, setText } from "./dom.js";
 import { askToken, getJSON, getText, send } from "./api.js";
 import { ConsolidatedView } from "./consolidated.js";
@@ -32,10 +33,7 @@ const stream = new Stream({
 const market = new MarketView(stream);
 const consolidated = new ConsolidatedView(stream);
 const table = new MarketsTable($("#markets"), $("#markets-empty"), {
-  onSelect: (m) => {
-    table.select(m.id);
-    market.show(m);
-  },
+  onSelect: (m) => goToMarket(m.id),
   onToggle: async (m, button) => {
     button.disabled = true;
     try {
@@ -50,10 +48,24 @@ const table = new MarketsTable($("#markets"), $("#markets-empty"), {
   },
 });
 
+let listed = false; // the catalogue has been read once: a market missing from it is missing
+
+// Show the market the address names (/#market=ID), or none.
+function follow() {
+  const id = marketInAddress();
+  table.select(id);
+  const named = id === null ? undefined : table.markets.get(id);
+  if (id === null) market.clear();
+  else if (named) market.show(named);
+  else if (listed) market.missing(id);
+}
+
 async function listMarkets() {
   const since = performance.now();
   const markets = await getJSON("markets");
   table.list(markets, since);
+  listed = true;
+  follow(); // an address opened directly names a market only the first listing knows
   stream.track("status", markets.map((m) => m.id));
   consolidated.offer(markets);
   const live = markets.filter((m) => m.status === "live").length;
@@ -87,6 +99,7 @@ $("#token-button").addEventListener("click", async () => {
   if ((await askToken("The API token, for switching feeds and for the stream.")) !== null) stream.restart();
 });
 
+onAddressChange(follow);
 stream.connect();
 every(LIST_MS, listMarkets, "markets");
 every(METRICS_MS, readMetrics, "metrics");

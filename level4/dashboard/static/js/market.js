@@ -20,8 +20,9 @@ export class MarketView {
     window.addEventListener("resize", () => this.schedule());
   }
 
+  // Show `market`; showing the one already shown changes nothing.
   show(market) {
-    if (!market) return;
+    if (!market || this.market?.id === market.id) return;
     this.market = market;
     this.book.reset();
     this.trades = [];
@@ -33,6 +34,23 @@ export class MarketView {
     for (const channel of ["book", "top", "trade"]) this.stream.track(channel, [market.id]);
     this.schedule();
     this.load(market).catch((error) => console.warn("market:", error.message));
+  }
+
+  // Show no market (the address names none).
+  clear() {
+    this.hide("Click a market");
+  }
+
+  // The address names a market the catalogue does not have.
+  missing(id) {
+    this.hide(`No market #${id} in the catalogue`);
+  }
+
+  hide(title) {
+    this.market = null;
+    for (const channel of ["book", "top", "trade"]) this.stream.track(channel, []);
+    setText($("#market-title"), title);
+    $("#market-body").hidden = true;
   }
 
   // What happened before the subscription: the last top and the recent trades.

@@ -1,5 +1,6 @@
 // The markets table: one row per market of the catalogue, updated in place.
 
+import { marketHref } from "./address.js";
 import { age, el, rate, setText } from "./dom.js";
 
 // /stream status events -> the market status /markets reports
@@ -29,7 +30,7 @@ export class MarketsTable {
     if (row) return row;
     const cells = {
       id: el("td", { class: "num", text: String(market.id) }),
-      tag: el("td", { class: "tag", text: market.tag }),
+      tag: el("td", { class: "tag" }, el("a", { href: marketHref(market.id), text: market.tag })),
       status: el("td", { class: "status" }),
       age: el("td", { class: "num age" }),
       rate: el("td", { class: "num rate" }),
@@ -46,7 +47,9 @@ export class MarketsTable {
     });
     cells.feed.append(button);
     const tr = el("tr", { dataset: { marketId: market.id }, tabindex: "0" }, ...Object.values(cells));
-    tr.addEventListener("click", () => this.onSelect(this.markets.get(market.id)));
+    tr.addEventListener("click", (event) => {
+      if (!event.target.closest("a")) this.onSelect(this.markets.get(market.id)); // a link goes there itself
+    });
     tr.addEventListener("keydown", (event) => {
       if (event.key === "Enter") this.onSelect(this.markets.get(market.id));
     });

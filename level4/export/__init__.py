@@ -1,0 +1,1 @@
+"""`level4 export`: a journal replayed into Parquet research datasets (README.org, Export)."""
