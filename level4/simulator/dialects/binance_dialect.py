@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 
 from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
-from level4.simulator.dialects.listed_markets import binance_exchange_info
 from translations.protocol import Level
 
 METHODS = ("SUBSCRIBE", "UNSUBSCRIBE", "LIST_SUBSCRIPTIONS", "SET_PROPERTY", "GET_PROPERTY")
@@ -126,8 +125,6 @@ class BinanceDialect:
         return []
 
     def rest(self, path: str, query: Mapping[str, str], markets: Markets, now: float) -> tuple[int, Any] | None:
-        if path == "/api/v3/exchangeInfo":
-            return 200, binance_exchange_info(markets)
         if path != "/api/v3/depth":
             return None
         market = markets.get(query.get("symbol", ""))

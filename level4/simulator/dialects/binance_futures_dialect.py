@@ -16,7 +16,6 @@ from typing import Any
 
 from level4.simulator.dialects.binance_dialect import BinanceDialect, dumps
 from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket
-from level4.simulator.dialects.listed_markets import binance_exchange_info
 from translations.protocol import Level
 
 SPACING = 3
@@ -46,8 +45,6 @@ class BinanceFuturesDialect(BinanceDialect):
         return [dumps({"stream": stream, "data": data})]
 
     def rest(self, path: str, query: Mapping[str, str], markets: Markets, now: float) -> tuple[int, Any] | None:
-        if path == self.depth_path.replace("/depth", "/exchangeInfo"):
-            return 200, binance_exchange_info(markets)
         if path != self.depth_path:
             return None
         market = markets.get(query.get("symbol", ""))

@@ -9,7 +9,6 @@ from typing import Any
 import orjson
 
 from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
-from level4.simulator.dialects.listed_markets import coinbase_products
 from translations.protocol import Level
 
 BOOK_CHANNELS = {"level2", "level2_batch", "level2_50"}
@@ -104,8 +103,6 @@ class CoinbaseDialect:
         ]
 
     def rest(self, path: str, query: Mapping[str, str], markets: Markets, now: float) -> tuple[int, Any] | None:
-        if path == "/products":
-            return 200, coinbase_products(markets)
         return None
 
 
