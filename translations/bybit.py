@@ -397,10 +397,11 @@ class BybitScheme(SchemeDefaults):
         result = body.get("result") if isinstance(body, dict) else None
         if isinstance(result, dict):
             category = result.get("category", "")
-            return [self._v5_listing(item, category) for item in items(result, "list")]
+            listed = (self._v5_listing(item, category) for item in items(result, "list"))
+            return [listing for listing in listed if listing is not None]
         return [self._v2_listing(item) for item in items(body, "result")]
 
-    def _v5_listing(self, item: Any, category: Any) -> Listing:
+    def _v5_listing(self, item: Any, category: Any) -> Listing | None:
         sym = item.get("symbol") if isinstance(item, dict) else None
         if not isinstance(sym, str) or not item.get("baseCoin") or not item.get("quoteCoin"):
             raise ListingError(f"not a Bybit instrument: {item!r:.200}")
@@ -412,7 +413,7 @@ class BybitScheme(SchemeDefaults):
         elif contract in ("LinearFutures", "InverseFutures"):
             kind = MarketType.FUTURE
         else:
-            raise ListingError(f"Bybit instrument {sym} has no known contract type: {contract!r}")
+            return None  # options and kinds level4 has no market type for: left out
         ins = Instrument(symbols.normalise(item["baseCoin"]), symbols.normalise(item["quoteCoin"]), kind, sym)
         lots = item.get("lotSizeFilter") or {}
         tick = decimal_text((item.get("priceFilter") or {}).get("tickSize"))

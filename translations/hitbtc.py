@@ -334,7 +334,8 @@ class HitbtcScheme(SchemeDefaults):
 
     def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
         if isinstance(body, dict):
-            return [self._v3_listing(sym, item) for sym, item in body.items()]
+            listed = (self._v3_listing(sym, item) for sym, item in body.items())
+            return [listing for listing in listed if listing is not None]
         out: list[Listing] = []
         for item in items(body):
             sym = item.get("id") if isinstance(item, dict) else None
@@ -345,15 +346,16 @@ class HitbtcScheme(SchemeDefaults):
             out.append(Listing(ins, decimal_text(item.get("tickSize")), decimal_text(item.get("quantityIncrement"))))
         return out
 
-    def _v3_listing(self, sym: Any, item: Any) -> Listing:
+    def _v3_listing(self, sym: Any, item: Any) -> Listing | None:
         if not isinstance(sym, str) or not isinstance(item, dict):
             raise ListingError(f"not a HitBTC symbol: {sym!r}")
+        kinds = {"spot": MarketType.SPOT, "futures": MarketType.PERP}
+        kind = kinds.get(item.get("type", ""))
+        if kind is None or (kind is MarketType.PERP and not sym.endswith(PERP_SUFFIX)):
+            return None  # a kind of instrument level4 has no market type for (dated futures, ...): left out
         base, quote = item.get("base_currency") or item.get("underlying"), item.get("quote_currency")
         if not base or not quote:
             raise ListingError(f"HitBTC symbol {sym} names no base or quote")
-        kind = MarketType.PERP if item.get("type") == "futures" and sym.endswith(PERP_SUFFIX) else MarketType.SPOT
-        if item.get("type") == "futures" and kind is not MarketType.PERP:
-            raise ListingError(f"HitBTC symbol {sym} is a future level4 cannot name")
         ins = Instrument(symbols.normalise(base, ALIASES), symbols.normalise(quote, ALIASES), kind, sym)
         tick, lot = decimal_text(item.get("tick_size")), decimal_text(item.get("quantity_increment"))
         return Listing(ins, tick, lot, None, item.get("status", "working") == "working")

@@ -167,9 +167,13 @@ def test_bybit_v5_categories() -> None:
     # one name in two categories: the perpetual stands, as from_symbol reads it
     perp = index.get("BTCUSDT")
     assert perp is not None and perp.instrument.market_type is PERP and perp.expiry is None
+    # a kind level4 has no market type for is left out; an entry with no name refuses the answer
     option = {"symbol": "BTC-28MAR25-80000-C", "contractType": "", "baseCoin": "BTC", "quoteCoin": "USDC"}
-    with pytest.raises(ListingError, match="contract type"):
-        bybit.instruments_from_list(bybit.list_paths[0], {"result": {"category": "option", "list": [option]}})
+    assert bybit.instruments_from_list(bybit.list_paths[0], {"result": {"category": "option", "list": [option]}}) == []
+    with pytest.raises(ListingError, match="not a Bybit instrument"):
+        bybit.instruments_from_list(
+            bybit.list_paths[0], {"result": {"category": "linear", "list": [{"baseCoin": "BTC"}]}}
+        )
 
 
 def test_coinbase() -> None:
