@@ -411,8 +411,8 @@ class BitfinexScheme(SchemeDefaults):
                 raise ListingError(f"not a Bitfinex pair: {pair!r}")
             try:
                 out.append(Listing(self.from_symbol("t" + pair)))
-            except ValueError as exc:
-                raise ListingError(str(exc)) from exc
+            except ValueError:
+                continue  # a pair of a spelling level4 cannot read: left out
         return out
 
     def symbols_from_subscribe(self, frame: Any) -> list[str]:

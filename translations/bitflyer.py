@@ -357,8 +357,8 @@ class BitflyerScheme(SchemeDefaults):
                 raise ListingError(f"not a bitFlyer market: {item!r:.200}")
             try:
                 ins = self.from_symbol(code)
-            except ValueError as exc:
-                raise ListingError(str(exc)) from exc
+            except ValueError:
+                continue  # a product code of a spelling level4 cannot read: left out
             out.append(Listing(Instrument(ins.base, ins.quote, kind, code)))
         return out
 

@@ -5,6 +5,10 @@ and reads every answer with `instruments_from_list(path, body)`; what comes
 back is a `Listing` per instrument. Where a list is at hand, it, not a guess
 from the symbol's spelling, says what a symbol is (see `ListingIndex`).
 
+An answer not in the venue's documented shape is refused (ListingError) as a
+whole; one instrument in it that level4 cannot name (a kind it has no market
+type for, a spelling it cannot read) is left out, and the rest are listed.
+
 Tick and lot sizes stay exact decimal strings: venues that send them as JSON
 numbers get the shortest text that reads back as the same float, and venues
 that send a count of decimals get `10^-n` spelt out.

@@ -262,8 +262,8 @@ class KrakenScheme(SchemeDefaults):
                 continue
             try:
                 ins = self.from_symbol(wsname)
-            except ValueError as exc:
-                raise ListingError(str(exc)) from exc
+            except ValueError:
+                continue  # a websocket name level4 cannot read: left out
             tick = decimal_text(item.get("tick_size")) or decimals_step(item.get("pair_decimals"))
             lot = decimals_step(item.get("lot_decimals"))
             out.append(Listing(ins, tick, lot, None, item.get("status", "online") == "online"))
