@@ -22,7 +22,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import urlsplit
 
-from translations.protocol import Instrument, MarketType
+from translations.protocol import Instrument
 from translations.timeparse import iso_seconds
 
 
@@ -133,58 +133,34 @@ def answers_list(list_paths: Iterable[str], path: str) -> bool:
 
 
 class ListingIndex:
-    """A venue's listings by symbol: how replay and the catalogue place a symbol.
+    """A venue's listings by symbol: how replay places a subscribed symbol.
 
-    Symbols are compared as the scheme spells its instruments' symbols; a
-    `fold` (str.upper for venues whose symbols ignore case) maps both sides.
-    Where one symbol is listed twice (the same list fetched again, or one
-    name in two categories) the first listing stands, unless only the later
-    one gives a tick size (a names-only list, then a symbol's own details)."""
+    Symbols are compared as the scheme spells its instruments' symbols (each
+    list reader spells them so). Where one symbol is listed twice (the same list
+    recorded again, or one name in two categories) the first listing stands,
+    unless only the later one gives a tick size (a names-only list, then a
+    symbol's own details)."""
 
-    __slots__ = ("_by_symbol", "_fold")
+    __slots__ = ("_by_symbol",)
 
-    def __init__(self, listings: Iterable[Listing] = (), fold: bool = False) -> None:
-        self._fold = fold
+    def __init__(self, listings: Iterable[Listing] = ()) -> None:
         self._by_symbol: dict[str, Listing] = {}
         self.extend(listings)
 
     def extend(self, listings: Iterable[Listing]) -> None:
         for listing in listings:
-            key = self._key(listing.symbol)
-            known = self._by_symbol.get(key)
+            known = self._by_symbol.get(listing.symbol)
             if known is None or (known.tick_size is None and listing.tick_size is not None):
-                self._by_symbol[key] = listing
-
-    def _key(self, symbol: str) -> str:
-        return symbol.upper() if self._fold else symbol
+                self._by_symbol[listing.symbol] = listing
 
     def get(self, symbol: str) -> Listing | None:
-        return self._by_symbol.get(self._key(symbol))
+        return self._by_symbol.get(symbol)
 
     def __len__(self) -> int:
         return len(self._by_symbol)
 
-    def __bool__(self) -> bool:
-        return bool(self._by_symbol)
-
     def listings(self) -> list[Listing]:
         return list(self._by_symbol.values())
-
-    def select(
-        self, market_type: MarketType | None = None, quote: str | None = None, base: str | None = None
-    ) -> list[Listing]:
-        """The listings of a market type and/or quote and base (normalised names)."""
-        out = []
-        for listing in self._by_symbol.values():
-            ins = listing.instrument
-            if market_type is not None and ins.market_type is not market_type:
-                continue
-            if quote is not None and ins.quote != quote.upper():
-                continue
-            if base is not None and ins.base != base.upper():
-                continue
-            out.append(listing)
-        return out
 
 
 class TickCheck:
