@@ -125,6 +125,8 @@ def load(scheme: Scheme, paths: Iterable[str | Path]) -> Session:
     for path in paths:
         if capture.is_list_file(path):
             listings = read_listings(scheme, path)
+            if not len(listings):
+                continue  # no answer of this API's list in it: no list at hand
             if session.listings is None:
                 session.listings = listings
             else:

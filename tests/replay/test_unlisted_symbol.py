@@ -136,3 +136,13 @@ def test_a_price_off_the_listed_tick_is_reported_never_rounded(tmp_path: Path) -
     assert "market BTCUSDB: 1 prices off its listed tick 0.01000000: 30000.005" in done.stderr.decode()
     bids = books["BINANCE.SPOT:BTC-USDB"]["bids"]
     assert ["30000.005", "0.5"] in bids  # kept exactly as sent
+
+
+def test_a_list_file_with_no_answer_of_this_api_leaves_the_spelling_to_place_symbols(tmp_path: Path) -> None:
+    ws = _session(tmp_path, with_list=False)
+    configuration = capture("BINANCE_FUTURES.0").read_text().splitlines()
+    (tmp_path / "BINANCE.0").write_text("\n".join(configuration) + "\n")  # USD-M's list: no spot answer
+    done, books = _books(ws)
+    assert done.returncode == 0, done.stderr
+    assert orjson.loads(done.stdout.splitlines()[-1])["unplaced"] == 2  # BTCUSDB and ETHUSDB, by their spelling
+    assert len(books) == 4
