@@ -175,11 +175,12 @@ class Replay:
         listings: ListingIndex | None = None,
     ) -> None:
         self.scheme = scheme
-        ticks: dict[str, str] = {}
-        for instrument in connection.instruments if listings is not None else ():
-            listing = listings.get(instrument.symbol) if listings is not None else None
-            if listing is not None and listing.tick_size is not None:
-                ticks[instrument.symbol] = listing.tick_size
+        ticks: dict[str, str] = {}  # symbol -> the tick its venue lists
+        if listings is not None:
+            for instrument in connection.instruments:
+                listing = listings.get(instrument.symbol)
+                if listing is not None and listing.tick_size is not None:
+                    ticks[instrument.symbol] = listing.tick_size
         self.ticks = TickCheck(ticks)
         self._checking_ticks = bool(self.ticks)  # a plain flag: tested for every batch of book work
         self.translator = Translator(scheme, connection.instruments)
