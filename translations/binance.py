@@ -43,6 +43,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, items, millis
 from translations.protocol import (
     ALL_MARKETS,
     Instruction,
@@ -383,6 +384,56 @@ class BinanceScheme(SchemeDefaults):
             low = sym.lower()
             params += [f"{low}@depth@100ms", f"{low}@trade"]
         return [orjson.dumps({"method": "UNSUBSCRIBE", "params": params, "id": 1}).decode()]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Exchange information: every symbol with its base and quote asset, status and
+    # PRICE_FILTER tickSize / LOT_SIZE stepSize
+    # (https://developers.binance.com/docs/binance-spot-api-docs/rest-api/general-endpoints#exchange-information).
+    list_paths: tuple[str, ...] = ("/api/v3/exchangeInfo",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        out: list[Listing] = []
+        for item in items(body, "symbols"):
+            sym = item.get("symbol") if isinstance(item, dict) else None
+            if not isinstance(sym, str) or not item.get("baseAsset") or not item.get("quoteAsset"):
+                raise ListingError(f"not a Binance symbol entry: {item!r:.200}")
+            ins = self._listed_instrument(item)
+            filters = {f.get("filterType"): f for f in item.get("filters") or [] if isinstance(f, dict)}
+            tick = decimal_text(filters.get("PRICE_FILTER", {}).get("tickSize"))
+            lot = decimal_text(filters.get("LOT_SIZE", {}).get("stepSize"))
+            status = item.get("status", item.get("contractStatus"))
+            delivery = millis(item.get("deliveryDate"))
+            expiry = delivery if ins.market_type is MarketType.FUTURE else None
+            out.append(Listing(ins, tick, lot, expiry, status == "TRADING"))
+        return out
+
+    def _listed_instrument(self, item: dict[str, Any]) -> Instrument:
+        base, quote = symbols.normalise(item["baseAsset"]), symbols.normalise(item["quoteAsset"])
+        return Instrument(base, quote, MarketType.SPOT, item["symbol"].upper())
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("method") != "SUBSCRIBE":
+            return []
+        return self._book_streams(frame.get("params") or [])
+
+    def symbols_from_url(self, url: str) -> list[str]:
+        parts = urlsplit(url)
+        names: list[str] = []
+        for value in parse_qs(parts.query).get("streams", []):
+            names.extend(value.split("/"))
+        if "/ws/" in parts.path:
+            names.append(parts.path.rsplit("/", 1)[1])
+        return self._book_streams(names)
+
+    def _book_streams(self, names: Sequence[Any]) -> list[str]:
+        out: list[str] = []
+        for name in names:
+            if isinstance(name, str):
+                sym, _, kind = name.partition("@")
+                if kind.startswith("depth") and sym.upper() not in out:
+                    out.append(sym.upper())
+        return out
 
 
 # Binance spot, per IP: 300 connection attempts every 5 minutes; per connection 1,024 streams

@@ -106,6 +106,22 @@ class BinanceFuturesScheme(BinanceScheme):
     def _jump(self, data: dict[str, Any], last: int) -> str:
         return f"update ids broke: previous u {last}, event pu {data.get('pu')} ({data['U']}..{data['u']})"
 
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Exchange information of the futures APIs: contractType PERPETUAL or a quarter,
+    # deliveryDate, status (USD-M) or contractStatus (COIN-M), and the same filters as spot
+    # (https://developers.binance.com/docs/derivatives/usds-margined-futures/market-data/rest-api/Exchange-Information,
+    # https://developers.binance.com/docs/derivatives/coin-margined-futures/market-data/rest-api/Exchange-Information).
+    # list_paths is set per API below.
+
+    def _listed_instrument(self, item: dict[str, Any]) -> Instrument:
+        base, quote = symbols.normalise(item["baseAsset"]), symbols.normalise(item["quoteAsset"])
+        # Dated contracts are CURRENT_QUARTER, NEXT_QUARTER (and months); a perpetual not yet
+        # trading may have no contract type at all.
+        contract = str(item.get("contractType", ""))
+        kind = MarketType.FUTURE if contract.endswith(("QUARTER", "MONTH")) else MarketType.PERP
+        return Instrument(base, quote, kind, item["symbol"].upper())
+
 
 # Binance USD-M futures: 1,024 streams and 10 incoming messages a second per connection, cut at
 # 24 hours. https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
@@ -148,3 +164,5 @@ coinm = BinanceFuturesScheme(
     coin=True,
     limits=coinm_limits,
 )
+usdm.list_paths = ("/fapi/v1/exchangeInfo",)
+coinm.list_paths = ("/dapi/v1/exchangeInfo",)

@@ -24,6 +24,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -391,6 +392,35 @@ class BitfinexScheme(SchemeDefaults):
                 out.append(self._lost(market, Loss.VENUE_ERROR, reason))
             return out
         return [Malformed(f"unknown event {event!r}", frame)]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # The configuration lists of trading pairs, spot and perpetual ("F0" pairs); names
+    # only: no tick or lot sizes, and every listed pair trades
+    # (https://docs.bitfinex.com/reference/rest-public-conf).
+    list_url = "https://api-pub.bitfinex.com"
+    list_paths: tuple[str, ...] = ("/v2/conf/pub:list:pair:exchange", "/v2/conf/pub:list:pair:future")
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        if not (isinstance(body, list) and len(body) == 1 and isinstance(body[0], list)):
+            raise ListingError("a Bitfinex pair list is one list of pair names")
+        out: list[Listing] = []
+        for pair in body[0]:
+            if not isinstance(pair, str):
+                raise ListingError(f"not a Bitfinex pair: {pair!r}")
+            try:
+                out.append(Listing(self.from_symbol("t" + pair)))
+            except ValueError:
+                continue  # a pair of a spelling level4 cannot read: left out
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("event") != "subscribe" or frame.get("channel") != "book":
+            return []
+        symbol = frame.get("symbol") or frame.get("pair")
+        if not isinstance(symbol, str):
+            return []
+        return [symbol if symbol.startswith("t") else "t" + symbol]
 
 
 # Bitfinex public websocket: 20 connections a minute, 25 channels per connection.

@@ -32,6 +32,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, items
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     BookView,
@@ -366,6 +367,38 @@ class BitflyerScheme(SchemeDefaults):
             for prefix in (SNAPSHOT, BOARD, EXECUTIONS):
                 out.append(self._request(state, "unsubscribe", prefix + code))
         return out
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # The market list: product codes with their market type (Spot, FX, Futures) and, for
+    # futures, an alias; no base or quote, tick or lot size
+    # (https://lightning.bitflyer.com/docs?lang=en#market-list). Base and quote are read
+    # from the product code, whose spelling the venue fixes per market type.
+    list_url = "https://api.bitflyer.com"
+    list_paths: tuple[str, ...] = ("/v1/markets", "/v1/markets/usa", "/v1/markets/eu")
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        kinds = {"Spot": MarketType.SPOT, "FX": MarketType.PERP, "Futures": MarketType.FUTURE}
+        out: list[Listing] = []
+        for item in items(body):
+            code = item.get("product_code") if isinstance(item, dict) else None
+            kind = kinds.get(item.get("market_type", "")) if isinstance(item, dict) else None
+            if not isinstance(code, str) or kind is None:
+                raise ListingError(f"not a bitFlyer market: {item!r:.200}")
+            try:
+                ins = self.from_symbol(code)
+            except ValueError:
+                continue  # a product code of a spelling level4 cannot read: left out
+            out.append(Listing(Instrument(ins.base, ins.quote, kind, code)))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("method") != "subscribe":
+            return []
+        channel = (frame.get("params") or {}).get("channel")
+        if not isinstance(channel, str) or not channel.startswith(BOARD):
+            return []
+        return [channel[len(SNAPSHOT) :] if channel.startswith(SNAPSHOT) else channel[len(BOARD) :]]
 
 
 # bitFlyer Lightning: the HTTP API allows about 500 requests per 5 minutes per IP (the scheme

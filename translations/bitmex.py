@@ -23,6 +23,7 @@ from urllib.parse import parse_qs, urlsplit
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, iso_expiry, items
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     Instruction,
@@ -386,6 +387,50 @@ class BitmexScheme(SchemeDefaults):
         args = [f"{m.book_table}:{s}" for s, m in state.markets.items()]
         args += [f"trade:{s}" for s in state.markets]
         return [orjson.dumps({"op": "unsubscribe", "args": args}).decode()]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Active instruments: symbol, underlying and quoteCurrency, typ (FFWCSX perpetual,
+    # FFCCSX dated future, IFXXXP spot), tickSize, lotSize, expiry and state
+    # (https://www.bitmex.com/api/explorer/#!/Instrument/Instrument_getActive).
+    list_paths: tuple[str, ...] = ("/api/v1/instrument/active",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        kinds = {"FFWCSX": MarketType.PERP, "FFCCSX": MarketType.FUTURE, "IFXXXP": MarketType.SPOT}
+        out: list[Listing] = []
+        for item in items(body):
+            if not isinstance(item, dict) or not isinstance(item.get("symbol"), str):
+                raise ListingError(f"not a BitMEX instrument: {item!r:.200}")
+            kind = kinds.get(item.get("typ", ""))
+            if kind is None:
+                continue  # indices, options and spreads carry no order book here
+            base, quote = item.get("underlying"), item.get("quoteCurrency")
+            if not base or not quote:
+                raise ListingError(f"BitMEX instrument {item['symbol']} has no underlying or quote")
+            ins = Instrument(symbols.normalise(base), symbols.normalise(quote), kind, item["symbol"])
+            expiry = iso_expiry(item.get("expiry")) if kind is MarketType.FUTURE else None
+            tick, lot = decimal_text(item.get("tickSize")), decimal_text(item.get("lotSize"))
+            out.append(Listing(ins, tick, lot, expiry, item.get("state") == "Open"))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("op") != "subscribe":
+            return []
+        args = frame.get("args", [])
+        return self._book_topics([args] if isinstance(args, str) else args)
+
+    def symbols_from_url(self, url: str) -> list[str]:
+        query = parse_qs(urlsplit(url).query)
+        return self._book_topics([t for value in query.get("subscribe", []) for t in value.split(",")])
+
+    def _book_topics(self, topics: Sequence[Any]) -> list[str]:
+        out: list[str] = []
+        for topic in topics:
+            if isinstance(topic, str):
+                table, _, symbol = topic.partition(":")
+                if table in BOOK_TABLES and symbol and symbol not in out:
+                    out.append(symbol)
+        return out
 
 
 # BitMEX: 60 websocket connections an hour per IP; unauthenticated REST 30 requests a minute.

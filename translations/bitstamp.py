@@ -40,6 +40,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimals_step, items
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     Instruction,
@@ -300,6 +301,35 @@ class BitstampScheme(SchemeDefaults):
             for prefix in (BOOK, TRADES)
             for sym in state.markets
         ]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Trading pairs: name "BTC/USD", url_symbol, base and counter decimals (the price and
+    # amount steps) and whether trading is enabled
+    # (https://www.bitstamp.net/api/#tag/Market-info/operation/GetTradingPairsInfo).
+    list_paths: tuple[str, ...] = ("/api/v2/trading-pairs-info/",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        out: list[Listing] = []
+        for item in items(body):
+            name = item.get("name") if isinstance(item, dict) else None
+            sym = item.get("url_symbol") if isinstance(item, dict) else None
+            base, _, quote = name.partition("/") if isinstance(name, str) else ("", "", "")
+            if not isinstance(sym, str) or not base or not quote:
+                raise ListingError(f"not a Bitstamp trading pair: {item!r:.200}")
+            ins = Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, sym.lower())
+            tick, lot = decimals_step(item.get("counter_decimals")), decimals_step(item.get("base_decimals"))
+            out.append(Listing(ins, tick, lot, None, item.get("trading") == "Enabled"))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("event") != "bts:subscribe":
+            return []
+        data = frame.get("data")
+        channel = data.get("channel", "") if isinstance(data, dict) else ""
+        if isinstance(channel, str) and channel.startswith(BOOK):
+            return [channel[len(BOOK) :].lower()]
+        return []
 
 
 # Bitstamp REST: "Do not make more than 8000 requests per 10 minutes or we will ban your IP

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, items, millis
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     Instruction,
@@ -405,6 +406,80 @@ class BybitScheme(SchemeDefaults):
             orjson.dumps({"op": "unsubscribe", "args": topics[i : i + MAX_ARGS]}).decode()
             for i in range(0, len(topics), MAX_ARGS)
         ]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # v5 instruments info per category: symbol, contractType, baseCoin / quoteCoin,
+    # status, priceFilter.tickSize, lotSizeFilter.qtyStep (basePrecision for spot) and
+    # deliveryTime (https://bybit-exchange.github.io/docs/v5/market/instrument); one page
+    # holds up to 1000 instruments (`limit`), so only the derivatives' first page is read
+    # ("limit=1000"). The legacy v2 symbol list of recorded sessions is read too
+    # (https://bybit-exchange.github.io/docs/inverse/#t-querysymbol): it names no expiry.
+    # Linear first: a name that is both a spot pair and a perpetual is taken as the
+    # perpetual, as from_symbol takes it.
+    list_paths: tuple[str, ...] = (
+        "/v5/market/instruments-info?category=linear&limit=1000",
+        "/v5/market/instruments-info?category=inverse&limit=1000",
+        "/v5/market/instruments-info?category=spot&limit=1000",
+    )
+    legacy_list_paths: tuple[str, ...] = ("/v2/public/symbols",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        result = body.get("result") if isinstance(body, dict) else None
+        if isinstance(result, dict):
+            category = result.get("category", "")
+            listed = (self._v5_listing(item, category) for item in items(result, "list"))
+            return [listing for listing in listed if listing is not None]
+        return [self._v2_listing(item) for item in items(body, "result")]
+
+    def _v5_listing(self, item: Any, category: Any) -> Listing | None:
+        sym = item.get("symbol") if isinstance(item, dict) else None
+        if not isinstance(sym, str) or not item.get("baseCoin") or not item.get("quoteCoin"):
+            raise ListingError(f"not a Bybit instrument: {item!r:.200}")
+        contract = item.get("contractType", "")
+        if category == "spot":
+            kind = MarketType.SPOT
+        elif contract in ("LinearPerpetual", "InversePerpetual"):
+            kind = MarketType.PERP
+        elif contract in ("LinearFutures", "InverseFutures"):
+            kind = MarketType.FUTURE
+        else:
+            return None  # options and kinds level4 has no market type for: left out
+        ins = Instrument(symbols.normalise(item["baseCoin"]), symbols.normalise(item["quoteCoin"]), kind, sym)
+        lots = item.get("lotSizeFilter") or {}
+        tick = decimal_text((item.get("priceFilter") or {}).get("tickSize"))
+        lot = decimal_text(lots.get("qtyStep") or lots.get("basePrecision"))
+        expiry = millis(item.get("deliveryTime")) if kind is MarketType.FUTURE else None
+        return Listing(ins, tick, lot, expiry, item.get("status") == "Trading")
+
+    def _v2_listing(self, item: Any) -> Listing:
+        sym = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(sym, str) or not item.get("base_currency") or not item.get("quote_currency"):
+            raise ListingError(f"not a Bybit symbol: {item!r:.200}")
+        # v2 names no contract type: a dated future's name ends in a month code and year.
+        dated = len(sym) > 3 and sym[-3] in MONTH_CODES and sym[-2:].isdigit()
+        kind = MarketType.FUTURE if dated else MarketType.PERP
+        base, quote = symbols.normalise(item["base_currency"]), symbols.normalise(item["quote_currency"])
+        tick = decimal_text((item.get("price_filter") or {}).get("tick_size"))
+        lot = decimal_text((item.get("lot_size_filter") or {}).get("qty_step"))
+        return Listing(Instrument(base, quote, kind, sym), tick, lot, None, item.get("status") == "Trading")
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("op") != "subscribe":
+            return []
+        args = frame.get("args") or []
+        out: list[str] = []
+        for topic in [args] if isinstance(args, str) else args:
+            if not isinstance(topic, str):
+                continue
+            if topic.startswith("orderbook."):
+                names = [topic.rpartition(".")[2]]
+            elif topic.startswith(LEGACY_BOOK_PREFIXES):
+                names = topic.rpartition(".")[2].split("|")
+            else:
+                continue
+            out.extend(n for n in names if n != "*" and n not in out)
+        return out
 
 
 # Bybit v5: at most 500 websocket connections in 5 minutes per IP; REST 600 requests in any

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, items
 from translations.protocol import (
     ALL_MARKETS,
     Instruction,
@@ -222,6 +223,33 @@ class CoinbaseScheme(SchemeDefaults):
     def unsubscribe_msg(self, state: State) -> list[str]:
         ids = list(state.products)
         return [orjson.dumps({"type": "unsubscribe", "product_ids": ids, "channels": list(self.channels)}).decode()]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Products: id, base and quote currency, quote_increment (the tick), base_increment
+    # (the lot), status and trading_disabled
+    # (https://docs.cdp.coinbase.com/exchange/reference/exchangerestapi_getproducts).
+    list_paths: tuple[str, ...] = ("/products",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        out: list[Listing] = []
+        for item in items(body):
+            pid = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(pid, str) or not item.get("base_currency") or not item.get("quote_currency"):
+                raise ListingError(f"not a Coinbase product: {item!r:.200}")
+            base, quote = symbols.normalise(item["base_currency"]), symbols.normalise(item["quote_currency"])
+            tick, lot = decimal_text(item.get("quote_increment")), decimal_text(item.get("base_increment"))
+            trading = item.get("status") == "online" and not item.get("trading_disabled")
+            out.append(Listing(Instrument(base, quote, MarketType.SPOT, pid), tick, lot, None, trading))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("type") != "subscribe":
+            return []
+        names = [c if isinstance(c, str) else c.get("name") for c in frame.get("channels", [])]
+        if not any(n in ("level2", "level2_batch", "level2_50") for n in names):
+            return []
+        return [p for p in frame.get("product_ids", []) if isinstance(p, str)]
 
 
 # Coinbase Exchange websocket, per IP: 8 requests a second (bursts to 20), 100 messages sent

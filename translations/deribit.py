@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, items, millis
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     Instruction,
@@ -300,6 +301,50 @@ class DeribitScheme(SchemeDefaults):
         names = list(state.markets)
         channels = [f"book.{n}.{self.interval}" for n in names] + [f"trades.{n}.{self.interval}" for n in names]
         return [self._request(state, "public/unsubscribe", {"channels": channels})]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Instruments per currency: instrument_name, kind (future, option, spot), base and
+    # quote currency, tick_size, min_trade_amount, expiration_timestamp, is_active
+    # (https://docs.deribit.com/#public-get_instruments). Perpetuals are futures whose
+    # settlement_period is "perpetual". Option prices are in the quote the list names
+    # (BTC for BTC options), not the USD their strikes are in.
+    list_url = "https://www.deribit.com"
+    list_paths: tuple[str, ...] = (
+        "/api/v2/public/get_instruments?currency=BTC&expired=false",
+        "/api/v2/public/get_instruments?currency=ETH&expired=false",
+        "/api/v2/public/get_instruments?currency=SOL&expired=false",
+        "/api/v2/public/get_instruments?currency=USDC&expired=false",
+    )
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        kinds = {"future": MarketType.FUTURE, "option": MarketType.OPTION, "spot": MarketType.SPOT}
+        out: list[Listing] = []
+        for item in items(body, "result"):
+            name = item.get("instrument_name") if isinstance(item, dict) else None
+            kind = kinds.get(item.get("kind", "")) if isinstance(item, dict) else None
+            if not isinstance(name, str) or not item.get("base_currency") or not item.get("quote_currency"):
+                raise ListingError(f"not a Deribit instrument: {item!r:.200}")
+            if kind is None:
+                continue  # combos: no book of their own here
+            if item.get("settlement_period") == "perpetual":
+                kind = MarketType.PERP
+            base, quote = symbols.normalise(item["base_currency"]), symbols.normalise(item["quote_currency"])
+            dated = kind in (MarketType.FUTURE, MarketType.OPTION)
+            expiry = millis(item.get("expiration_timestamp")) if dated else None
+            tick, lot = decimal_text(item.get("tick_size")), decimal_text(item.get("min_trade_amount"))
+            out.append(Listing(Instrument(base, quote, kind, name), tick, lot, expiry, item.get("is_active") is True))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("method") not in ("public/subscribe", "private/subscribe"):
+            return []
+        out: list[str] = []
+        for channel in (frame.get("params") or {}).get("channels", []):
+            parts = channel.split(".") if isinstance(channel, str) else []
+            if len(parts) == 3 and parts[0] == "book":
+                out.append(parts[1])
+        return out
 
 
 # Deribit meters requests in credits: a subscribe costs 3,000 of a 30,000 pool that refills

@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, items
 from translations.protocol import (
     Instruction,
     Instrument,
@@ -207,6 +208,49 @@ class GeminiScheme(SchemeDefaults):
     def unsubscribe_msg(self, state: State) -> list[str]:
         frame = {"type": "unsubscribe", "subscriptions": [{"name": "l2", "symbols": list(state.books)}]}
         return [orjson.dumps(frame).decode()]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # The symbol list holds names only (https://docs.gemini.com/rest-api/#symbols): base
+    # and quote come from splitting each name at a known quote, as from_symbol does, and
+    # a name none ends is left out. A symbol's details page
+    # (https://docs.gemini.com/rest-api/#symbol-details), where one was fetched, names
+    # them exactly; its quote_increment is the price step and its tick_size, despite the
+    # name, the order-size step.
+    list_url = "https://api.gemini.com"
+    list_paths: tuple[str, ...] = ("/v1/symbols",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        if isinstance(body, dict):
+            return [self._details(body)]
+        out: list[Listing] = []
+        for name in items(body):
+            if not isinstance(name, str):
+                raise ListingError(f"not a Gemini symbol: {name!r}")
+            try:
+                out.append(Listing(self.from_symbol(name.upper())))
+            except ValueError:
+                continue
+        return out
+
+    def _details(self, item: dict[str, Any]) -> Listing:
+        sym = item.get("symbol")
+        if not isinstance(sym, str) or not item.get("base_currency") or not item.get("quote_currency"):
+            raise ListingError(f"not a Gemini symbol's details: {item!r:.200}")
+        sym = sym.upper()
+        kind = MarketType.PERP if sym.endswith(PERP_SUFFIX) else MarketType.SPOT
+        ins = Instrument(symbols.normalise(item["base_currency"]), symbols.normalise(item["quote_currency"]), kind, sym)
+        tick, lot = decimal_text(item.get("quote_increment")), decimal_text(item.get("tick_size"))
+        return Listing(ins, tick, lot, None, item.get("status") == "open")
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("type") != "subscribe":
+            return []
+        out: list[str] = []
+        for sub in frame.get("subscriptions", []):
+            if isinstance(sub, dict) and sub.get("name") == "l2":
+                out.extend(s.upper() for s in sub.get("symbols", []) if isinstance(s, str))
+        return out
 
 
 # Gemini public API: 120 requests a minute (1 a second recommended), 429 beyond; a websocket

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, items
 from translations.protocol import (
     Instruction,
     Instrument,
@@ -323,6 +324,53 @@ class HitbtcScheme(SchemeDefaults):
         if method in ("snapshotTrades", "ticker", "snapshotCandles", "updateCandles"):
             return []
         return [Malformed(f"unknown method {method!r}", frame)]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Symbols: api/3 maps each symbol to its type (spot, futures), base and quote
+    # currency (a perpetual names its underlying instead of a base), tick_size and
+    # quantity_increment (https://api.hitbtc.com/#symbols); the legacy api/2 of recorded
+    # sessions lists id, baseCurrency, quoteCurrency, tickSize, quantityIncrement.
+    # HitBTC's USD is Tether (ALIASES), as in from_symbol.
+    list_paths: tuple[str, ...] = ("/public/symbol",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        if isinstance(body, dict):
+            listed = (self._v3_listing(sym, item) for sym, item in body.items())
+            return [listing for listing in listed if listing is not None]
+        out: list[Listing] = []
+        for item in items(body):
+            sym = item.get("id") if isinstance(item, dict) else None
+            if not isinstance(sym, str) or not item.get("baseCurrency") or not item.get("quoteCurrency"):
+                raise ListingError(f"not a HitBTC symbol: {item!r:.200}")
+            base = symbols.normalise(item["baseCurrency"], ALIASES)
+            ins = Instrument(base, symbols.normalise(item["quoteCurrency"], ALIASES), MarketType.SPOT, sym)
+            out.append(Listing(ins, decimal_text(item.get("tickSize")), decimal_text(item.get("quantityIncrement"))))
+        return out
+
+    def _v3_listing(self, sym: Any, item: Any) -> Listing | None:
+        if not isinstance(sym, str) or not isinstance(item, dict):
+            raise ListingError(f"not a HitBTC symbol: {sym!r}")
+        kinds = {"spot": MarketType.SPOT, "futures": MarketType.PERP}
+        kind = kinds.get(item.get("type", ""))
+        if kind is None or (kind is MarketType.PERP and not sym.endswith(PERP_SUFFIX)):
+            return None  # a kind of instrument level4 has no market type for (dated futures, ...): left out
+        base, quote = item.get("base_currency") or item.get("underlying"), item.get("quote_currency")
+        if not base or not quote:
+            raise ListingError(f"HitBTC symbol {sym} names no base or quote")
+        ins = Instrument(symbols.normalise(base, ALIASES), symbols.normalise(quote, ALIASES), kind, sym)
+        tick, lot = decimal_text(item.get("tick_size")), decimal_text(item.get("quantity_increment"))
+        return Listing(ins, tick, lot, None, item.get("status", "working") == "working")
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict):
+            return []
+        method, params = frame.get("method"), frame.get("params") or {}
+        if method == "subscribe" and frame.get("ch") == BOOK_CHANNEL:
+            return [s for s in params.get("symbols", []) if isinstance(s, str)]
+        if method == "subscribeOrderbook" and isinstance(params.get("symbol"), str):
+            return [params["symbol"]]
+        return []
 
 
 # HitBTC publishes no websocket connection, subscription or message limits in the

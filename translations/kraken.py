@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, decimals_step
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -273,6 +274,43 @@ class KrakenScheme(SchemeDefaults):
             self._subscription("unsubscribe", pairs, "book", state.depth),
             self._subscription("unsubscribe", pairs, "trade"),
         ]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Tradable asset pairs, keyed by Kraken's own pair name; wsname ("XBT/USD") is the
+    # name the websocket speaks, so it is the listing's symbol. tick_size where the
+    # answer has it, else pair_decimals; lot_decimals; status (newer answers)
+    # (https://docs.kraken.com/api/docs/rest-api/get-tradable-asset-pairs). Dark-pool
+    # pairs (".d") have no wsname and no public book: left out.
+    list_url = "https://api.kraken.com"
+    list_paths: tuple[str, ...] = ("/0/public/AssetPairs",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        if not isinstance(body, dict) or body.get("error") or not isinstance(body.get("result"), dict):
+            raise ListingError(f"not a Kraken AssetPairs answer: {str(body)[:200]}")
+        out: list[Listing] = []
+        for key, item in body["result"].items():
+            if not isinstance(item, dict):
+                raise ListingError(f"not a Kraken asset pair: {key!r}")
+            wsname = item.get("wsname")
+            if not isinstance(wsname, str):
+                continue
+            try:
+                ins = self.from_symbol(wsname)
+            except ValueError:
+                continue  # a websocket name level4 cannot read: left out
+            tick = decimal_text(item.get("tick_size")) or decimals_step(item.get("pair_decimals"))
+            lot = decimals_step(item.get("lot_decimals"))
+            out.append(Listing(ins, tick, lot, None, item.get("status", "online") == "online"))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("event") != "subscribe":
+            return []
+        sub = frame.get("subscription")
+        if not isinstance(sub, dict) or sub.get("name") not in ("book", "trade"):
+            return []
+        return [p for p in frame.get("pair", []) if isinstance(p, str)]
 
 
 # Kraken's websocket message limit is not a fixed number (it moves with load; over it the

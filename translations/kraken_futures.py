@@ -30,6 +30,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, decimals_step, iso_expiry, items
 from translations.numbers import to_decimal_str
 from translations.protocol import (
     Instruction,
@@ -204,6 +205,45 @@ class KrakenFuturesScheme(SchemeDefaults):
         price, qty = to_decimal_str(frame["price"]), to_decimal_str(frame["qty"])
         uid = frame.get("uid")
         return [Trade(product.instrument.symbol, side, price, qty, str(uid) if uid else None, _time(frame["time"]))]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Instruments: symbol, type, tickSize, tradeable, lastTradingTime for dated
+    # contracts, contractValueTradePrecision (the size step's decimals) and, in newer
+    # answers, base and quote (https://docs.kraken.com/api/docs/futures-api/trading/get-instruments).
+    # Older answers name no base or quote: they are read from the symbol as from_symbol
+    # reads it, and an instrument it cannot read is left out. Indices are not traded: left out.
+    list_paths: tuple[str, ...] = ("/derivatives/api/v3/instruments",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        out: list[Listing] = []
+        for item in items(body, "instruments"):
+            sym = item.get("symbol") if isinstance(item, dict) else None
+            if not isinstance(sym, str):
+                raise ListingError(f"not a Kraken Futures instrument: {item!r:.200}")
+            if item.get("tickSize") is None:
+                continue  # an index: no book
+            try:
+                named = self.from_symbol(sym)
+            except ValueError:
+                continue
+            base, quote = item.get("base"), item.get("quote")
+            ins = Instrument(
+                symbols.normalise(base) if base else named.base,
+                symbols.normalise(quote) if quote else named.quote,
+                named.market_type,
+                named.symbol,
+            )
+            expiry = iso_expiry(item.get("lastTradingTime")) if ins.market_type is MarketType.FUTURE else None
+            precision = item.get("contractValueTradePrecision")
+            lot = decimals_step(precision) if precision is not None else None
+            out.append(Listing(ins, decimal_text(item.get("tickSize")), lot, expiry, item.get("tradeable") is True))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("event") != "subscribe" or frame.get("feed") != "book":
+            return []
+        return [p.upper() for p in frame.get("product_ids") or [] if isinstance(p, str)]
 
 
 def _request(event: str, feed: str, product_ids: list[str]) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimal_text, items, millis
 from translations.protocol import (
     BookView,
     ChecksumMismatch,
@@ -289,6 +290,62 @@ class OkxScheme(SchemeDefaults):
         args = [{"channel": BOOK_CHANNEL, "instId": s} for s in state.books]
         args += [{"channel": "trades", "instId": s} for s in state.books]
         return [_dumps({"op": "unsubscribe", "args": args})]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Instruments per type: instId, baseCcy / quoteCcy (spot) or uly "BTC-USD"
+    # (derivatives), tickSz, lotSz, expTime and state
+    # (https://www.okx.com/docs-v5/en/#public-data-rest-api-get-instruments). Options are
+    # listed per underlying, so only those named here are fetched.
+    list_url = "https://www.okx.com"
+    list_paths: tuple[str, ...] = (
+        "/api/v5/public/instruments?instType=SPOT",
+        "/api/v5/public/instruments?instType=SWAP",
+        "/api/v5/public/instruments?instType=FUTURES",
+        "/api/v5/public/instruments?instType=OPTION&uly=BTC-USD",
+        "/api/v5/public/instruments?instType=OPTION&uly=ETH-USD",
+    )
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        kinds = {
+            "SPOT": MarketType.SPOT,
+            "SWAP": MarketType.PERP,
+            "FUTURES": MarketType.FUTURE,
+            "OPTION": MarketType.OPTION,
+        }
+        if not isinstance(body, dict) or body.get("code") != "0":
+            raise ListingError(f"not an OKX instruments answer: {str(body)[:200]}")
+        out: list[Listing] = []
+        for item in items(body, "data"):
+            inst_id = item.get("instId") if isinstance(item, dict) else None
+            if not isinstance(inst_id, str):
+                raise ListingError(f"not an OKX instrument: {item!r:.200}")
+            kind = kinds.get(item.get("instType", ""))
+            if kind is None:
+                continue  # margin pairs are the spot books again
+            if kind is MarketType.SPOT:
+                base, quote = item.get("baseCcy", ""), item.get("quoteCcy", "")
+            else:
+                base, _, quote = str(item.get("uly", "")).partition("-")
+            if not base or not quote:
+                raise ListingError(f"OKX instrument {inst_id} names no base or quote")
+            ins = Instrument(symbols.normalise(base), symbols.normalise(quote), kind, inst_id)
+            dated = kind in (MarketType.FUTURE, MarketType.OPTION)
+            expiry = millis(item.get("expTime")) if dated else None
+            tick, lot = decimal_text(item.get("tickSz")), decimal_text(item.get("lotSz"))
+            out.append(Listing(ins, tick, lot, expiry, item.get("state") == "live"))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("op") != "subscribe":
+            return []
+        out: list[str] = []
+        for arg in frame.get("args", []):
+            if isinstance(arg, dict) and arg.get("channel") in MARKET_CHANNELS:
+                inst_id = arg.get("instId", "")
+                if inst_id not in out:
+                    out.append(inst_id)
+        return out
 
 
 # OKX public websocket: 3 connection requests a second per IP; 480 subscribe / unsubscribe /

@@ -26,6 +26,7 @@ from typing import Any
 import orjson
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError, decimals_step, items
 from translations.protocol import (
     Instruction,
     Instrument,
@@ -236,6 +237,36 @@ class PoloniexScheme(SchemeDefaults):
     def unsubscribe_msg(self, state: State) -> list[str]:
         syms = list(state.markets)
         return [_frame("unsubscribe", BOOK_CHANNEL, syms), _frame("unsubscribe", "trades", syms)]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+
+    # Markets: symbol "BTC_USDT", base and quote currency names, state, and
+    # symbolTradeLimit's priceScale / quantityScale, the decimals of price and size
+    # (https://api-docs.poloniex.com/spot/api/public/reference-data#symbol-information).
+    list_paths: tuple[str, ...] = ("/markets",)
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        out: list[Listing] = []
+        for item in items(body):
+            sym = item.get("symbol") if isinstance(item, dict) else None
+            base, quote = (item.get("baseCurrencyName"), item.get("quoteCurrencyName")) if sym else (None, None)
+            if not isinstance(sym, str) or not base or not quote:
+                raise ListingError(f"not a Poloniex market: {item!r:.200}")
+            ins = Instrument(symbols.normalise(base, ALIASES), symbols.normalise(quote, ALIASES), MarketType.SPOT, sym)
+            limits = item.get("symbolTradeLimit") or {}
+            tick, lot = decimals_step(limits.get("priceScale")), decimals_step(limits.get("quantityScale"))
+            out.append(Listing(ins, tick, lot, None, item.get("state") == "NORMAL"))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("event") != "subscribe":
+            return []
+        channels = frame.get("channel")
+        if isinstance(channels, str):
+            channels = [channels]
+        if not isinstance(channels, list) or BOOK_CHANNEL not in channels:
+            return []
+        return [s for s in frame.get("symbols", []) if isinstance(s, str)]
 
 
 # Poloniex spot websocket: 2,000 simultaneous connections per IP, 500 requests a second per

@@ -18,7 +18,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:  # the listing record is built on Instrument, defined here
+    from translations.instrument_listing import Listing
 
 
 class MarketType(StrEnum):
@@ -338,6 +341,23 @@ class Scheme(Protocol):
     def checksum(self, book: BookView, symbol: str) -> int | None:
         """The venue's checksum of a book (only venues that send Verify);
         None when the book is in no state to be compared (not counted)."""
+
+    # --- instrument lists (translations/instrument_listing.py) ----------------------
+
+    list_url: str  # base URL of the venue's instrument list ("" means rest_url)
+    list_paths: tuple[str, ...]  # the list's REST path(s), relative to list_url
+    legacy_list_paths: tuple[str, ...]  # lists of retired API versions, read in recorded sessions only
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        """One answer of the venue's instrument list read into listings (ListingError
+        for an answer not in the venue's shape)."""
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        """Venue symbols a recorded subscribe frame asks books for, unread: replay
+        places each through the venue's list, so one it cannot place fails alone."""
+
+    def symbols_from_url(self, url: str) -> list[str]:
+        """Venue symbols a recorded connection URL asks books for."""
 
 
 @dataclass(slots=True)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from translations import symbols
+from translations.instrument_listing import Listing, ListingError
 from translations.protocol import BookView, Instrument, MarketType, Remedy
 
 
@@ -57,3 +58,19 @@ class SchemeDefaults:
         """Only venues that send `Verify` have a checksum; no book is ever
         checked against this one."""
         raise NotImplementedError(f"{self.name} sends no checksums")
+
+    # --- instrument lists (translations/instrument_listing.py) -------------------
+
+    list_url: str = ""  # base URL of the venue's instrument list; "" means rest_url
+    list_paths: tuple[str, ...] = ()  # the list's REST path(s), relative to list_url
+    legacy_list_paths: tuple[str, ...] = ()  # lists of retired API versions: read in recorded sessions, never fetched
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        """One answer of the venue's instrument list (`path` as fetched, `body` parsed
+        JSON) read into listings; ListingError for an answer not in its shape."""
+        raise ListingError(f"{self.name} has no instrument list reader")
+
+    def symbols_from_url(self, url: str) -> list[str]:
+        """Venue symbols a recorded connection URL subscribes books for (most venues
+        subscribe with frames only)."""
+        return []

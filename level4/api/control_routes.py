@@ -17,8 +17,10 @@ from level4.api.route_declaration import (
     Flag,
     MarketId,
     NameOrId,
+    PathText,
     QueryBool,
     QueryInt,
+    QueryText,
     Text,
     ref,
 )
@@ -32,6 +34,7 @@ class Control(Protocol):
     def list_symbols(self) -> list[dict[str, Any]]: ...
     def add_exchange(self, name: str, ws_url: str | None, rest_url: str | None) -> dict[str, Any]: ...
     def list_exchanges(self) -> list[dict[str, Any]]: ...
+    def instruments(self, exchange: str, market_type: str, quote: str) -> dict[str, Any]: ...
     def add_market(
         self, exchange: str | int, base: str | int, quote: str | int, market_type: str, instrument: str
     ) -> dict[str, Any]: ...
@@ -64,6 +67,9 @@ FEED = Body(Field("level4_feed_enabled", Flag()))
 ID = MarketId()
 ENABLED = QueryBool("enabled", "only markets whose feed is switched on (true) or off (false)")
 DEPTH = QueryInt("depth", 1, 100_000, description="levels a side (all)")
+EXCHANGE_NAME = PathText("name", "an exchange in the catalogue", "BINANCE")
+LISTED_TYPE = QueryText("type", f"only instruments of this market type: {', '.join(MARKET_TYPES)}", "PERP")
+LISTED_QUOTE = QueryText("quote", "only instruments quoted in this currency (normalised, e.g. USDT)", "USDT")
 
 
 async def post_symbol(request: Request) -> Response:
@@ -83,6 +89,16 @@ async def post_exchange(request: Request) -> Response:
 
 async def get_exchanges(request: Request) -> Response:
     return json_response(await run_in_threadpool(control(request).list_exchanges))
+
+
+async def get_instruments(request: Request) -> Response:
+    listed = await run_in_threadpool(
+        control(request).instruments,
+        EXCHANGE_NAME.read(request),
+        LISTED_TYPE.read(request),
+        LISTED_QUOTE.read(request),
+    )
+    return json_response(listed)
 
 
 async def post_market(request: Request) -> Response:
@@ -162,6 +178,15 @@ ENDPOINTS = [
         (Answer(201, "Created", ref("Exchange")),),
         body=EXCHANGE,
         errors=(409, 503),
+    ),
+    Endpoint(
+        "GET",
+        "/exchanges/{name}/instruments",
+        get_instruments,
+        "The exchange's instruments, from its venues' own lists (cached, refreshed every few minutes)",
+        (Answer(200, "Instruments", ref("Instruments")),),
+        params=(EXCHANGE_NAME, LISTED_TYPE, LISTED_QUOTE),
+        errors=(404, 422, 502, 503),
     ),
     Endpoint(
         "GET",

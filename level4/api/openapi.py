@@ -22,6 +22,7 @@ WORDS = {
     413: "Body too large",
     415: "The body is not sent as Content-Type: application/json",
     422: "Invalid body or query",
+    502: "The venue's instrument list could not be fetched",
     503: "Database unavailable",
 }
 

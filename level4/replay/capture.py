@@ -112,10 +112,41 @@ def companions(ws_path: str | Path) -> list[Path]:
     return sorted(p.parent.glob(f"{venue}.http.*"))
 
 
+def is_list_file(path: str | Path) -> bool:
+    """`VENUE.0`: the venue's instrument list answers, recorded before the session."""
+    parts = Path(path).name.split(".")
+    return len(parts) == 2 and parts[1] == "0"
+
+
+def list_file(ws_path: str | Path) -> Path | None:
+    """The instrument list recorded beside a capture (`VENUE.0`), where there is one."""
+    p = Path(ws_path)
+    found = p.parent / f"{p.name.split('.', 1)[0]}.0"
+    return found if found.is_file() and found != p else None
+
+
+def read_list(path: str | Path) -> Iterator[HttpAnswer]:
+    """The REST answers of an instrument list file; its `configuration:` line (what the
+    recorder was asked to subscribe) is no answer and is passed over."""
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for number, line in enumerate(fh, 1):
+            if not line.strip() or line.startswith("configuration: "):
+                continue
+            try:
+                record = parse_line(line)
+            except ValueError as exc:
+                raise CaptureError(f"{path}:{number}: {exc}") from exc
+            if not isinstance(record, HttpAnswer):
+                raise CaptureError(f"{path}:{number}: an instrument list holds REST answers only")
+            yield record
+
+
 def url_of(paths: list[Path]) -> str:
     """The URL the session spoke to: of the first connection or REST answer recorded
     ("" when none is), which tells a venue's APIs apart (by host, and path)."""
     for path in paths:
+        if is_list_file(path):
+            continue
         for rec in read(path):
             url = getattr(rec, "url", "")
             if url:

@@ -13,7 +13,7 @@ import orjson
 from level4.journal.format import JournalError
 from level4.journal.journal_replay import JournalReplay, replay_journal
 from level4.replay import capture
-from level4.replay.replayer import Replay, Summary, replay
+from level4.replay.replayer import Replay, Summary, replay_session
 from translations import UnknownVenue, names, scheme_for_url, schemes_of
 from translations.protocol import Scheme
 
@@ -31,7 +31,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "files",
         nargs="+",
         type=Path,
-        help="capture files (REST answers, .http., beside them are found); for level4: journal directories or files",
+        help="capture files (REST answers, .http., and the instrument list, .0, beside them are found); "
+        "for level4: journal directories or files",
     )
     p.add_argument("--books-json", type=Path, help="write every market's final book here")
     p.add_argument("--events-jsonl", type=Path, help="level4 format: write every event published, one per line")
@@ -60,6 +61,8 @@ def summary_line(summary: Summary, books: dict[str, dict[str, Any]]) -> str:
         "ignored": summary.ignored,
         "checksums_verified": summary.checksums_verified,
         "checksum_failures": summary.checksum_failures,
+        "unplaced": summary.unplaced,
+        "off_tick": summary.off_tick,
         "unsynchronised": sorted(t for t, b in books.items() if not b["synchronised"]),
     }
     return orjson.dumps(line).decode() + "\n"
@@ -85,8 +88,11 @@ def run(args: argparse.Namespace) -> int:
     paths: list[Path] = []
     for f in args.files:
         paths.append(f)
-        if not capture.is_http_file(f):
+        if not capture.is_http_file(f) and not capture.is_list_file(f):
             paths.extend(p for p in capture.companions(f) if p not in paths and p not in args.files)
+            listed = capture.list_file(f)  # the venue's instrument list places the symbols
+            if listed is not None and listed not in paths and listed not in args.files:
+                paths.append(listed)
     try:
         # The venue's API is the one whose endpoint the session spoke to (Binance's futures,
         # Kraken's spot v1 on ws.kraken.com beside v2 on ws.kraken.com/v2, ...).
@@ -96,9 +102,19 @@ def run(args: argparse.Namespace) -> int:
     except capture.CaptureError as exc:
         return _fail(str(exc))
     try:
-        replays, summary = replay(scheme, paths, repeat=args.repeat)
+        replays, summary, session = replay_session(scheme, paths, repeat=args.repeat)
     except capture.CaptureError as exc:
         return _fail(str(exc))
+    for unplaced in session.unplaced:
+        # One market the session cannot place is left out; the others replay.
+        print(f"level4 replay: {scheme.name} market {unplaced.symbol} left out: {unplaced.reason}", file=sys.stderr)
+    for rp in replays:
+        for symbol, prices in rp.ticks.off.items():
+            # Reported, never rounded: the book keeps the venue's prices.
+            shown = ", ".join(prices[:5]) + (", ..." if len(prices) > 5 else "")
+            tick = rp.ticks.tick(symbol)
+            said = f"{len(prices)} prices off its listed tick {tick}: {shown}"
+            print(f"level4 replay: {scheme.name} market {symbol}: {said}", file=sys.stderr)
     books = books_by_tag(scheme.name, replays)
     if args.books_json:
         args.books_json.write_bytes(orjson.dumps(books, option=orjson.OPT_INDENT_2))

@@ -19,7 +19,8 @@ from level4.feed.bookkeeper import BookKeeper, Report
 from level4.feed.events import MarketEvent
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay import capture
-from translations.protocol import Instruction, Instrument, RestAnswer, Scheme
+from translations.instrument_listing import ListingError, ListingIndex, TickCheck, answers_list
+from translations.protocol import Instruction, Instrument, RestAnswer, Scheme, Snapshot, Update
 
 
 @dataclass
@@ -35,6 +36,8 @@ class Summary:
     checksum_failures: int = 0
     reconnects_requested: int = 0
     resubscribes_requested: int = 0
+    unplaced: int = 0  # subscribed markets neither the venue's list nor the symbol's spelling could place
+    off_tick: int = 0  # distinct prices off the tick size the venue's list gives their market
 
     def as_dict(self) -> dict[str, float | int]:
         # Not __dict__: compiled (mypyc), a dataclass instance has none.
@@ -51,18 +54,91 @@ class Connection:
 
 
 @dataclass
+class Unplaced:
+    """A subscribed market replay could not place: it is left out, alone."""
+
+    symbol: str
+    reason: str
+
+
+@dataclass
 class Session:
     connections: list[Connection] = field(default_factory=list)
     rest: dict[str, list[tuple[float, str]]] = field(default_factory=lambda: defaultdict(list))
+    listings: ListingIndex | None = None  # the venue's instrument list, where one was recorded
+    unplaced: list[Unplaced] = field(default_factory=list)
+
+
+def read_listings(scheme: Scheme, path: str | Path) -> ListingIndex:
+    """A recorded instrument list (`VENUE.0`) read through the scheme's list reader:
+    the answers to its list paths; other answers in the file (other APIs', detail
+    pages the scheme does not read) are passed over."""
+    paths = scheme.list_paths + scheme.legacy_list_paths
+    index = ListingIndex()
+    for answer in capture.read_list(path):
+        if not answers_list(paths, answer.path):
+            continue
+        try:
+            body = orjson.loads(answer.body)
+        except orjson.JSONDecodeError as exc:
+            raise capture.CaptureError(f"{path}: {answer.path}: not JSON: {exc}") from exc
+        try:
+            index.extend(scheme.instruments_from_list(answer.path, body))
+        except ListingError as exc:
+            raise capture.CaptureError(f"{path}: {answer.path}: {exc}") from exc
+    return index
+
+
+def place(scheme: Scheme, symbol: str, listings: ListingIndex | None) -> Instrument:
+    """The instrument a subscribed symbol names: as the venue's list has it where a list
+    is at hand, else read from the symbol's spelling (ValueError saying why not)."""
+    if listings is not None:
+        listing = listings.get(symbol)
+        if listing is None:
+            raise ValueError(f"{symbol!r} is not in {scheme.name}'s instrument list")
+        return listing.instrument
+    reader = getattr(scheme, "from_symbol", None)
+    if reader is None:
+        raise ValueError(f"{scheme.name} cannot read the symbol {symbol!r} with no instrument list")
+    instrument: Instrument = reader(symbol)
+    return instrument
+
+
+def _subscribed(scheme: Scheme, symbols: list[str], session: Session, into: list[Instrument]) -> None:
+    for symbol in symbols:
+        try:
+            instrument = place(scheme, symbol, session.listings)
+        except ValueError as exc:
+            if all(u.symbol != symbol for u in session.unplaced):
+                session.unplaced.append(Unplaced(symbol, str(exc)))
+            continue
+        if instrument not in into:
+            into.append(instrument)
 
 
 def load(scheme: Scheme, paths: Iterable[str | Path]) -> Session:
+    """A recorded session in memory. An instrument list among the paths (`VENUE.0`) is
+    read first, and every subscribed symbol is placed through it; a symbol that cannot
+    be placed is left out with its reason (Session.unplaced), never the session."""
     session = Session()
+    paths = list(paths)
     for path in paths:
+        if capture.is_list_file(path):
+            listings = read_listings(scheme, path)
+            if not len(listings):
+                continue  # no answer of this API's list in it: no list at hand
+            if session.listings is None:
+                session.listings = listings
+            else:
+                session.listings.extend(listings.listings())
+    for path in paths:
+        if capture.is_list_file(path):
+            continue
         current: Connection | None = None
         for rec in capture.read(path):
             if isinstance(rec, capture.Opened):
-                current = Connection(rec.url, list(scheme.instruments_from_url(rec.url)), [])
+                current = Connection(rec.url, [], [])
+                _subscribed(scheme, scheme.symbols_from_url(rec.url), session, current.instruments)
                 session.connections.append(current)
             elif isinstance(rec, capture.Sent):
                 if current is None:
@@ -72,9 +148,7 @@ def load(scheme: Scheme, paths: Iterable[str | Path]) -> Session:
                     sent = orjson.loads(rec.frame)
                 except orjson.JSONDecodeError:
                     continue
-                for ins in scheme.instruments_from_subscribe(sent):
-                    if ins not in current.instruments:
-                        current.instruments.append(ins)
+                _subscribed(scheme, scheme.symbols_from_subscribe(sent), session, current.instruments)
             elif isinstance(rec, capture.Received):
                 if current is None:
                     current = Connection("", [], [])
@@ -93,8 +167,22 @@ FrameHook = Callable[[float, str, "Replay"], None]
 class Replay:
     """State of one connection's replay; tests step it frame by frame."""
 
-    def __init__(self, scheme: Scheme, connection: Connection, rest: dict[str, list[tuple[float, str]]]) -> None:
+    def __init__(
+        self,
+        scheme: Scheme,
+        connection: Connection,
+        rest: dict[str, list[tuple[float, str]]],
+        listings: ListingIndex | None = None,
+    ) -> None:
         self.scheme = scheme
+        ticks: dict[str, str] = {}  # symbol -> the tick its venue lists
+        if listings is not None:
+            for instrument in connection.instruments:
+                listing = listings.get(instrument.symbol)
+                if listing is not None and listing.tick_size is not None:
+                    ticks[instrument.symbol] = listing.tick_size
+        self.ticks = TickCheck(ticks)
+        self._checking_ticks = bool(self.ticks)  # a plain flag: tested for every batch of book work
         self.translator = Translator(scheme, connection.instruments)
         checksum = getattr(scheme, "checksum", None)
         self.keeper = BookKeeper([i.symbol for i in connection.instruments], checksum)
@@ -129,6 +217,8 @@ class Replay:
         while self._book_work or work.fetches:
             book_work, self._book_work = self._book_work, []
             if book_work:
+                if self._checking_ticks:
+                    self._check_ticks(book_work)
                 self.keeper.apply(book_work, self.events, self._mismatches)
             if work.fetches:
                 self.pending.extend((fetch.symbol, fetch.path) for fetch in work.fetches)
@@ -138,6 +228,12 @@ class Replay:
                 for mismatch in mismatches:
                     self.translator.feed(mismatch, self._book_work, work)
         self._connection_work()  # what a frame or a report asked of the connection alone
+
+    def _check_ticks(self, book_work: list[Instruction]) -> None:
+        for instruction in book_work:
+            if isinstance(instruction, (Snapshot, Update)):
+                self.ticks.check(instruction.symbol, instruction.bids)
+                self.ticks.check(instruction.symbol, instruction.asks)
 
     def _connection_work(self) -> None:
         work = self._work
@@ -164,6 +260,14 @@ def replay(
     scheme: Scheme, paths: Iterable[str | Path], hook: FrameHook | None = None, repeat: int = 1
 ) -> tuple[list[Replay], Summary]:
     """Replay capture files; returns the final replays (one per connection)."""
+    replays, summary, _ = replay_session(scheme, paths, hook, repeat)
+    return replays, summary
+
+
+def replay_session(
+    scheme: Scheme, paths: Iterable[str | Path], hook: FrameHook | None = None, repeat: int = 1
+) -> tuple[list[Replay], Summary, Session]:
+    """`replay`, and the session it loaded (the markets it could not place among it)."""
     paths = list(paths)
     session = load(scheme, paths)
     summary = Summary()
@@ -172,7 +276,7 @@ def replay(
         replays = []
         started = time.perf_counter()
         for conn in session.connections:
-            rp = Replay(scheme, conn, session.rest)
+            rp = Replay(scheme, conn, session.rest, session.listings)
             feed = rp.feed
             if hook is None:
                 for received, raw in conn.frames:
@@ -195,7 +299,9 @@ def replay(
         summary.checksum_failures += rp.keeper.checksum_failures
         summary.reconnects_requested += rp.reconnects_requested
         summary.resubscribes_requested += rp.sends_requested
-    return replays, summary
+        summary.off_tick += sum(len(prices) for prices in rp.ticks.off.values())
+    summary.unplaced = len(session.unplaced)
+    return replays, summary, session
 
 
 def final_books(replays: list[Replay]) -> dict[str, dict[str, object]]:

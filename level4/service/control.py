@@ -12,8 +12,10 @@ from typing import Any
 
 import pykka
 
-from level4.catalogue.catalogue_errors import CatalogueError, Unavailable
+from level4.catalogue.catalogue_errors import CatalogueError, Invalid, NotFound, Unavailable
+from level4.catalogue.models import MARKET_TYPES
 from level4.market.status_board import Status, StatusBoard
+from level4.service.instrument_catalogue import InstrumentCatalogue
 from level4.service.markets import MarketControl
 
 
@@ -25,8 +27,10 @@ class ServiceControl:
         board: StatusBoard,
         timeout: float = 15.0,
         sinks: Callable[[], list[dict[str, Any]]] = list,
+        instrument_lists: InstrumentCatalogue | None = None,
     ) -> None:
         self._repo = repo
+        self.instrument_lists = instrument_lists or InstrumentCatalogue()
         self._sinks = sinks
         self.markets = markets
         self.board = board
@@ -61,6 +65,32 @@ class ServiceControl:
 
     def list_exchanges(self) -> list[dict[str, Any]]:
         return list(self._db("list_exchanges"))
+
+    def instruments(self, exchange: str, market_type: str = "", quote: str = "") -> dict[str, Any]:
+        """The exchange's instruments as its venue lists them (fetched through the exchange's
+        REST override where it has one), optionally of one market type and quote."""
+        name = exchange.strip().upper()
+        kind = market_type.strip().upper()
+        if kind and kind not in MARKET_TYPES:
+            raise Invalid("type", f"must be one of {', '.join(MARKET_TYPES)}")
+        row = next((e for e in self._db("list_exchanges") if e["name"] == name), None)
+        if row is None:
+            raise NotFound(f"no exchange {name}: add it first (POST /exchanges)")
+        fetched = self.instrument_lists.lists(name, row.get("rest_url"))
+        wanted_quote = quote.strip().upper()
+        instruments = [
+            {**listing.as_dict(), "api": api}
+            for api, listing in fetched.listings
+            if (not kind or str(listing.instrument.market_type) == kind)
+            and (not wanted_quote or listing.instrument.quote == wanted_quote)
+        ]
+        return {
+            "exchange": name,
+            "instruments": instruments,
+            "unavailable": fetched.unavailable,
+            "age_seconds": round(max(0.0, self.instrument_lists.age(fetched)), 3),
+            "refresh_error": fetched.refresh_error,
+        }
 
     # --- markets -----------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ class OrderFlow:
         self.size_decimals = 8
         self.mid = mid_ticks  # in ticks
         self.levels = 20
+        market.tick_size = self.price(1)
 
     def price(self, ticks: int) -> str:
         text = str(ticks).rjust(self.decimals + 1, "0")

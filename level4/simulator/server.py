@@ -28,7 +28,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from level4.book.orderbook import OrderBook
-from level4.simulator.dialects import dialect_for
+from level4.simulator.dialects import dialect_for, listed_markets
 from level4.simulator.dialects.dialect_base import ClientSession, Dialect, SimMarket
 from level4.simulator.faults import Faults, Link, Signal, parse
 from level4.simulator.limits_enforcer import LimitsEnforcer, Refuse, retry_after_header
@@ -107,6 +107,7 @@ class VenueSimulator:
         else:
             scheme = scheme_for(self.venue)
         self.dialect: Dialect = dialect_for(self.venue, scheme.api)
+        self.api = scheme.api
         key = f"{self.venue}/{scheme.api}" if scheme.api else self.venue
         self.faults = Faults(key, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
         # The API's published limits (its scheme's `limits`), or smaller ones for tests.
@@ -221,6 +222,9 @@ class VenueSimulator:
             await asyncio.sleep(fault)  # hung: the client's timeout should have given up long before
         elif fault is not None:
             return json_response(fault, {"error": "fault", "detail": "simulated REST failure"}, _fault_wait(fault))
+        listed = listed_markets.answer(self.venue, self.api, parts.path, query, self.markets)
+        if listed is not None:  # the venue's instrument list, of the simulated markets
+            return json_response(*listed)
         answer = self.dialect.rest(parts.path, query, self.markets, time.time())
         if answer is None:
             return json_response(404, {"error": "not_found", "detail": parts.path})

@@ -50,6 +50,8 @@ def test_books_events_and_the_summary_line(tmp_path: Path, capsys: pytest.Captur
         "ignored": 0,
         "checksums_verified": 0,
         "checksum_failures": 0,
+        "unplaced": 0,  # a journal names its markets: nothing to place
+        "off_tick": 0,
         "unsynchronised": [],
     }
     assert orjson.loads(books.read_bytes()) == {

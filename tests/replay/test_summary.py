@@ -20,4 +20,6 @@ def test_summary_as_dict_names_every_count() -> None:
         "checksum_failures": 0,
         "reconnects_requested": 0,
         "resubscribes_requested": 0,
+        "unplaced": 0,
+        "off_tick": 0,
     }

@@ -155,6 +155,7 @@ def test_openapi_describes_every_route(api: httpx.Client) -> None:
         ("/symbols", "post"),
         ("/exchanges", "get"),
         ("/exchanges", "post"),
+        ("/exchanges/{name}/instruments", "get"),
         ("/markets", "get"),
         ("/markets", "post"),
         ("/markets/{id}", "get"),

@@ -18,7 +18,7 @@ from level4.stream.downstream import Downstream
 from tests.support import running_service
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-EXAMPLES = {"id": "1", "pair": "BTC-USD", "path": "js/main.js"}
+EXAMPLES = {"id": "1", "pair": "BTC-USD", "path": "js/main.js", "name": "BINANCE"}
 
 
 def described(document: dict[str, Any]) -> set[tuple[str, str]]:

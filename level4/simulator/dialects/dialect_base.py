@@ -32,6 +32,7 @@ class SimMarket:
     book: OrderBook  # the reference book: what every client's book must equal
     update_id: int = 0  # bumped once per book change, for venues with sequence numbers
     trade_id: int = 0
+    tick_size: str = "0.01"  # the order flow's price step, as the venue's instrument list gives it
 
 
 @dataclass(slots=True)
