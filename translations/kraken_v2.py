@@ -45,6 +45,7 @@ import orjson
 
 from translations import kraken as kraken_v1
 from translations import symbols
+from translations.instrument_listing import Listing
 from translations.numbers import to_places
 from translations.protocol import (
     EVERY_MARKET,
@@ -349,6 +350,28 @@ class KrakenV2Scheme(SchemeDefaults):
         if method in ("subscribe", "unsubscribe", "pong"):
             return []
         return [Malformed(f"unknown message (method {method!r})", frame)]
+
+    # --- instrument list (translations/instrument_listing.py) ------------------------
+    # The same AssetPairs list as v1 (translations/kraken.py); v2 names each pair by its
+    # normalised codes (BTC/USD where v1's wsname says XBT/USD).
+    list_url = kraken_v1.scheme.list_url
+    list_paths: tuple[str, ...] = kraken_v1.scheme.list_paths
+
+    def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
+        out: list[Listing] = []
+        for listed in kraken_v1.scheme.instruments_from_list(path, body):
+            i = listed.instrument
+            v2 = Instrument(i.base, i.quote, i.market_type, self.venue_symbol(i.base, i.quote, i.market_type))
+            out.append(Listing(v2, listed.tick_size, listed.lot_size, listed.expiry, listed.trading))
+        return out
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        if not isinstance(frame, dict) or frame.get("method") != "subscribe":
+            return []
+        params = frame.get("params")
+        if not isinstance(params, dict) or params.get("channel") not in ("book", "trade"):
+            return []
+        return [s for s in params.get("symbol") or [] if isinstance(s, str)]
 
     # --- shared connections ----------------------------------------------------------
     # Several pairs on one connection, added and removed by subscribe / unsubscribe

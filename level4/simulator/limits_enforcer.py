@@ -53,6 +53,15 @@ def _kraken_error(frame: Any, message: str) -> str:
     return orjson.dumps(answer).decode()
 
 
+def _kraken_v2_error(frame: Any, message: str) -> str:
+    # v2 answers a request with its method, success false and the error.
+    method = frame.get("method") if isinstance(frame, dict) else None
+    answer: dict[str, Any] = {"error": message, "method": method, "success": False}
+    if isinstance(frame, dict) and "req_id" in frame:
+        answer["req_id"] = frame["req_id"]
+    return orjson.dumps(answer).decode()
+
+
 @dataclass(frozen=True, slots=True)
 class Refusals:
     """How one venue refuses a client over its limits."""
@@ -90,6 +99,10 @@ REFUSALS: dict[str, Refusals] = {
     ),
     # https://docs.kraken.com/api/docs/guides/spot-ratelimits: the request is answered "Exceeded msg rate".
     "KRAKEN": Refusals(
+        error_frame=lambda frame: _kraken_v2_error(frame, "Exceeded msg rate"),
+        close_on_messages=False,
+    ),
+    "KRAKEN/v1": Refusals(
         error_frame=lambda frame: _kraken_error(frame, "Exceeded msg rate"),
         close_on_messages=False,
     ),
@@ -145,9 +158,10 @@ class Refuse:
 
 
 class LimitsEnforcer:
-    def __init__(self, venue: str, limits: VenueLimits, enabled: bool = True) -> None:
+    def __init__(self, venue: str, limits: VenueLimits, enabled: bool = True, api: str = "") -> None:
         self.venue = venue.upper()
-        self.refusals_how = REFUSALS.get(self.venue, Refusals())
+        # A venue's other APIs may refuse in their own words (VENUE/api), else as the venue does.
+        self.refusals_how = REFUSALS.get(f"{self.venue}/{api}", REFUSALS.get(self.venue, Refusals()))
         self.enabled = enabled
         self.ban_seconds = FIRST_BAN
         self.set_limits(limits)

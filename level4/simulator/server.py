@@ -111,7 +111,7 @@ class VenueSimulator:
         key = f"{self.venue}/{scheme.api}" if scheme.api else self.venue
         self.faults = Faults(key, faults, seed, getattr(self.dialect, "corrupt_checksum", None))
         # The API's published limits (its scheme's `limits`), or smaller ones for tests.
-        self.enforcer = LimitsEnforcer(self.venue, limits or limits_of(scheme), enforce_limits)
+        self.enforcer = LimitsEnforcer(self.venue, limits or limits_of(scheme), enforce_limits, api=scheme.api)
         self.host, self.port, self.rate = host, port, rate
         self.markets: dict[str, SimMarket] = {}
         self.by_pair: dict[str, SimMarket] = {}

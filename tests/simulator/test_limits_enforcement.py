@@ -26,9 +26,11 @@ DEPTH = "/api/v3/depth?symbol=BTCUSDT&limit=1000"  # weight 50
 
 
 @asynccontextmanager
-async def simulator(venue: str, symbols: list[str], **changes: Any) -> AsyncIterator[VenueSimulator]:
-    limits = translations.limits_for(venue).scaled(**changes)
-    sim = VenueSimulator(venue, symbols, rate=0, limits=limits)
+async def simulator(
+    venue: str, symbols: list[str], api: str | None = None, **changes: Any
+) -> AsyncIterator[VenueSimulator]:
+    limits = translations.limits_for(venue, api or "").scaled(**changes)
+    sim = VenueSimulator(venue, symbols, rate=0, limits=limits, api=api)
     await sim.start()
     try:
         yield sim
@@ -137,6 +139,20 @@ async def test_bybit_answers_rest_over_its_budget_with_403() -> None:
 
 async def test_kraken_answers_too_many_messages_with_its_error_and_keeps_the_connection() -> None:
     async with simulator("KRAKEN", ["BTC-USD"], sends_per_second=2) as sim, connect(url(sim)) as ws:
+        for n in range(3):
+            await ws.send(orjson.dumps({"method": "ping", "req_id": n}).decode())
+        frames = []
+        async with asyncio.timeout(5):
+            while len(frames) < 4:
+                frames.append(orjson.loads(await ws.recv()))
+        assert frames[0]["channel"] == "status"
+        assert [f.get("method") for f in frames[1:]] == ["pong", "pong", "ping"]
+        assert frames[3] == {"error": "Exceeded msg rate", "method": "ping", "success": False, "req_id": 2}
+        await ws.ping()  # still open
+
+
+async def test_kraken_v1_answers_too_many_messages_in_its_own_words() -> None:
+    async with simulator("KRAKEN", ["BTC-USD"], api="v1", sends_per_second=2) as sim, connect(url(sim)) as ws:
         for n in range(3):
             await ws.send(orjson.dumps({"event": "ping", "reqid": n}).decode())
         frames = []

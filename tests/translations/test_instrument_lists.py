@@ -221,9 +221,12 @@ def test_hitbtc_api2_and_api3() -> None:
 
 
 def test_kraken() -> None:
-    index = listed(scheme_for("KRAKEN"), "KRAKEN.0")
+    index = listed(scheme_for("KRAKEN", "v1"), "KRAKEN.0")
     assert len(index) == 293 and kinds(index) == {"SPOT": 293}
     assert index.get("XBT/USD") == Listing(Instrument("BTC", "USD", SPOT, "XBT/USD"), "0.1", "0.00000001")
+    v2 = listed(scheme_for("KRAKEN"), "KRAKEN.0")  # the same list, as v2 names the pairs
+    assert len(v2) == 293
+    assert v2.get("BTC/USD") == Listing(Instrument("BTC", "USD", SPOT, "BTC/USD"), "0.1", "0.00000001")
     assert index.get("WAVES/EUR") == Listing(Instrument("WAVES", "EUR", SPOT, "WAVES/EUR"), "0.0001", "0.00000001")
 
 
