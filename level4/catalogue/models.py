@@ -6,7 +6,21 @@ which of them should have a live feed.
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, CheckConstraint, ForeignKey, MetaData, String, UniqueConstraint, false, text
+from datetime import datetime
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    MetaData,
+    String,
+    UniqueConstraint,
+    false,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 MARKET_TYPES = ("SPOT", "PERP", "FUTURE", "OPTION")
@@ -73,3 +87,30 @@ class Market(Base):
     base: Mapped[Symbol] = relationship(foreign_keys=[base_symbol_id], lazy="joined", innerjoin=True)
     quote: Mapped[Symbol] = relationship(foreign_keys=[quote_symbol_id], lazy="joined", innerjoin=True)
     exchange: Mapped[Exchange] = relationship(lazy="joined", innerjoin=True)
+
+
+# --- the cluster (level4/cluster/): which node runs which market ---------------------
+
+
+class ClusterNode(Base):
+    """A level4 process of the cluster, alive while its heartbeat is recent."""
+
+    __tablename__ = "cluster_nodes"
+
+    name: Mapped[str] = mapped_column(String(NAME_LENGTH), primary_key=True)
+    url: Mapped[str] = mapped_column(String(URL_LENGTH))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    load: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
+
+
+class MarketLease(Base):
+    """Who may run a market until when; `epoch` grows by one at every change of owner,
+    so what a deposed owner published can always be told apart."""
+
+    __tablename__ = "market_leases"
+
+    market_id: Mapped[int] = mapped_column(ForeignKey("markets.id", ondelete="CASCADE"), primary_key=True)
+    owner: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
+    epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -41,7 +41,8 @@ def tables_and_revision(url: str) -> tuple[set[str], str | None]:
 def test_upgrade_from_empty_creates_exactly_the_catalogue(db_url: str) -> None:
     assert tables_and_revision(db_url) == (set(), None)
     upgrade(db_url)
-    assert tables_and_revision(db_url) == ({"symbols", "exchanges", "markets", "alembic_version"}, head())
+    tables = {"symbols", "exchanges", "markets", "cluster_nodes", "market_leases", "alembic_version"}
+    assert tables_and_revision(db_url) == (tables, head())
 
 
 CONSTRAINTS = {
@@ -55,6 +56,8 @@ CONSTRAINTS = {
         "fk_markets_quote_symbol_id_symbols",
         "fk_markets_exchange_id_exchanges",
     },
+    "cluster_nodes": {"pk_cluster_nodes"},
+    "market_leases": {"pk_market_leases", "fk_market_leases_market_id_markets"},
 }
 
 
@@ -82,11 +85,11 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
         cat.add_symbol("BTC")
     with capture_logs() as logs:
         upgrade(db_url)
-    assert tables_and_revision(db_url)[1] == head() == "0001"
+    assert tables_and_revision(db_url)[1] == head() == "0002"
     with Catalogue(db_url) as cat:
         assert cat.list_symbols() == [{"id": 1, "symbol": "BTC"}]
     (event,) = [e for e in logs if e["event"] == "catalogue_migrated"]
-    assert event["changed"] is False and event["from_revision"] == event["to_revision"] == "0001"
+    assert event["changed"] is False and event["from_revision"] == event["to_revision"] == "0002"
 
 
 def test_models_match_the_migrations(db_url: str) -> None:
@@ -122,7 +125,7 @@ def test_migrated_event_masks_the_password(tmp_path: Path) -> None:
     with capture_logs() as logs:
         upgrade(url)
     (event,) = [e for e in logs if e["event"] == "catalogue_migrated"]
-    assert event["url"] == url and event["to_revision"] == "0001" and event["changed"] is True
+    assert event["url"] == url and event["to_revision"] == "0002" and event["changed"] is True
 
 
 def test_unreachable_postgres_is_unavailable_without_the_password() -> None:
