@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import structlog
 
-from level4 import __version__, logs
+from level4 import __version__, logs, markets_cli
 from level4.config import Settings
 from level4.export import export_cli
 from level4.journal import options as journal_options
@@ -61,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
     simulator_cli.add_parser(sub)
     replay_cli.add_parser(sub)
     export_cli.add_parser(sub)
+    markets_cli.add_parser(sub)
     return parser
 
 

@@ -318,7 +318,7 @@ class KrakenScheme(SchemeDefaults):
 # about one connection attempt a second, 100 subscriptions per connection and 5 messages a
 # second are assumed. Public REST: about one call a second (the scheme makes none).
 # https://docs.kraken.com/api/docs/guides/spot-ratelimits
-limits = VenueLimits(
+limits: VenueLimits = VenueLimits(
     connects=10,
     connect_window=10.0,
     streams_per_connection=100,
@@ -327,4 +327,4 @@ limits = VenueLimits(
     rest_window=1.0,
 )
 
-scheme = KrakenScheme()
+scheme: KrakenScheme = KrakenScheme()

@@ -71,6 +71,7 @@ from translations.protocol import (
 )
 from translations.scheme_defaults import SchemeDefaults
 from translations.timeparse import iso_seconds
+from translations.venue_limits import VenueLimits
 
 DEPTHS = (10, 25, 100, 500, 1000)
 CHECKSUM_DEPTH = 10
@@ -354,8 +355,8 @@ class KrakenV2Scheme(SchemeDefaults):
     # --- instrument list (translations/instrument_listing.py) ------------------------
     # The same AssetPairs list as v1 (translations/kraken.py); v2 names each pair by its
     # normalised codes (BTC/USD where v1's wsname says XBT/USD).
-    list_url = kraken_v1.scheme.list_url
-    list_paths: tuple[str, ...] = kraken_v1.scheme.list_paths
+    list_url = "https://api.kraken.com"
+    list_paths: tuple[str, ...] = ("/0/public/AssetPairs",)
 
     def instruments_from_list(self, path: str, body: Any) -> list[Listing]:
         out: list[Listing] = []
@@ -429,6 +430,6 @@ def _trade_number(value: Any, places: int) -> str:
 
 
 # v1 and v2 are served by the same spot websocket service, under the same limits (translations/kraken.py).
-limits = kraken_v1.limits
+limits: VenueLimits = kraken_v1.limits
 
 scheme = KrakenV2Scheme()

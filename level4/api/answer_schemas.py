@@ -61,6 +61,14 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         age_seconds={"type": "number"},
         refresh_error=NULLABLE_STRING,
     ),
+    "ListedMarkets": _object(
+        exchange=STRING,
+        created={"type": "array", "items": INTEGER},
+        existing={"type": "array", "items": INTEGER},
+        enabled=INTEGER,
+        failed={"type": "array", "items": _object(symbol=STRING, reason=STRING)},
+        unavailable={"type": "array", "items": _object(api=STRING, reason=STRING)},
+    ),
     "Market": _object(
         id=INTEGER,
         tag=STRING,

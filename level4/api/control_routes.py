@@ -38,6 +38,7 @@ class Control(Protocol):
     def add_market(
         self, exchange: str | int, base: str | int, quote: str | int, market_type: str, instrument: str
     ) -> dict[str, Any]: ...
+    def add_listed_markets(self, exchange: str, market_type: str, quote: str, enable: bool) -> dict[str, Any]: ...
     def list_markets(self, enabled: bool | None) -> list[dict[str, Any]]: ...
     def get_market(self, market_id: int) -> dict[str, Any]: ...
     def set_feed(self, market_id: int, enabled: bool) -> dict[str, Any]: ...
@@ -64,6 +65,11 @@ MARKET = Body(
     Field("instrument", Text(100), required=False),
 )
 FEED = Body(Field("level4_feed_enabled", Flag()))
+LISTED_MARKETS = Body(
+    Field("market_type", Text(16, MARKET_TYPES)),
+    Field("quote", Text(32), required=False),
+    Field("enable", Flag(), required=False),
+)
 ID = MarketId()
 ENABLED = QueryBool("enabled", "only markets whose feed is switched on (true) or off (false)")
 DEPTH = QueryInt("depth", 1, 100_000, description="levels a side (all)")
@@ -99,6 +105,15 @@ async def get_instruments(request: Request) -> Response:
         LISTED_QUOTE.read(request),
     )
     return json_response(listed)
+
+
+async def post_listed_markets(request: Request) -> Response:
+    name = EXCHANGE_NAME.read(request)
+    body = await LISTED_MARKETS.read(request)
+    added = await run_in_threadpool(
+        control(request).add_listed_markets, name, body["market_type"], body["quote"] or "", bool(body["enable"])
+    )
+    return json_response(added)
 
 
 async def post_market(request: Request) -> Response:
@@ -187,6 +202,16 @@ ENDPOINTS = [
         (Answer(200, "Instruments", ref("Instruments")),),
         params=(EXCHANGE_NAME, LISTED_TYPE, LISTED_QUOTE),
         errors=(404, 422, 502, 503),
+    ),
+    Endpoint(
+        "POST",
+        "/exchanges/{name}/markets",
+        post_listed_markets,
+        "Add (and with enable, start) every market the venue lists of a market type, optionally of one quote",
+        (Answer(200, "What was added, found and enabled", ref("ListedMarkets")),),
+        params=(EXCHANGE_NAME,),
+        body=LISTED_MARKETS,
+        errors=(404, 415, 422, 502, 503),
     ),
     Endpoint(
         "GET",

@@ -63,6 +63,8 @@ class NameOrId:
 @dataclass(frozen=True)
 class Flag:
     def read(self, body: dict[str, Any], name: str, required: bool) -> bool:
+        if not required and name not in body:
+            return False  # an optional flag left out is off
         return b.boolean(body, name)
 
     def schema(self, required: bool) -> dict[str, Any]:

@@ -7,12 +7,13 @@ database always says what should run after a restart.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
 import pykka
 
-from level4.catalogue.catalogue_errors import CatalogueError, Invalid, NotFound, Unavailable
+from level4.catalogue.catalogue_errors import CatalogueError, Duplicate, Invalid, NotFound, Unavailable
 from level4.catalogue.models import MARKET_TYPES
 from level4.market.status_board import Status, StatusBoard
 from level4.service.instrument_catalogue import InstrumentCatalogue
@@ -93,6 +94,59 @@ class ServiceControl:
         }
 
     # --- markets -----------------------------------------------------------------------
+
+    def add_listed_markets(self, exchange: str, market_type: str, quote: str, enable: bool) -> dict[str, Any]:
+        """Every trading instrument the venue lists of this market type (and quote, when
+        given) as a market of the catalogue, its symbols added where missing; markets
+        already there are left as they are (enabled too when `enable`). One instrument
+        the catalogue refuses is reported and the others go on."""
+        listed = self.instruments(exchange, market_type, quote)
+        name = listed["exchange"]
+        symbols = {s["symbol"] for s in self._db("list_symbols")}
+        known = {
+            (m["base_symbol"], m["quote_symbol"], m["market_type"], m["instrument"]): m
+            for m in self._db("list_markets", None)
+        }
+        created: list[int] = []
+        existing: list[int] = []
+        failed: list[dict[str, str]] = []
+        enabled = 0
+        for item in listed["instruments"]:
+            if not item["trading"]:
+                continue
+            kind = item["type"]
+            # Dated futures and options name the venue's instrument; the others are named by their pair.
+            instrument = item["symbol"] if kind in ("FUTURE", "OPTION") else ""
+            key = (item["base"], item["quote"], kind, instrument)
+            try:
+                for code in (item["base"], item["quote"]):
+                    if code not in symbols:
+                        with contextlib.suppress(Duplicate):  # added meanwhile
+                            self._db("add_symbol", code)
+                        symbols.add(code)
+                market = known.get(key)
+                if market is None:
+                    try:
+                        market = self._db("add_market", name, item["base"], item["quote"], kind, instrument)
+                        created.append(int(market["id"]))
+                    except Duplicate:  # another listing of the same market (e.g. an inverse and a linear perp)
+                        continue
+                    known[key] = market
+                else:
+                    existing.append(int(market["id"]))
+                if enable and not market["level4_feed_enabled"]:
+                    self.set_feed(int(market["id"]), True)
+                    enabled += 1
+            except (Invalid, NotFound) as exc:
+                failed.append({"symbol": item["symbol"], "reason": exc.detail})
+        return {
+            "exchange": name,
+            "created": created,
+            "existing": existing,
+            "enabled": enabled,
+            "failed": failed,
+            "unavailable": listed["unavailable"],
+        }
 
     def add_market(
         self, exchange: str | int, base: str | int, quote: str | int, market_type: str = "SPOT", instrument: str = ""
