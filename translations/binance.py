@@ -169,20 +169,6 @@ class BinanceScheme(SchemeDefaults):
                     out.append(ins)
         return out
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("method") != "SUBSCRIBE":
-            return []
-        return self._from_streams(frame.get("params") or [])
-
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        parts = urlsplit(url)
-        names: list[str] = []
-        for value in parse_qs(parts.query).get("streams", []):
-            names.extend(value.split("/"))
-        if "/ws/" in parts.path:  # a raw stream: /ws/<name>
-            names.append(parts.path.rsplit("/", 1)[1])
-        return self._from_streams(names)
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Market(i) for i in instruments})
 

@@ -172,14 +172,6 @@ class BitfinexScheme(SchemeDefaults):
             market_type, base, quote = MarketType.PERP, base[:-2], quote[:-2]
         return Instrument(symbols.normalise(base, ALIASES), symbols.normalise(quote, ALIASES), market_type, symbol)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("event") != "subscribe" or frame.get("channel") != "book":
-            return []
-        symbol = frame.get("symbol") or frame.get("pair")
-        if not isinstance(symbol, str):
-            return []
-        return [self.from_symbol(symbol if symbol.startswith("t") else "t" + symbol)]
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

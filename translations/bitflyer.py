@@ -175,18 +175,6 @@ class BitflyerScheme(SchemeDefaults):
             raise ValueError(f"not a bitFlyer product code: {code!r}")
         return Instrument(symbols.normalise(base), symbols.normalise(quote), kind, code)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("method") != "subscribe":
-            return []
-        channel = (frame.get("params") or {}).get("channel")
-        if not isinstance(channel, str) or not channel.startswith(BOARD):
-            return []
-        code = channel[len(SNAPSHOT) :] if channel.startswith(SNAPSHOT) else channel[len(BOARD) :]
-        try:
-            return [self.from_symbol(code)]
-        except ValueError:
-            return []
-
     # --- connection ------------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

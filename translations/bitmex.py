@@ -124,18 +124,6 @@ class BitmexScheme(SchemeDefaults):
                     out.append(inst)
         return out
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("op") != "subscribe":
-            return []
-        args = frame.get("args", [])
-        return self._from_topics([args] if isinstance(args, str) else args)
-
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        # The venue also takes subscriptions in the URL: ?subscribe=orderBookL2:XBTUSD,trade:XBTUSD
-        query = parse_qs(urlsplit(url).query)
-        topics = [t for value in query.get("subscribe", []) for t in value.split(",")]
-        return self._from_topics(topics)
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Market(i) for i in instruments})
 

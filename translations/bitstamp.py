@@ -107,15 +107,6 @@ class BitstampScheme(SchemeDefaults):
             return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), MarketType.SPOT, low)
         raise ValueError(f"no known quote currency ends the Bitstamp pair {pair!r}")
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("event") != "bts:subscribe":
-            return []
-        data = frame.get("data")
-        channel = data.get("channel", "") if isinstance(data, dict) else ""
-        if isinstance(channel, str) and channel.startswith(BOOK):
-            return [self.from_symbol(channel[len(BOOK) :])]
-        return []
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Market(i) for i in instruments})
 

@@ -137,28 +137,6 @@ class BybitScheme(SchemeDefaults):
             return Instrument(symbols.normalise(split[0]), split[1], MarketType.PERP, symbol)
         raise ValueError(f"not a Bybit symbol: {symbol!r}")
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("op") != "subscribe":
-            return []
-        args = frame.get("args") or []
-        out: list[Instrument] = []
-        for topic in [args] if isinstance(args, str) else args:
-            if not isinstance(topic, str):
-                continue
-            if topic.startswith("orderbook."):
-                names = [topic.rpartition(".")[2]]
-            elif topic.startswith(LEGACY_BOOK_PREFIXES):
-                names = topic.rpartition(".")[2].split("|")
-            else:
-                continue
-            for name in names:
-                if name == "*":
-                    continue
-                inst = self.from_symbol(name)
-                if inst not in out:
-                    out.append(inst)
-        return out
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Market(i, f"orderbook.{DEPTH}.{i.symbol}") for i in instruments})
 

@@ -73,15 +73,6 @@ class CoinbaseScheme(SchemeDefaults):
             raise ValueError(f"not a Coinbase product id: {product_id!r}")
         return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, product_id)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("type") != "subscribe":
-            return []
-        chans = frame.get("channels", [])
-        names = [c if isinstance(c, str) else c.get("name") for c in chans]
-        if not any(n in ("level2", "level2_batch", "level2_50") for n in names):
-            return []
-        return [self.from_symbol(p) for p in frame.get("product_ids", [])]
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Product(i) for i in instruments})
 

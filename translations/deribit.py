@@ -108,19 +108,6 @@ class DeribitScheme(SchemeDefaults):
         # Coin-margined (inverse) contracts are quoted in USD.
         return Instrument(symbols.normalise(base), symbols.normalise(quote or "USD"), kind, name)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("method") not in ("public/subscribe", "private/subscribe"):
-            return []
-        out: list[Instrument] = []
-        for channel in (frame.get("params") or {}).get("channels", []):
-            parts = channel.split(".") if isinstance(channel, str) else []
-            if len(parts) == 3 and parts[0] == "book":
-                try:
-                    out.append(self.from_symbol(parts[1]))
-                except ValueError:
-                    continue
-        return out
-
     # --- connection ------------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

@@ -88,15 +88,6 @@ class GeminiScheme(SchemeDefaults):
             return Instrument(symbols.normalise(split[0]), symbols.normalise(split[1]), market_type, symbol)
         raise ValueError(f"no known quote currency in Gemini symbol {symbol!r}")
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("type") != "subscribe":
-            return []
-        out: list[Instrument] = []
-        for sub in frame.get("subscriptions", []):
-            if isinstance(sub, dict) and sub.get("name") == "l2":
-                out.extend(self.from_symbol(s) for s in sub.get("symbols", []))
-        return out
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

@@ -137,17 +137,6 @@ class HitbtcScheme(SchemeDefaults):
         base, quote = split_symbol(pair)
         return Instrument(symbols.normalise(base, ALIASES), symbols.normalise(quote, ALIASES), market_type, symbol)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict):
-            return []
-        method = frame.get("method")
-        params = frame.get("params") or {}
-        if method == "subscribe" and frame.get("ch") == BOOK_CHANNEL:
-            return [self.from_symbol(s) for s in params.get("symbols", [])]
-        if method == "subscribeOrderbook" and "symbol" in params:
-            return [self.from_symbol(params["symbol"])]
-        return []
-
     # --- connection ------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

@@ -98,14 +98,6 @@ class KrakenScheme(SchemeDefaults):
             raise ValueError(f"not a Kraken websocket pair: {pair!r}")
         return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, pair)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("event") != "subscribe":
-            return []
-        sub = frame.get("subscription")
-        if not isinstance(sub, dict) or sub.get("name") not in ("book", "trade"):
-            return []
-        return [self.from_symbol(p) for p in frame.get("pair", [])]
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

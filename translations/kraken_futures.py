@@ -102,11 +102,6 @@ class KrakenFuturesScheme(SchemeDefaults):
             return Instrument(base, symbols.normalise(quote), MarketType.FUTURE, pid)
         raise ValueError(f"{product_id!r} is no Kraken Futures perpetual or dated future")
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("event") != "subscribe" or frame.get("feed") != "book":
-            return []
-        return [self.from_symbol(p) for p in frame.get("product_ids") or [] if isinstance(p, str)]
-
     def initial_state(self, instruments: Sequence[Instrument]) -> State:
         return State({i.symbol: Product(i) for i in instruments})
 

@@ -130,15 +130,6 @@ class KrakenV2Scheme(SchemeDefaults):
             raise ValueError(f"not a Kraken websocket pair: {pair!r}")
         return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, pair)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("method") != "subscribe":
-            return []
-        params = frame.get("params")
-        if not isinstance(params, dict) or params.get("channel") not in ("book", "trade"):
-            return []
-        names = params.get("symbol")
-        return [self.from_symbol(s) for s in names if isinstance(s, str)] if isinstance(names, list) else []
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

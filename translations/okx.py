@@ -114,18 +114,6 @@ class OkxScheme(SchemeDefaults):
             raise ValueError(f"not an OKX instrument id: {inst_id!r}")
         return Instrument(symbols.normalise(parts[0]), symbols.normalise(parts[1]), kind, inst_id)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("op") != "subscribe":
-            return []
-        out: list[Instrument] = []
-        for arg in frame.get("args", []):
-            if not isinstance(arg, dict) or arg.get("channel") not in MARKET_CHANNELS:
-                continue
-            inst = self.from_symbol(arg.get("instId", ""))
-            if inst not in out:
-                out.append(inst)
-        return out
-
     # --- connection --------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

@@ -92,16 +92,6 @@ class PoloniexScheme(SchemeDefaults):
             raise ValueError(f"not a Poloniex spot symbol: {symbol!r}")
         return Instrument(symbols.normalise(base, ALIASES), symbols.normalise(quote, ALIASES), MarketType.SPOT, symbol)
 
-    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
-        if not isinstance(frame, dict) or frame.get("event") != "subscribe":
-            return []
-        channels = frame.get("channel")
-        if isinstance(channels, str):
-            channels = [channels]
-        if not isinstance(channels, list) or BOOK_CHANNEL not in channels:
-            return []
-        return [self.from_symbol(s) for s in frame.get("symbols", [])]
-
     # --- connection ------------------------------------------------------------
 
     def initial_state(self, instruments: Sequence[Instrument]) -> State:

@@ -40,9 +40,30 @@ class SchemeDefaults:
         lists (raises ValueError for one it cannot name from them)."""
         raise ValueError(f"{self.name} {market_type} instruments are named by expiry: use from_symbol")
 
-    def instruments_from_url(self, url: str) -> list[Instrument]:
-        """Most venues take subscriptions as frames only, never in the URL."""
+    def from_symbol(self, symbol: str) -> Instrument:
+        """The instrument a venue symbol names (raises ValueError); each venue reads its own."""
+        raise ValueError(f"{self.name} reads no symbols")
+
+    def symbols_from_subscribe(self, frame: Any) -> list[str]:
+        """Venue symbols a recorded subscribe frame asks books of; each venue reads its own."""
         return []
+
+    def instruments_from_subscribe(self, frame: Any) -> list[Instrument]:
+        """The markets a recorded subscribe frame asks for: its symbols, read as the venue names them."""
+        return self._placed(self.symbols_from_subscribe(frame))
+
+    def instruments_from_url(self, url: str) -> list[Instrument]:
+        """The markets a recorded connection URL asks for (most venues take subscriptions as
+        frames only, never in the URL)."""
+        return self._placed(self.symbols_from_url(url))
+
+    def _placed(self, names: list[str]) -> list[Instrument]:
+        out: list[Instrument] = []
+        for name in names:
+            instrument = self.from_symbol(name)
+            if instrument not in out:
+                out.append(instrument)
+        return out
 
     def ping_msg(self, state: Any) -> list[str]:
         """No application ping: the venue's heartbeats or websocket-level pings
