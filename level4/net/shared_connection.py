@@ -365,6 +365,16 @@ class SharedConnection(FeedCallbacks):
         if sub is not None:
             sub.cb.rest_answer(symbol, path, body, error)
 
+    def queued(self, symbol: str, path: str, wait: float) -> None:
+        # A snapshot waiting its turn within the venue's REST budget: that market says so.
+        sub = self.subs.get(symbol)
+        if sub is not None:
+            sub.cb.queued(symbol, path, wait)
+
+    def connect_queued(self, wait: float) -> None:
+        for sub in list(self.subs.values()):
+            sub.cb.connect_queued(wait)
+
     def ping_due(self, generation: int) -> None:
         if generation != self.generation:
             return
