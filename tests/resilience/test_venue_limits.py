@@ -6,6 +6,7 @@ before it has passed."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import string
 import time
@@ -156,4 +157,40 @@ def test_a_429_backs_the_venue_off_by_its_retry_after(tmp_path: Path, patched: p
         assert backoffs and max(backoffs) <= 3.0, backoffs  # backed off by the venue's Retry-After
         assert limiter.totals["rest_calls"] == 3 + refused  # each refused fetch asked again, once per refusal
         assert all(service.board.get(i).reconnects == 0 for i in ids)  # waited out, not resynced
+        books_equal_reference(api, sim, ids, names)
+
+
+def test_every_connection_cut_at_once_reconnects_inside_the_venue_limits(
+    tmp_path: Path, patched: pytest.MonkeyPatch
+) -> None:
+    """60 markets on six shared connections; the venue cuts all six at once. The six
+    reconnects and the 60 snapshots they need (3,000 weight against 600 every 2 s) are
+    paced: the venue refuses nothing, and every book is exact again."""
+    limits = BINANCE.scaled(rest_budget=600, rest_window=2.0, connects=4, connect_window=2.0)
+    limits_of_both(patched, limits)
+    names = bases(60)
+    with ExitStack() as stack:
+        sim = stack.enter_context(SimulatorThread("BINANCE", [f"{b}-USDT" for b in names], rate=60, limits=limits))
+        db = f"sqlite:///{tmp_path / 'cut.sqlite3'}"
+        service, url = stack.enter_context(running_service(db, subscriptions_per_connection=10))
+        api = stack.enter_context(httpx.Client(base_url=url, timeout=15))
+        ids = start_markets(api, sim, names)
+        seen: set[str] = set()
+        wait_for(lambda: all_live(service, ids, seen), timeout=120, interval=0.05, what="60 markets live")
+        clients = list(sim.sim.clients)
+        assert len(clients) == 6
+        before = {i: service.board.get(i).reconnects for i in ids}
+        cut = [
+            asyncio.run_coroutine_threadsafe(c.connection.close(1011, "cut"), sim.loop) for c in clients
+        ]  # all at once
+        for done in cut:
+            done.result(5)
+        wait_for(lambda: all(service.board.get(i).reconnects > before[i] for i in ids), timeout=30, what="all cut")
+        wait_for(lambda: all_live(service, ids, seen), timeout=120, interval=0.05, what="60 markets live again")
+        state = sim_limits(sim)
+        assert state["refusals"] == {}, state
+        peaks = state["peaks"]
+        assert peaks["connects"]["peak"] <= limits.connects and peaks["rest_weight"]["peak"] <= limits.rest_budget
+        assert not any(s.startswith("failed") for s in seen), seen
+        assert venue_limiter.limiter_for("BINANCE").totals["refusals"] == 0
         books_equal_reference(api, sim, ids, names)
