@@ -156,6 +156,7 @@ def test_openapi_describes_every_route(api: httpx.Client) -> None:
         ("/exchanges", "get"),
         ("/exchanges", "post"),
         ("/exchanges/{name}/instruments", "get"),
+        ("/exchanges/{name}/markets", "post"),
         ("/markets", "get"),
         ("/markets", "post"),
         ("/markets/{id}", "get"),
