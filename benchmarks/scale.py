@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from benchmarks import bench_harness
 from benchmarks.report import Table
 
-COUNTS = [10, 100, 500, 2000]
+COUNTS = [10, 100, 500, 2000, 5000]
 
 
 @dataclass
