@@ -125,10 +125,8 @@ class KrakenV2Scheme(SchemeDefaults):
         return f"{symbols.normalise(base)}/{symbols.normalise(quote)}"
 
     def from_symbol(self, pair: str) -> Instrument:
-        base, _, quote = pair.partition("/")
-        if not base or not quote:
-            raise ValueError(f"not a Kraken websocket pair: {pair!r}")
-        return Instrument(symbols.normalise(base), symbols.normalise(quote), MarketType.SPOT, pair)
+        # Both versions write a pair as BASE/QUOTE; reading either spelling is v1's rule.
+        return kraken_v1.scheme.from_symbol(pair)
 
     # --- connection --------------------------------------------------------------
 
