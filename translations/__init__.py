@@ -145,11 +145,6 @@ def scheme_for_url(name: str, url: str) -> Scheme:
     return on_host[0] if on_host else schemes[0]
 
 
-def scheme_for_host(name: str, host: str) -> Scheme:
-    """The API of a venue whose default endpoints are on `host`, at the root path."""
-    return scheme_for_url(name, f"//{host}")
-
-
 def scheme_for_journal(name: str, api: str, ws_url: str) -> Scheme:
     """The API a journal's market ran on: the one its meta names; a journal whose
     meta names none (the venue's first API, or written before the venue had more

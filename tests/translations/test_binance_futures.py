@@ -11,7 +11,7 @@ from level4.replay.replayer import replay
 from tests.captures import capture
 from tests.translations.binance_evidence import TickerCheck
 from tests.translations.harness import SchemeHarness
-from translations import scheme_for, scheme_for_host, scheme_for_market
+from translations import scheme_for, scheme_for_market, scheme_for_url
 from translations.binance_futures import coinm, usdm
 from translations.protocol import Desync, MarketType, RestAnswer, Snapshot, Update
 
@@ -49,8 +49,8 @@ def test_names_and_apis() -> None:
     assert scheme_for_market("BINANCE", "BTC", "USDT", MarketType.PERP)[0] is usdm
     assert scheme_for_market("BINANCE", "BTC", "USD", MarketType.PERP)[0] is coinm
     assert scheme_for("BINANCE", "coinm") is coinm
-    assert scheme_for_host("BINANCE", "fstream.binance.com") is usdm
-    assert scheme_for_host("BINANCE", "dapi.binance.com") is coinm
+    assert scheme_for_url("BINANCE", "fstream.binance.com") is usdm
+    assert scheme_for_url("BINANCE", "dapi.binance.com") is coinm
     with pytest.raises(ValueError, match="OPTION"):
         scheme_for_market("BINANCE", "BTC", "USDT", MarketType.OPTION)
 
@@ -126,7 +126,7 @@ DISAGREEMENTS = {
 def test_sessions_match_the_venues_book_ticker(name: str, api: str, markets: int, finals: dict[str, int]) -> None:
     ws = capture(f"{name}.ws.1.0")
     host = ws.read_text().partition(" <-> ")[0].split("/")[2]
-    scheme = scheme_for_host("BINANCE", host)
+    scheme = scheme_for_url("BINANCE", host)
     assert scheme.api == api
     check = TickerCheck(ws, strict=False)
     replays, summary = replay(scheme, [ws, capture(f"{name}.http.0.0")], check)

@@ -11,7 +11,7 @@ import pytest
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
 from tests.translations.harness import SchemeHarness
-from translations import scheme_for_host, scheme_for_market
+from translations import scheme_for_market, scheme_for_url
 from translations.kraken_futures import scheme
 from translations.numbers import to_decimal_str
 from translations.protocol import Desync, Malformed, MarketType, Reconnect, Snapshot, Trade, Update
@@ -42,7 +42,7 @@ def test_names() -> None:
     assert dated.tag("KRAKEN") == "KRAKEN.FUTURE:FI_XBTUSD_210924"
     assert scheme_for_market("KRAKEN", "BTC", "USD", MarketType.PERP)[0] is scheme
     assert scheme_for_market("KRAKEN", "BTC", "USD", MarketType.SPOT)[0].api == ""
-    assert scheme_for_host("KRAKEN", "futures.kraken.com") is scheme
+    assert scheme_for_url("KRAKEN", "futures.kraken.com") is scheme
     with pytest.raises(ValueError):
         scheme.from_symbol("PI_XBTJPY")
 
