@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 import structlog
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import InvalidStatus
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from level4.client.client_errors import RequestRefused, ServiceUnavailable, Unauthorized, UnknownMarket
 from level4.client.gap_tracker import GapTracker, Verdict
@@ -121,6 +121,11 @@ class StreamConnection:
                 self._fatal(exc)
                 return
             except Exception as exc:
+                refused = self._refusal(exc)
+                if refused is not None:
+                    self._down(str(refused))
+                    self._fatal(refused)
+                    return
                 reason = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             if self._up and loop.time() - began >= STABLE_AFTER:
                 attempt = 0  # it worked for a while: back to short delays
@@ -133,6 +138,18 @@ class StreamConnection:
             attempt += 1
             log.warning("client_reconnecting", url=self.url, reason=reason, delay=round(delay, 3))
             await asyncio.sleep(delay)
+
+    def _refusal(self, error: Exception) -> Unauthorized | None:
+        """A refused token, however the refusal reached us: the stream sends an
+        `unauthorized` message and closes with 1008, and whichever of the two the
+        connection saw first (the reader, or a request sent as the socket closed)
+        must end the client, not start a retry."""
+        if self._auth_error is not None:
+            return self._auth_error
+        close = error.rcvd if isinstance(error, ConnectionClosed) else None
+        if close is not None and close.code == 1008 and "token" in close.reason:
+            return Unauthorized(close.reason)
+        return None
 
     async def _session(self) -> None:
         self.table.resolve(await self.rest.markets())  # patterns chosen afresh

@@ -83,3 +83,28 @@ async def test_retries_back_off_exponentially_with_jitter_up_to_the_cap() -> Non
         assert nominal * (1 - policy.jitter) <= wait <= nominal + 0.25  # the drawn delay, plus a failed attempt
     capped = waits[3:]
     assert len({round(w, 3) for w in capped}) > 1  # jittered, not in step
+
+
+async def test_a_refusal_seen_only_as_the_close_frame_ends_the_client_at_once() -> None:
+    # The stream refuses a token with a message and a 1008 close; a client that
+    # meets the close first (its request raced the refusal) must still give up,
+    # not retry. This server sends only the close, so that path is the one taken.
+    from websockets.asyncio.server import ServerConnection, serve
+    from websockets.datastructures import Headers
+    from websockets.http11 import Request, Response
+
+    def rest(connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.startswith("/markets"):
+            return Response(200, "OK", Headers({"Content-Type": "application/json"}), b"[]")
+        return None  # the /stream upgrade
+
+    async def refuse(ws: ServerConnection) -> None:
+        await ws.close(1008, "wrong token: send Authorization: Bearer or ?token=")
+
+    async with serve(refuse, "127.0.0.1", 0, process_request=rest) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        started = time.monotonic()
+        with pytest.raises(Unauthorized, match="wrong token"):
+            async with Client(f"http://127.0.0.1:{port}", token="wrong"):
+                pass
+        assert time.monotonic() - started < 2
