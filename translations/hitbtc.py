@@ -263,7 +263,8 @@ class HitbtcScheme(SchemeDefaults):
         for symbol, data in items.items():
             market = markets.get(symbol)
             if market is None:
-                out.append(Malformed(f"book for unsubscribed {symbol}", None))
+                # One notification may carry several symbols: on a shared connection each
+                # market is handed it and reads its own (the connection counts symbols of none).
                 continue
             try:
                 seq = data["s"]

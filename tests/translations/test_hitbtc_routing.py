@@ -6,6 +6,8 @@ markets still waiting for their book. The simulator's dialect plays the venue.""
 
 from __future__ import annotations
 
+import orjson
+
 from tests.simulator.simulator_harness import make_markets
 from tests.translations.routed_connection import RoutedConnection
 from translations.hitbtc import BOOK_CHANNEL, scheme
@@ -74,3 +76,24 @@ def test_a_venue_error_refuses_only_markets_still_waiting_for_their_book() -> No
         assert harness.feed(error) == []  # counted, not lost
         assert harness.tr.malformed == malformed + 1
         assert harness.book()["synchronised"], symbol
+
+
+def test_one_notification_of_several_symbols_reaches_each_of_them_whole() -> None:
+    conn = connection()
+    conn.drive(40)
+    first, second, *_ = list(conn.markets)
+    seqs = {s: conn.sim.markets[s].update_id for s in (first, second)}
+    both = {
+        "ch": BOOK_CHANNEL,
+        "update": {
+            first: {"t": 1, "s": seqs[first] + 1, "a": [], "b": [["1.00", "2"]]},
+            second: {"t": 1, "s": seqs[second] + 1, "a": [["99999.00", "3"]], "b": []},
+        },
+    }
+    assert scheme.route(both, None)[0] == [first, second]
+    conn.receive([orjson.dumps(both).decode()])
+    for symbol in (first, second):
+        assert conn.markets[symbol].tr.malformed == 0, symbol
+        assert conn.desyncs(symbol) == [], symbol
+    assert ["1.00", "2"] in conn.book(first)["bids"]
+    assert ["99999.00", "3"] in conn.book(second)["asks"]
