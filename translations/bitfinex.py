@@ -429,6 +429,7 @@ class BitfinexScheme(SchemeDefaults):
         if event == "unsubscribed":
             chan = frame.get("chanId")
             conn.channels.pop(chan, None)  # type: ignore[arg-type]
+            conn.retired.discard(chan)  # type: ignore[arg-type]  # nothing more comes on it
             return (), conn  # its market has already left, or resubscribes afresh
         if event == "conf":
             if frame.get("status") == "OK":

@@ -122,6 +122,7 @@ def test_a_market_leaving_unsubscribes_its_channels_by_id_and_the_rest_carry_on(
     ]
     assert conn.session.subscribed == set(staying)
     assert scheme.unsubscribe_on(conn.conn, [gone])[0] == []  # asked once only
+    assert conn.conn.retired == set()  # the venue's `unsubscribed` answers closed them
     conn.drive(200)
     assert conn.renewed == [] and not conn.own_malformed()
     conn.assert_books_equal()
