@@ -39,8 +39,10 @@ from translations.protocol import (
     MarketType,
     Reconnect,
     Remedy,
+    Renew,
     RestAnswer,
     Snapshot,
+    Targets,
     Trade,
     Update,
     Verify,
@@ -79,6 +81,19 @@ class Market:
 class Channel:
     kind: str  # "book", "trades", or another channel the connection carries (ticker)
     market: Market | None
+
+
+@dataclass(slots=True)
+class Connection:
+    """What routing needs of one connection: the channel ids the venue assigned
+    (each to its market's symbol), the flags it acknowledged and the
+    connection-wide sequence. Only `route` and `unsubscribe_on` change it."""
+
+    channels: dict[int, str] = field(default_factory=dict)  # chanId -> venue symbol
+    retired: set[int] = field(default_factory=set)  # unsubscribed; their last frames are dropped
+    flags: int = 0
+    sequence: int | None = None
+    broken: str | None = None  # renewing: nothing more is routed
 
 
 @dataclass(slots=True)
@@ -385,6 +400,88 @@ class BitfinexScheme(SchemeDefaults):
             return out
         return [Malformed(f"unknown event {event!r}", frame)]
 
+    # --- shared connections (translations.protocol.Routing) ----------------------------
+    #
+    # Channel ids tag every data frame, so routing is a lookup of the ids the
+    # `subscribed` events assigned. The SEQ_ALL sequence spans every channel of
+    # the connection: route checks it, and a gap renews the connection, since
+    # the lost frame may have belonged to any market on it. A market's own state
+    # never sees the `conf` answer, so it reads no sequence and checks none;
+    # its checksum failure resubscribes that market alone.
+
+    def connection_state(self) -> Connection:
+        return Connection()
+
+    def route(self, frame: Any, conn: Connection) -> tuple[Targets, Connection]:
+        if type(frame) is list:
+            return self._route_data(frame, conn), conn
+        if not isinstance(frame, dict):
+            return None, conn
+        event = frame.get("event")
+        if event == "subscribed":
+            symbol = frame.get("symbol")
+            chan = frame.get("chanId")
+            if not isinstance(symbol, str) or type(chan) is not int:
+                return None, conn
+            conn.channels[chan] = symbol
+            conn.retired.discard(chan)
+            return (symbol,), conn
+        if event == "unsubscribed":
+            chan = frame.get("chanId")
+            conn.channels.pop(chan, None)  # type: ignore[arg-type]
+            conn.retired.discard(chan)  # type: ignore[arg-type]  # nothing more comes on it
+            return (), conn  # its market has already left, or resubscribes afresh
+        if event == "conf":
+            if frame.get("status") == "OK":
+                conn.flags = int(frame.get("flags", 0))
+            return None, conn
+        if event == "info" and frame.get("code") in (RESTARTING, MAINTENANCE_END):
+            reason = f"venue info {frame.get('code')}: {frame.get('msg', '')}".strip()
+            conn.broken = reason
+            return Renew(reason), conn
+        if event == "error":
+            symbol = frame.get("symbol")
+            return ((symbol,) if isinstance(symbol, str) and symbol else None), conn
+        return None, conn  # the greeting, pongs, other notices: the connection's
+
+    def _route_data(self, frame: list[Any], conn: Connection) -> Targets:
+        if not frame:
+            return None
+        if conn.flags & SEQ_ALL:
+            sequence = frame[-1]
+            if type(sequence) is int:
+                last = conn.sequence
+                if last is not None and sequence != last + 1:
+                    if sequence <= last:
+                        return ()  # a repeat: already routed once
+                    conn.sequence = sequence
+                    conn.broken = f"sequence gap {last} -> {sequence}"
+                    return Renew(conn.broken)
+                conn.sequence = sequence
+        if conn.broken is not None:
+            return ()
+        chan = frame[0]
+        symbol = conn.channels.get(chan) if type(chan) is int else None
+        if symbol is None:
+            # Frames of a channel being left still come until its `unsubscribed`.
+            return () if chan in conn.retired else None
+        return (symbol,)
+
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        """Unsubscribes of the channels this state knows (a connection's own state)."""
+        return [orjson.dumps({"event": "unsubscribe", "chanId": chan}).decode() for chan in sorted(state.channels)]
+
+    def unsubscribe_on(self, conn: Connection, symbols: Sequence[str]) -> tuple[list[str], Connection]:
+        """Unsubscribes of every channel of these markets on the connection."""
+        leaving = set(symbols)
+        frames: list[str] = []
+        for chan, symbol in sorted(conn.channels.items()):
+            if symbol in leaving:
+                del conn.channels[chan]
+                conn.retired.add(chan)
+                frames.append(orjson.dumps({"event": "unsubscribe", "chanId": chan}).decode())
+        return frames, conn
+
     # --- instrument list (translations/instrument_listing.py) ------------------------
 
     # The configuration lists of trading pairs, spot and perpetual ("F0" pairs); names
@@ -415,7 +512,8 @@ class BitfinexScheme(SchemeDefaults):
         return [symbol if symbol.startswith("t") else "t" + symbol]
 
 
-# Bitfinex public websocket: 20 connections a minute, 25 channels per connection.
+# Bitfinex public websocket: 20 connections a minute, 25 channels per connection
+# (a market takes two, book and trades: twelve markets a connection).
 # https://docs.bitfinex.com/docs/ws-public
 # No number is published for messages sent per connection: 5 a second is assumed. REST limits
 # run from 10 to 90 requests a minute by endpoint (the scheme makes no REST calls): the lowest.

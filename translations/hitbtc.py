@@ -31,6 +31,7 @@ import orjson
 from translations import symbols
 from translations.instrument_listing import Listing, ListingError, decimal_text, items
 from translations.protocol import (
+    ALL_MARKETS,
     Instruction,
     Instrument,
     Level,
@@ -41,6 +42,7 @@ from translations.protocol import (
     Remedy,
     RestAnswer,
     Snapshot,
+    Targets,
     Trade,
     Update,
     refused,
@@ -149,6 +151,41 @@ class HitbtcScheme(SchemeDefaults):
             orjson.dumps({"method": "subscribe", "ch": "trades", "params": {"symbols": syms}, "id": 2}).decode(),
         ]
 
+    def unsubscribe_msg(self, state: State) -> list[str]:
+        syms = list(state.markets)
+        return [
+            orjson.dumps({"method": "unsubscribe", "ch": BOOK_CHANNEL, "params": {"symbols": syms}, "id": 3}).decode(),
+            orjson.dumps({"method": "unsubscribe", "ch": "trades", "params": {"symbols": syms}, "id": 4}).decode(),
+        ]
+
+    # --- shared connections (translations.protocol.Routing) ----------------------------
+    #
+    # Every data frame keys its payload by symbol, so routing needs no state of the
+    # connection; each market keeps its own sequence `s`, so a gap resubscribes that
+    # market alone.
+
+    def connection_state(self) -> None:
+        return None
+
+    def route(self, frame: Any, conn_state: None) -> tuple[Targets, None]:
+        if not isinstance(frame, dict):
+            return None, conn_state
+        if "ch" in frame:
+            for key in ("update", "snapshot", "data"):
+                items = frame.get(key)
+                if isinstance(items, dict):
+                    return list(items), conn_state
+            return None, conn_state
+        params = frame.get("params")
+        if "method" in frame and isinstance(params, dict):  # api/2, of recorded sessions
+            symbol = params.get("symbol")
+            return ((symbol,) if isinstance(symbol, str) else None), conn_state
+        if "error" in frame:
+            # An error answers a request, and names no symbol: the markets it could
+            # concern see it, and only those still waiting for their book are refused.
+            return ALL_MARKETS, conn_state
+        return None, conn_state  # subscription results
+
     def resubscribe_msg(self, state: State, symbol: str) -> list[str]:
         state.request_id += 2
         rid = state.request_id
@@ -189,8 +226,13 @@ class HitbtcScheme(SchemeDefaults):
             if "error" in frame:
                 err = frame["error"]
                 reason = f"venue error: {err.get('message') if isinstance(err, dict) else err}"
+                # A market whose book has come is evidently subscribed: the error
+                # answers another request. The others lose their subscription.
+                waiting = [s for s, m in state.markets.items() if m.sequence is None]
+                if not waiting:
+                    return [Malformed(reason, frame)], state
                 state.broken = reason
-                return refused(state.markets, reason, frame), state
+                return refused(waiting, reason, frame), state
         except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
             return [Malformed(f"{type(exc).__name__}: {exc}", frame)], state
         return [Malformed("unknown frame", frame)], state
@@ -221,7 +263,8 @@ class HitbtcScheme(SchemeDefaults):
         for symbol, data in items.items():
             market = markets.get(symbol)
             if market is None:
-                out.append(Malformed(f"book for unsubscribed {symbol}", None))
+                # One notification may carry several symbols: on a shared connection each
+                # market is handed it and reads its own (the connection counts symbols of none).
                 continue
             try:
                 seq = data["s"]

@@ -379,9 +379,21 @@ ALL_MARKETS: tuple[str, ...] = ("*",)
 # data that each market's state needs, e.g. Kraken v2's instrument list), where
 # ALL_MARKETS is only those whose subscribe preceded the request the frame answers.
 EVERY_MARKET: tuple[str, ...] = ("**",)
-# What `route` says a frame belongs to: venue symbols, ALL_MARKETS, EVERY_MARKET, or
-# None for the connection alone (heartbeats, pongs, acknowledgements).
-Targets = Sequence[str] | None
+
+
+@dataclass(frozen=True, slots=True)
+class Renew:
+    """`route`'s answer for a frame that shows the connection itself can no
+    longer be trusted (a gap in a connection-wide sequence, a venue restart):
+    the connection is renewed and every market on it resyncs, no other one."""
+
+    reason: str
+
+
+# What `route` says a frame belongs to: venue symbols, ALL_MARKETS, EVERY_MARKET,
+# Renew, or None for the connection alone (heartbeats, pongs, acknowledgements).
+# An empty sequence: no market, and nothing to report (late frames of a channel left).
+Targets = Sequence[str] | Renew | None
 
 
 class Routing(Protocol):
@@ -399,10 +411,14 @@ class Routing(Protocol):
 
     def route(self, frame: Any, conn_state: Any) -> tuple[Targets, Any]:
         """A received frame (parsed as for `translate`) to the venue symbols
-        it concerns, ALL_MARKETS, or None (the connection's own business)."""
+        it concerns, ALL_MARKETS, Renew, or None (the connection's own business)."""
 
     def unsubscribe_msg(self, state: Any) -> list[str]:
         """Frames that end the subscriptions of the markets of `state`."""
+
+    # Optional: `unsubscribe_on(conn_state, symbols) -> (frames, conn_state)`, for a
+    # venue whose unsubscribe names what the connection was assigned (Bitfinex's
+    # channel ids); the connection then uses it instead of `unsubscribe_msg`.
 
 
 class KeepAlive:

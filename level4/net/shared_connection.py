@@ -27,7 +27,7 @@ from level4.net.backoff import Backoff
 from level4.net.subscription_caps import SharingCaps
 from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection, next_generation
 from level4.net.venue_limiter import limiter_for
-from translations.protocol import ALL_MARKETS, EVERY_MARKET, Instrument, Malformed, Send
+from translations.protocol import ALL_MARKETS, EVERY_MARKET, Instrument, Malformed, Renew, Send
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +103,7 @@ class SharedConnection(FeedCallbacks):
         self.frames_routed = 0
         self.unrouted = 0  # frames for markets that have left or are being resubscribed
         self.venue_errors = 0
+        self.renewals = 0  # connections renewed because a frame showed the whole one broken
         self._pending: list[Subscription] = []
         self._pending_since = 0.0
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
@@ -237,7 +238,14 @@ class SharedConnection(FeedCallbacks):
                 self._outbox.put_nowait((self.generation, frame, chunk if n == len(frames) - 1 else None, False))
 
     def _unsubscribe(self, sub: Subscription) -> None:
-        for frame in self.scheme.unsubscribe_msg(self.scheme.initial_state([sub.instrument])):
+        scheme = self.scheme
+        unsubscribe_on = getattr(scheme, "unsubscribe_on", None)
+        if unsubscribe_on is not None:
+            # The venue unsubscribes by what it assigned on this connection (channel ids).
+            frames, self.conn_state = unsubscribe_on(self.conn_state, [sub.symbol])
+        else:
+            frames = scheme.unsubscribe_msg(scheme.initial_state([sub.instrument]))
+        for frame in frames:
             self._outbox.put_nowait((self.generation, frame, None, False))
 
     async def _send_loop(self) -> None:
@@ -295,6 +303,9 @@ class SharedConnection(FeedCallbacks):
             if targets is None:
                 self._own(frame, raw)
                 continue
+            if type(targets) is Renew:
+                self._renew(targets.reason)
+                break  # the rest of the batch came on a connection being replaced
             if targets is EVERY_MARKET or targets == EVERY_MARKET:
                 chosen = [s for s in subs.values() if s.generation]
             elif targets is ALL_MARKETS or targets == ALL_MARKETS:
@@ -323,6 +334,18 @@ class SharedConnection(FeedCallbacks):
         self.frames_routed += len(batch)
         for sub, (frames, parsed) in out.items():
             sub.cb.routed(sub.generation, frames, parsed)
+
+    def _renew(self, reason: str) -> None:
+        """The connection as a whole lost integrity: every market on it resyncs
+        on a new one (their mediators see the disconnect), no other connection."""
+        generation, self.generation = self.generation, 0  # frames still arriving are dropped
+        if not generation:
+            return
+        self.renewals += 1
+        self.log.warning("shared_connection_renew", reason=reason, markets=len(self.subs))
+        task = asyncio.get_running_loop().create_task(self.feed.reconnect(reason))
+        self._fetches.add(task)
+        task.add_done_callback(self._fetches.discard)
 
     def _own(self, frame: Any, raw: str | bytes) -> None:
         """A frame of the connection itself: what the scheme makes of it with no
@@ -402,5 +425,6 @@ class SharedConnection(FeedCallbacks):
             "frames": self.frames_routed,
             "unrouted": self.unrouted,
             "venue_errors": self.venue_errors,
+            "renewals": self.renewals,
             "resubscribes": sum(s.resubscribes for s in self.subs.values()),
         }

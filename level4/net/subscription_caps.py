@@ -54,6 +54,12 @@ _DEFAULTS: dict[str, SharingCaps] = {
     # No cap per connection is documented; requests are limited per IP
     # (https://www.bitmex.com/app/wsAPI).
     "BITMEX": SharingCaps(100, 50, 0.2),
+    # 25 channels a connection, two a market (book, trades); no send rate is published,
+    # 5 a second assumed (https://docs.bitfinex.com/docs/ws-public).
+    "BITFINEX": SharingCaps(12, 12, 0.25),
+    # No cap is published for api/3; one request carries a list of symbols
+    # (https://api.hitbtc.com/#subscriptions): the assumed 100 streams a connection.
+    "HITBTC": SharingCaps(100, 50, 0.25),
 }
 _FALLBACK = SharingCaps(50, 25, 0.25)
 

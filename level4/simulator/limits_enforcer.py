@@ -10,7 +10,8 @@ answers a REST request, and refuses as the venue does (`REFUSALS`):
 - too many messages in any second on one connection: the venue's error
   frame where it has one, then the connection closed with its close code
   (Binance closes 1008 "Too many requests");
-- more streams on one connection than allowed: the connection closed;
+- more streams on one connection than allowed: the connection closed, or
+  (Bitfinex) the subscription refused with the venue's error by the dialect;
 - REST weight over the budget: HTTP 429 (Bybit: 403 "access too frequent")
   with Retry-After; Binance bans an address that asks again before its
   Retry-After has passed: HTTP 418 with the ban's length, doubling for
@@ -37,6 +38,11 @@ from translations.venue_limits import VenueLimits
 
 FIRST_BAN = 120.0  # Binance: bans "scale in duration for repeat offenders, from 2 minutes to 3 days"
 LONGEST_BAN = 3 * 86400.0
+
+# Session extras by which a dialect that refuses subscriptions itself learns the
+# connection's stream cap (None: not enforced) and reports its refusals.
+STREAM_CAP = "stream_cap"
+STREAMS_REFUSED = "streams_refused"
 
 # An error frame a venue sends before acting on too many messages: (the client's frame) -> text.
 ErrorFrame = Callable[[Any], str]
@@ -191,6 +197,10 @@ class LimitsEnforcer:
 
     def opened(self, session: ClientSession, now: float) -> None:
         session.extra["limits"] = ConnectionCount(now)
+        # A venue that refuses the subscription over its cap in its own words (Bitfinex's
+        # error 10305) rather than closing: its dialect reads the cap here and reports
+        # each refusal in STREAMS_REFUSED.
+        session.extra[STREAM_CAP] = self.limits.streams_per_connection if self.enabled else None
 
     def on_message(self, session: ClientSession, frame: Any, now: float) -> Refuse | None:
         """A message the client sent; a Refuse means it is not processed."""
@@ -208,6 +218,9 @@ class LimitsEnforcer:
 
     def after_message(self, session: ClientSession) -> Refuse | None:
         """After the dialect answered a message: the connection's streams within bounds?"""
+        refused_here = session.extra.pop(STREAMS_REFUSED, 0)
+        if refused_here:
+            self.refused["streams"] += refused_here
         streams = self.streams(session)
         self._peak("streams", streams)
         if not self.enabled or streams <= self.limits.streams_per_connection:

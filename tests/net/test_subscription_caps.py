@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
+import translations
 from level4.config import Settings
 from level4.net.connection_pool import shares_connections
 from level4.net.subscription_caps import caps_for
@@ -61,7 +62,24 @@ def test_the_cap_and_the_switch_come_from_the_environment(monkeypatch: pytest.Mo
     assert settings.shared_connections is True
 
 
+class WithoutRouting:
+    name = "NOWHERE"
+
+    def route(self, frame: object, conn_state: None) -> tuple[None, None]:
+        return None, conn_state
+
+
 def test_schemes_without_routing_keep_a_connection_per_market() -> None:
-    assert not shares_connections(scheme_for("BITFINEX"))
-    assert not shares_connections(scheme_for("HITBTC"))
+    assert not shares_connections(WithoutRouting())  # no connection_state, no unsubscribe_msg
+    assert shares_connections(scheme_for("BITFINEX"))
+    assert shares_connections(scheme_for("HITBTC"))
     assert shares_connections(scheme_for("BINANCE"))
+
+
+def test_bitfinex_fills_its_25_channels_with_twelve_markets_of_two_each() -> None:
+    bitfinex = caps_for(scheme_for("BITFINEX"))
+    assert bitfinex.markets_per_connection * 2 <= translations.limits_for("BITFINEX").streams_per_connection
+    assert bitfinex.markets_per_connection == 12
+    assert 1 / bitfinex.send_interval <= translations.limits_for("BITFINEX").sends_per_second
+    hitbtc = caps_for(scheme_for("HITBTC"))
+    assert hitbtc.markets_per_connection <= translations.limits_for("HITBTC").streams_per_connection

@@ -20,12 +20,16 @@ from typing import Any
 import orjson
 
 from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket, SimTrade
+from level4.simulator.limits_enforcer import STREAM_CAP, STREAMS_REFUSED
 from translations.protocol import Level
 
 SEQ_ALL = 65536
 OB_CHECKSUM = 131072
 LENGTHS = ("1", "25", "100", "250")
 CHECKSUM_DEPTH = 25
+# "Failed channel subscription: reached limit of open channels"; the venue's cap is
+# 25 channels a connection (https://docs.bitfinex.com/docs/ws-public).
+ERR_SUB_LIMIT = 10305
 
 
 def dumps(obj: Any) -> str:
@@ -120,6 +124,15 @@ class BitfinexDialect:
         if not isinstance(symbol, str) or symbol not in markets:
             return [dumps(error | {"msg": "symbol: invalid", "code": 10300})]
         market = markets[symbol]
+        cap = session.extra.get(STREAM_CAP)
+        if (
+            cap is not None
+            and channel in ("book", "trades")
+            and len(client.books) + len(client.trades) >= cap
+            and symbol not in (client.books if channel == "book" else client.trades)
+        ):
+            session.extra[STREAMS_REFUSED] = session.extra.get(STREAMS_REFUSED, 0) + 1
+            return [dumps(error | {"msg": "subscribe: limit", "code": ERR_SUB_LIMIT})]
         if channel == "book":
             length = str(frame.get("len", "25"))
             if frame.get("prec", "P0") != "P0" or length not in LENGTHS:
@@ -130,6 +143,7 @@ class BitfinexDialect:
             client.next_chan += 1
             client.books[symbol] = window
             session.subscribed.add(symbol)
+            self._count(session, client)
             ack = {
                 "event": "subscribed",
                 "channel": "book",
@@ -152,9 +166,15 @@ class BitfinexDialect:
             chan = client.trades[symbol] = client.next_chan
             client.next_chan += 1
             session.subscribed.add(symbol)
+            self._count(session, client)
             ack = {"event": "subscribed", "channel": "trades", "chanId": chan, "symbol": symbol, "pair": symbol[1:]}
             return [dumps(ack), self._data(client, chan, [])]  # no trade history to send
         return [dumps(error | {"msg": "channel: unknown", "code": 10300})]
+
+    @staticmethod
+    def _count(session: ClientSession, client: Client) -> None:
+        """Channels open, which the venue's cap counts (not markets)."""
+        session.extra["streams"] = [f"book:{s}" for s in client.books] + [f"trades:{s}" for s in client.trades]
 
     def _unsubscribe(self, session: ClientSession, client: Client, frame: dict[str, Any]) -> list[str]:
         chan = frame.get("chanId")
@@ -167,6 +187,7 @@ class BitfinexDialect:
         for symbol in list(session.subscribed):
             if symbol not in client.books and symbol not in client.trades:
                 session.subscribed.discard(symbol)
+        self._count(session, client)
         return [dumps({"event": "unsubscribed", "status": "OK", "chanId": chan})]
 
     # --- market happenings -----------------------------------------------------
