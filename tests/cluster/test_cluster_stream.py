@@ -49,10 +49,11 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[Node, Node, SimulatorThread]]:
 def test_stream_on_another_node_serves_the_market_exactly(two_nodes: tuple[Node, Node, SimulatorThread]) -> None:
     (a, api_a), (b, api_b), sim = two_nodes
     assert a.bus is not None and b.bus is not None
+    bus_b = b.bus
     market = add_market(api_a, "COINBASE", sim, "BTC", "USD")
     market_id = int(market["id"])
     assert b.registry.lookup(market_id, "market") is None  # it runs on a only
-    wait_for(lambda: b.bus.book(market_id, market["tag"], None)["synchronised"], what="b's copy of a's market")
+    wait_for(lambda: bus_b.book(market_id, market["tag"], None)["synchronised"], what="b's copy of a's market")
 
     consumer = Consumer(f"{str(api_b.base_url).replace('http://', 'ws://')}/stream")
     try:
