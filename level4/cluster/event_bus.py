@@ -61,7 +61,8 @@ NODE_HEADER = "Level4-Node"
 EPOCH_HEADER = "Level4-Epoch"
 QUEUE = 100_000  # events waiting to be sent before the oldest are dropped
 RESYNC_INTERVAL = 2.0  # seconds between two requests for one market's snapshot
-OVERFLOW_CHECK = 1.0
+WATCH_INTERVAL = 1.0
+ASK_WHILE_ACTIVE = 60.0  # seconds after its last event that a copy without a snapshot keeps asking for one
 START_TIMEOUT = 5.0
 # Events are live data: the stream keeps a minute of them (and at most 1 GiB) for
 # consumers that reconnect; resends within 30 s are recognised by their ids.
@@ -143,6 +144,7 @@ class EventBus:
         self._books: dict[int, RemoteBook] = {}
         self._newest: dict[int, int] = {}  # market id -> newest epoch seen
         self._asked: dict[int, float] = {}  # market id -> when its snapshot was last asked for
+        self._seen: dict[int, float] = {}  # market id -> when its last event came
         self._injecting = threading.local()
         # counters
         self.injected = 0
@@ -226,7 +228,7 @@ class EventBus:
         tasks = [
             asyncio.create_task(runner.run(stop)),
             asyncio.create_task(self._consume(stop)),
-            asyncio.create_task(self._watch_overflow(stop)),
+            asyncio.create_task(self._watch(stop)),
         ]
         try:
             await stop.wait()
@@ -265,14 +267,21 @@ class EventBus:
             msg_id = f"{msg_id}:resync:{self.outbox.origin}-{serial}"
         return Record(serial, str(event.get("channel")), str(market_id), encode(event), msg_id)
 
-    async def _watch_overflow(self, stop: asyncio.Event) -> None:
+    async def _watch(self, stop: asyncio.Event) -> None:
+        """Log overflows; ask again for the snapshots of copies still without one (a
+        request sent while the owner was away from the server is lost)."""
         while not stop.is_set():
-            await asyncio.sleep(OVERFLOW_CHECK)
+            await asyncio.sleep(WATCH_INTERVAL)
             dropped = self.outbox.dropped
             if dropped > self._overflow_logged:
                 # The other nodes see the gap and ask for fresh snapshots.
                 self.log.warning("cluster_bus_overflow", dropped=dropped - self._overflow_logged, total=dropped)
                 self._overflow_logged = dropped
+            recent = time.monotonic() - ASK_WHILE_ACTIVE
+            with self._lock:
+                waiting = [m for m, b in self._books.items() if b.needs_snapshot and self._seen.get(m, 0) > recent]
+            for market_id in waiting:
+                await self._ask_resync(market_id)
 
     # --- receiving --------------------------------------------------------------------
 
@@ -353,6 +362,7 @@ class EventBus:
                     )  # fmt: skip
                 return False
             self._newest[market_id] = epoch
+            self._seen[market_id] = time.monotonic()
             book = self._book(market_id, str(event.get("market") or ""))
             if resync:
                 was_good = book.synchronised

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -16,7 +17,7 @@ import pytest
 from level4.cluster.event_bus import EventBus, stream_name
 from level4.market.hub import EventHub
 from level4.sinks import Sinks
-from tests.sinks.servers import NATS_ENV, server_url
+from tests.sinks.servers import NATS_ENV, TcpProxy, free_port, server_url, with_port
 from tests.support import wait_for
 
 MARKET = 7
@@ -86,7 +87,9 @@ class Owner:
 
 
 class Node:
-    def __init__(self, name: str, url: str, cluster: str, owns: set[int], owner: Owner | None = None) -> None:
+    def __init__(
+        self, name: str, url: str, cluster: str, owns: set[int], owner: Owner | None = None, queue: int = 100_000
+    ) -> None:
         self.hub = EventHub()
         self.owns = owns
         self.seen: list[dict[str, Any]] = []
@@ -99,6 +102,7 @@ class Node:
             is_local=lambda market_id: market_id in self.owns,
             request_book=owner.request_book if owner else None,
             local_markets=lambda: list(self.owns),
+            queue=queue,
         )
 
     def events(self, market_id: int = MARKET) -> list[dict[str, Any]]:
@@ -112,8 +116,11 @@ def cluster() -> Iterator[Callable[..., Node]]:
     name = f"test-{uuid.uuid4().hex[:10]}"
     nodes: list[Node] = []
 
-    def node(node_name: str, owns: set[int], owner: Owner | None = None, start: bool = True) -> Node:
-        made = Node(node_name, url, name, owns, owner)
+    def node(
+        node_name: str, owns: set[int], owner: Owner | None = None, start: bool = True, via: str | None = None,
+        **kw: Any,
+    ) -> Node:  # fmt: skip
+        made = Node(node_name, via or url, name, owns, owner, **kw)
         nodes.append(made)
         if start:
             made.bus.start()
@@ -265,3 +272,35 @@ def test_a_nodes_sinks_take_only_its_own_markets_events(cluster: Callable[..., N
     assert queued_a == [MARKET, MARKET] and queued_b == [8, 8]
     sinks_a.detach()
     sinks_b.detach()
+
+
+def test_an_overflow_never_blocks_the_owner_and_the_copies_repair_the_gap(cluster: Callable[..., Node]) -> None:
+    """While the owner's link to NATS is cut its bounded queue overflows (counted and
+    logged, publishing goes on at once); back up, the other node sees the gap in the
+    sequence and asks for the book, which repairs its copy."""
+    url = server_url(NATS_ENV)
+    proxy = TcpProxy(url, free_port())
+    proxy.start()
+    try:
+        owner_box: list[Owner] = []
+        a = cluster("a", {MARKET}, start=False, via=with_port(url, proxy.port), queue=20)
+        owner = Owner(a.hub, epoch=1)
+        owner_box.append(owner)
+        a.bus._request_book = owner.request_book
+        a.bus.start()
+        b = cluster("b", set())
+        wait_for(lambda: a.bus._ready.is_set(), what="a reading")
+        owner.snapshot([["100", "1"]], [["101", "1"]])
+        wait_for(lambda: b.bus.book(MARKET, TAG, None) == owner.book(), what="b's copy")
+        proxy.stop()
+        began = time.monotonic()
+        for i in range(500):
+            owner.delta([[f"{90 + i % 9}", str(i % 4)]], [])
+        assert time.monotonic() - began < 2.0  # never waited on the bus
+        assert a.bus.outbox.dropped >= 480
+        proxy.start()
+        wait_for(lambda: b.bus.remote_book(MARKET).gaps >= 1, timeout=20, what="the gap seen")  # type: ignore[union-attr]
+        wait_for(lambda: b.bus.book(MARKET, TAG, None) == owner.book(), timeout=20, what="b's copy repaired")
+        assert b.bus.book(MARKET, TAG, None)["synchronised"]
+    finally:
+        proxy.close()
