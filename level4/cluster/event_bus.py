@@ -64,9 +64,10 @@ RESYNC_INTERVAL = 2.0  # seconds between two requests for one market's snapshot
 WATCH_INTERVAL = 1.0
 ASK_WHILE_ACTIVE = 60.0  # seconds after its last event that a copy without a snapshot keeps asking for one
 START_TIMEOUT = 5.0
-# Events are live data: the stream keeps a minute of them (and at most 1 GiB) for
-# consumers that reconnect; resends within 30 s are recognised by their ids.
-STREAM_LIMITS: dict[str, Any] = {"max_age": 60.0, "max_bytes": 1 << 30, "duplicate_window": 30.0}
+# Events are live data: the stream keeps a minute of them (and at most 256 MiB) for
+# consumers that reconnect (one that lost more repairs its copies with snapshots);
+# resends within 30 s are recognised by their ids.
+STREAM_LIMITS: dict[str, Any] = {"max_age": 60.0, "max_bytes": 256 << 20, "duplicate_window": 30.0}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -263,6 +264,10 @@ class EventBus:
     def _record(self, serial: int, event: Event) -> Record:
         market_id = event["market_id"]
         msg_id = f"{market_id}:{event.get('epoch', 0)}:{event['sequence']}"
+        if "epoch" not in event:
+            # Without epochs a restarted node numbers a market from 1 again: its ids
+            # must not match the last incarnation's within the duplicate window.
+            msg_id = f"{msg_id}:{self.outbox.origin}"
         if event.get("resync"):  # a snapshot as of an event already sent: an id of its own
             msg_id = f"{msg_id}:resync:{self.outbox.origin}-{serial}"
         return Record(serial, str(event.get("channel")), str(market_id), encode(event), msg_id)
