@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import nats
+import orjson
 import pytest
 
 from level4.cluster.event_bus import EventBus, stream_name
@@ -145,10 +146,16 @@ async def _delete_stream(url: str, stream: str) -> None:
         await nc.close()
 
 
-async def _stored(url: str, stream: str) -> int:
+async def _stored(url: str, stream: str) -> list[dict[str, Any]]:
+    """Every event the stream holds, in order (a message holds one market's run of events)."""
     nc = await nats.connect(url)
+    js = nc.jetstream()
     try:
-        return int((await nc.jetstream().stream_info(stream)).state.messages)
+        last = int((await js.stream_info(stream)).state.last_seq)
+        events: list[dict[str, Any]] = []
+        for seq in range(1, last + 1):
+            events.extend(orjson.loads((await js.get_msg(stream, seq)).data or b"[]"))
+        return events
     finally:
         await nc.close()
 
@@ -168,7 +175,7 @@ def test_an_owners_events_reach_the_other_node_in_order_with_their_epoch(cluster
     assert b.bus.book(MARKET, TAG, None) == owner.book()  # the copy equals the owner's book
     # Nothing went back: node a's hub holds only its own events, the stream each event once.
     assert a.events() == sent
-    assert asyncio.run(_stored(a.bus.url, a.bus.stream)) == len(sent)
+    assert asyncio.run(_stored(a.bus.url, a.bus.stream)) == sent
     assert b.bus.status()["injected"] == len(sent)
 
 
@@ -297,7 +304,7 @@ def test_an_overflow_never_blocks_the_owner_and_the_copies_repair_the_gap(cluste
         for i in range(500):
             owner.delta([[f"{90 + i % 9}", str(i % 4)]], [])
         assert time.monotonic() - began < 2.0  # never waited on the bus
-        assert a.bus.outbox.dropped >= 480
+        assert a.bus.outbox.dropped >= 400  # all but the queue and the batch in hand
         proxy.start()
         wait_for(lambda: b.bus.remote_book(MARKET).gaps >= 1, timeout=20, what="the gap seen")  # type: ignore[union-attr]
         wait_for(lambda: b.bus.book(MARKET, TAG, None) == owner.book(), timeout=20, what="b's copy repaired")
