@@ -61,6 +61,7 @@ NODE_HEADER = "Level4-Node"
 EPOCH_HEADER = "Level4-Epoch"
 QUEUE = 100_000  # events waiting to be sent before the oldest are dropped
 RESYNC_INTERVAL = 2.0  # seconds between two requests for one market's snapshot
+SEND_BATCH = 2_000  # events taken from the outbox per send: one acknowledgement waited for each
 BUNDLE_BYTES = 256 << 10  # at most this much of one market's events in one message (NATS allows 1 MiB)
 WATCH_INTERVAL = 1.0
 ASK_WHILE_ACTIVE = 60.0  # seconds after its last event that a copy without a snapshot keeps asking for one
@@ -253,7 +254,7 @@ class EventBus:
         self._loop = loop
         self._stop = stop = asyncio.Event()
         transport = BusTransport(self.spec, self.outbox.origin, self.node)
-        runner = SinkRunner(transport, self.outbox, self.state, make_record=self._record)
+        runner = SinkRunner(transport, self.outbox, self.state, batch=SEND_BATCH, make_record=self._record)
         tasks = [
             asyncio.create_task(runner.run(stop)),
             asyncio.create_task(self._consume(stop)),
