@@ -25,6 +25,7 @@ import structlog
 from level4.api.app import create_app
 from level4.catalogue import mask_url, upgrade
 from level4.cluster.bus_child import bus_children, cluster_bus
+from level4.cluster.bus_metrics import BusCollector
 from level4.config import Settings
 from level4.journal.writer import Journal
 from level4.market.hub import EventHub
@@ -99,6 +100,8 @@ class Service:
         )
         self.downstream.remote = self.bus
         self.metrics = ServiceMetrics(self.board, self.markets.publishers, self.downstream.clients, self.sinks.status)
+        if self.bus is not None:
+            self.metrics.registry.register(BusCollector(self.bus))
 
     def _child(self, name: str) -> pykka.ActorProxy[Any]:
         if self.root is None:

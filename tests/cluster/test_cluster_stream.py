@@ -82,3 +82,8 @@ def test_stream_on_another_node_serves_the_market_exactly(two_nodes: tuple[Node,
     # b's sinks queued none of a's events; a's bus skipped none of its own.
     assert len(b.sinks.states[0].outbox) == 0 and b.sinks.states[0].outbox.accepted == 0
     assert b.bus.status()["injected"] > 50 and a.bus.status()["stale_dropped"] == 0
+    metrics = api_b.get("/metrics").text
+    name = 'level4_cluster_bus_injected_events_total{node="b"}'
+    injected = next(line for line in metrics.splitlines() if line.startswith(name))
+    assert float(injected.split()[-1]) > 50
+    assert 'level4_cluster_bus_up{node="b"} 1.0' in metrics
