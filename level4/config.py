@@ -40,6 +40,8 @@ class Settings:
     stream_queue: int = field(default_factory=lambda: int(_env_float("LEVEL4_STREAM_QUEUE", 10_000)))
     # Sink URLs (level4.sinks.spec): every event also goes to these NATS / Redis servers.
     sinks: list[str] = field(default_factory=lambda: _env_list("LEVEL4_SINKS"))
+    # NATS URL of the cluster's event bus (level4.cluster.event_bus); used with a node name.
+    cluster_bus: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_CLUSTER_BUS") or None)
     journal: JournalOptions = field(default_factory=JournalOptions.from_env)  # no directory: no journal
     # Host names requests may carry (any port; "*" any) besides the loopback names and the listen address.
     allowed_hosts: list[str] = field(default_factory=lambda: _env_list("LEVEL4_ALLOWED_HOSTS"))
@@ -53,6 +55,7 @@ class Settings:
         if not is_unspecified(self.host):
             names.append(self.host)  # clients that reach the service by the address it listens on
         return names
+
     # Markets of one venue share connections when its scheme can route frames (off: one each).
     shared_connections: bool = field(
         default_factory=lambda: (

@@ -5,7 +5,9 @@ A market numbers its events over all four channels (`sequence`, README
 missing is a lost event, and the only repair is a fresh snapshot. Events may
 also carry an `epoch` (a service that hands markets over between nodes
 numbers them anew): a new epoch is accepted only when it opens with a book
-snapshot, anything else is treated as a gap.
+snapshot, anything else is treated as a gap. Events of an epoch older than
+the newest seen for their market (a deposed owner's, late) are dropped
+before they reach the tracker (`Epochs`), so two owners' books never mix.
 
 Phases: WAITING from the moment the book channel is (re)requested until the
 service confirms it; SNAPSHOT from that confirmation until the first book
@@ -65,6 +67,10 @@ class GapTracker:
                 return Verdict.APPLY
             return self._lost(f"epoch {self.epoch!r} -> {epoch!r} without a snapshot")
         assert self.sequence is not None
+        if opens and sequence == self.sequence:
+            # The book again as of the last event (a node whose copy of the market was
+            # repaired): it replaces the mirror's, and the numbers go on from it.
+            return Verdict.APPLY
         if sequence != self.sequence + 1:
             return self._lost(f"sequence {self.sequence} -> {sequence}")
         self.sequence = sequence
@@ -79,3 +85,22 @@ class GapTracker:
         self.phase = Phase.WAITING
         self.gap = what
         return Verdict.GAP
+
+
+class Epochs:
+    """The newest epoch seen per market (an event without one counts as epoch 0)."""
+
+    def __init__(self) -> None:
+        self.newest: dict[int, int] = {}
+        self.dropped = 0  # events of an older epoch
+
+    def current(self, event: dict[str, Any]) -> bool:
+        """False for an event of an older epoch than one already seen for its market."""
+        market_id = event["market_id"]
+        epoch = event.get("epoch") or 0
+        newest = self.newest.get(market_id)
+        if newest is not None and epoch < newest:
+            self.dropped += 1
+            return False
+        self.newest[market_id] = epoch
+        return True

@@ -25,7 +25,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from level4.client.client_errors import RequestRefused, ServiceUnavailable, Unauthorized, UnknownMarket
-from level4.client.gap_tracker import GapTracker, Verdict
+from level4.client.gap_tracker import Epochs, GapTracker, Verdict
 from level4.client.reconnect_policy import ReconnectPolicy
 from level4.client.service_rest import ServiceRest, auth_headers
 from level4.client.subscription_table import MARKET_CHANNELS, SubscriptionTable
@@ -69,6 +69,7 @@ class StreamConnection:
         self._pending: dict[int, asyncio.Future[dict[str, Any]]] = {}
         self._subscribed: dict[int, frozenset[str]] = {}  # as the service holds them on this connection
         self._trackers: dict[int, GapTracker] = {}
+        self.epochs = Epochs()  # kept across reconnects: an older epoch never comes back
         self._refresh: set[int] = set()  # markets whose book must be taken afresh
         self._dirty = asyncio.Event()
         self._auth_error: Unauthorized | None = None
@@ -337,6 +338,8 @@ class StreamConnection:
 
     def _event(self, event: dict[str, Any]) -> None:
         market_id = event["market_id"]
+        if not self.epochs.current(event):
+            return  # a deposed owner's, late: neither the mirror nor the feeds take it
         tracker = self._trackers.get(market_id)
         if tracker is not None and "book" in self._subscribed.get(market_id, ()):
             verdict = tracker.check(event)

@@ -4,6 +4,7 @@
       registries   who is who in the market trees
       repo         the catalogue (SQLAlchemy)
       sink:<name>  one per configured sink (NATS, Redis): queued events out
+      cluster-bus  in a cluster: this node's events out to the others, theirs in
       http         uvicorn serving the control API on the socket the service bound first
       markets      dynamic: one tree per running market
 
@@ -23,6 +24,8 @@ import structlog
 
 from level4.api.app import create_app
 from level4.catalogue import mask_url, upgrade
+from level4.cluster.bus_child import bus_children, cluster_bus
+from level4.cluster.bus_metrics import BusCollector
 from level4.config import Settings
 from level4.journal.writer import Journal
 from level4.market.hub import EventHub
@@ -87,7 +90,18 @@ class Service:
         self.markets.subscriptions_per_connection = settings.subscriptions_per_connection
         self.control = ServiceControl(lambda: self._child("repo"), self.markets, self.board, sinks=self.sinks.status)
         self.downstream = Downstream(self.hub, self.control, self.markets, settings.stream_queue)
+        # Cluster mode: events between the nodes (None on a single node).
+        self.bus = cluster_bus(
+            settings,
+            self.hub,
+            self.registry,
+            lambda market_id, deliver: self.downstream.request_book(market_id, "", deliver),
+            lambda: list(self.markets.publishers),
+        )
+        self.downstream.remote = self.bus
         self.metrics = ServiceMetrics(self.board, self.markets.publishers, self.downstream.clients, self.sinks.status)
+        if self.bus is not None:
+            self.metrics.registry.register(BusCollector(self.bus))
 
     def _child(self, name: str) -> pykka.ActorProxy[Any]:
         if self.root is None:
@@ -114,6 +128,7 @@ class Service:
             ChildSpec.for_actor("registries", RegistryActor, self.registry),
             ChildSpec.for_actor("repo", RepoActor, s.database_url),
             *self.sinks.child_specs(),
+            *bus_children(self.bus),
             ChildSpec.for_actor(
                 "http", HttpServerActor, app, self.listener, ssl_certfile=s.ssl_certfile, ssl_keyfile=s.ssl_keyfile
             ),
@@ -128,7 +143,9 @@ class Service:
                 shutdown=60.0,
             ),
         ]
-        self.sinks.attach(self.hub)  # queue from the first event on, whatever the sinks' servers do
+        # Queue from the first event on, whatever the sinks' servers do; in a cluster, only
+        # this node's markets' events (the others' owners send theirs).
+        self.sinks.attach(self.hub, self.bus.is_own_event if self.bus is not None else None)
         if s.journal.directory is not None:
             self.journal = self.markets.journal = Journal(s.journal)
         self.root = Supervisor.start(

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from level4.market.hub import EventHub
+from level4.market.hub import Consumer, EventHub
 from level4.sinks.actor import SinkActor
 from level4.sinks.jetstream import JetStreamTransport
 from level4.sinks.outbox import Outbox
@@ -32,15 +32,28 @@ def make_transport(spec: SinkSpec, origin: str) -> Transport:
     return RedisStreamsTransport(spec, origin)
 
 
+def _consumer(put: Consumer, accept: Callable[[dict[str, Any]], bool] | None) -> Consumer:
+    if accept is None:
+        return put
+
+    def put_accepted(event: dict[str, Any]) -> None:
+        if accept(event):
+            put(event)
+
+    return put_accepted
+
+
 class Sinks:
     def __init__(self, urls: Iterable[str]) -> None:
         self.states = [SinkState(spec, Outbox(spec.queue)) for spec in parse_sinks(urls)]
         self._unsubscribe: list[Callable[[], None]] = []
 
-    def attach(self, hub: EventHub) -> None:
-        """Start queueing every event the hub publishes (before any market starts)."""
+    def attach(self, hub: EventHub, accept: Callable[[dict[str, Any]], bool] | None = None) -> None:
+        """Start queueing every event the hub publishes (before any market starts); with
+        `accept`, only those it accepts (in a cluster: events of the markets this node owns,
+        so each event leaves the cluster once)."""
         self.detach()
-        self._unsubscribe = [hub.subscribe(state.outbox.put) for state in self.states]
+        self._unsubscribe = [hub.subscribe(_consumer(state.outbox.put, accept)) for state in self.states]
 
     def detach(self) -> None:
         for unsubscribe in self._unsubscribe:

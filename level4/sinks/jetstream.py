@@ -34,7 +34,25 @@ def subject_tokens(tag: str) -> str:
     return ".".join(_UNSAFE.sub("_", t) or "_" for t in tokens)
 
 
+async def ensure_stream(js: JetStreamContext, stream: str, wanted: str, limits: dict[str, Any]) -> None:
+    """Create the stream capturing `wanted` when missing (with `limits`), or add the subject to it."""
+    try:
+        info = await js.stream_info(stream)
+    except nats.js.errors.NotFoundError:
+        try:
+            await js.add_stream(name=stream, subjects=[wanted], **limits)
+        except nats.js.errors.BadRequestError:  # created by another client meanwhile
+            await js.stream_info(stream)
+        return
+    subjects = list(info.config.subjects or [])
+    if wanted not in subjects:  # an operator's stream: keep its settings, add the subjects
+        await js.update_stream(info.config.evolve(subjects=[*subjects, wanted]))
+
+
 class JetStreamTransport:
+    # Settings of a stream this transport creates, beyond its name and subjects.
+    stream_limits: dict[str, Any] = {}
+
     def __init__(self, spec: SinkSpec, origin: str) -> None:
         self.url = spec.url
         self.stream = spec.options["stream"]
@@ -45,6 +63,7 @@ class JetStreamTransport:
         self._subjects: dict[tuple[str, str], str] = {}
         self._inflight: list[asyncio.Future[Any]] = []
         self._error: Exception | None = None
+        self.headers: dict[str, str] = {}  # sent with every message besides its id
 
     def subject(self, channel: str, market: str) -> str:
         key = (channel, market)
@@ -76,15 +95,10 @@ class JetStreamTransport:
 
     async def _ensure_stream(self) -> None:
         assert self.js is not None
-        wanted = f"{self.prefix}.>"
-        try:
-            info = await self.js.stream_info(self.stream)
-        except nats.js.errors.NotFoundError:
-            await self.js.add_stream(name=self.stream, subjects=[wanted])
-            return
-        subjects = list(info.config.subjects or [])
-        if wanted not in subjects:  # an operator's stream: keep its settings, add the subjects
-            await self.js.update_stream(info.config.evolve(subjects=[*subjects, wanted]))
+        await ensure_stream(self.js, self.stream, self.stream_subjects(), self.stream_limits)
+
+    def stream_subjects(self) -> str:
+        return f"{self.prefix}.>"
 
     async def send(self, batch: list[Record]) -> None:
         assert self.js is not None
@@ -96,7 +110,7 @@ class JetStreamTransport:
                         self.subject(record.channel, record.market),
                         record.payload,
                         stream=self.stream,
-                        headers={"Nats-Msg-Id": f"{self.origin}-{record.serial}"},
+                        headers={**self.headers, "Nats-Msg-Id": record.msg_id or f"{self.origin}-{record.serial}"},
                     )
                 )
             await asyncio.gather(*futures)

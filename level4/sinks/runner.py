@@ -11,6 +11,7 @@ id, Redis skips a batch its last transaction already wrote.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any, NamedTuple, Protocol
 
 import orjson
@@ -35,6 +36,11 @@ class Record(NamedTuple):
     channel: str
     market: str
     payload: bytes
+    msg_id: str | None = None  # the transport's own (origin and serial) when None
+
+
+# Builds a record of an event; raises TypeError or orjson.JSONEncodeError for one it cannot write.
+RecordMaker = Callable[[int, dict[str, Any]], Record]
 
 
 class Transport(Protocol):
@@ -55,6 +61,10 @@ def encode(event: dict[str, Any]) -> bytes:
     return orjson.dumps(event, default=str, option=orjson.OPT_NON_STR_KEYS)
 
 
+def event_record(serial: int, event: dict[str, Any]) -> Record:
+    return Record(serial, str(event.get("channel") or "_"), str(event.get("market") or "_"), encode(event))
+
+
 class SinkRunner:
     def __init__(
         self,
@@ -64,7 +74,9 @@ class SinkRunner:
         batch: int = BATCH,
         idle_check: float = IDLE_CHECK,
         backoff_base: float = 0.2,
+        make_record: RecordMaker | None = None,
     ) -> None:
+        self.make_record = make_record or event_record
         self.transport = transport
         self.outbox = outbox
         self.state = state
@@ -115,12 +127,12 @@ class SinkRunner:
         records = []
         for serial, event in items:
             try:
-                payload = encode(event)
+                record = self.make_record(serial, event)
             except (TypeError, orjson.JSONEncodeError) as exc:
                 self.state.unencodable += 1
                 self.log.error("sink_event_unencodable", market=event.get("market"), error=describe_reason(exc))
                 continue
-            records.append(Record(serial, str(event.get("channel") or "_"), str(event.get("market") or "_"), payload))
+            records.append(record)
         return records
 
     def _up(self) -> None:

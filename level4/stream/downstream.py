@@ -37,6 +37,14 @@ class Books(Protocol):
     def book(self, market: dict[str, Any], depth: int | None) -> dict[str, Any]: ...
 
 
+class RemoteMarkets(Protocol):
+    """The markets other nodes of a cluster run, as the event bus mirrors them."""
+
+    def serves(self, market_id: int) -> bool: ...
+    def deliver_snapshot(self, market_id: int, tag: str, deliver: Deliver) -> None: ...
+    def book(self, market_id: int, tag: str, depth: int | None) -> dict[str, Any]: ...
+
+
 class Downstream:
     def __init__(self, hub: EventHub, catalogue: Catalogue, books: Books, queue_limit: int = DEFAULT_QUEUE) -> None:
         self.hub = hub
@@ -48,6 +56,7 @@ class Downstream:
         hub.subscribe(self.tape.consume)
         hub.subscribe(self.tops.consume)
         self.clients: set[StreamClient] = set()  # connected /stream clients
+        self.remote: RemoteMarkets | None = None  # in a cluster: the markets other nodes run
 
     # --- queries (blocking: run them off the event loop) ------------------------------
 
@@ -71,15 +80,21 @@ class Downstream:
         books: list[tuple[str, dict[str, Any]]] = []
         included: list[dict[str, Any]] = []
         excluded: list[dict[str, Any]] = []
+        remote = self.remote
         for market in sorted(members, key=lambda m: str(m["tag"])):
-            book = self.books.book(market, depth)
+            market_id = int(market["id"])
+            elsewhere = remote is not None and remote.serves(market_id)
+            if remote is not None and elsewhere:
+                book = remote.book(market_id, str(market["tag"]), depth)
+            else:
+                book = self.books.book(market, depth)
             entry = {"id": market["id"], "market": market["tag"]}
             if book["synchronised"]:
                 books.append((str(market["tag"]), book))
                 included.append(entry)
             else:
-                status = self.books.board.get(int(market["id"])).status
-                excluded.append({**entry, "status": str(status), "reason": book["reason"]})
+                status = "remote" if elsewhere else str(self.books.board.get(market_id).status)
+                excluded.append({**entry, "status": status, "reason": book["reason"]})
         body: dict[str, Any] = {**group.describe(), "depth": depth, "markets": included, "excluded": excluded}
         body.update(consolidate(books, depth))
         return body
@@ -113,6 +128,9 @@ class Downstream:
     def request_book(self, market_id: int, tag: str, deliver: Deliver) -> None:
         """Have `deliver` called with the market's book as of its last event,
         in line with the events that follow."""
+        if self.remote is not None and self.remote.serves(market_id):
+            self.remote.deliver_snapshot(market_id, tag, deliver)
+            return
         registry = self.books.registry
         if registry.tell(market_id, "orderbook", SnapshotRequest(deliver)):
             return

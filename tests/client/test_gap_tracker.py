@@ -12,7 +12,7 @@ import pytest
 
 from level4.client import BookMirror, Level, ReconnectPolicy, SlowConsumer, UnknownMarket
 from level4.client.event_feeds import Feed
-from level4.client.gap_tracker import GapTracker, Phase, Verdict
+from level4.client.gap_tracker import Epochs, GapTracker, Phase, Verdict
 from level4.client.market_patterns import resolve
 
 
@@ -141,3 +141,48 @@ async def test_a_feed_left_unread_past_its_bound_ends_with_slow_consumer() -> No
     feed.push(ev("trade", 5))  # the fourth unread: lost, so the feed gives up
     with pytest.raises(SlowConsumer, match="3 events"):
         await feed.next()
+
+
+def test_a_market_moving_between_nodes_never_mixes_two_owners_books() -> None:
+    """Frames as a cluster sends them: the old owner's epoch 1, the new owner's epoch 2
+    opening with its snapshot and numbered anew, then the old owner's late frames."""
+    epochs, tracker, mirror = Epochs(), GapTracker(), BookMirror("X.SPOT:A-B", 1)
+    tracker.arm()
+
+    def feed(event: dict[str, Any]) -> Verdict | None:
+        if not epochs.current(event):
+            return None
+        verdict = tracker.check(event)
+        if verdict is Verdict.APPLY:
+            mirror.apply_event(event)
+        return verdict
+
+    assert feed(book(40, True, [["10", "1"]], [["11", "1"]], epoch=1)) is Verdict.APPLY
+    assert feed(book(41, False, [["9", "2"]], [], epoch=1)) is Verdict.APPLY
+    assert feed(book(1, True, [["20", "5"]], [["21", "6"]], epoch=2)) is Verdict.APPLY  # the new owner
+    assert (tracker.epoch, tracker.sequence) == (2, 1)
+    assert feed(book(42, False, [["9", "0"], ["8", "3"]], [], epoch=1)) is None  # the deposed owner, late
+    assert feed(ev("trade", 43, epoch=1)) is None
+    assert epochs.dropped == 2
+    assert feed(book(2, False, [["19", "1"]], [], epoch=2)) is Verdict.APPLY
+    assert mirror.synchronised and mirror.epoch == 2 and mirror.sequence == 2
+    assert [(str(lv.price), str(lv.size)) for lv in mirror.bids] == [("20", "5"), ("19", "1")]
+    assert [(str(lv.price), str(lv.size)) for lv in mirror.asks] == [("21", "6")]
+    # An event without an epoch counts as epoch 0: older than 2.
+    assert feed(ev("top", 3)) is None
+
+
+def test_a_snapshot_repeating_the_last_sequence_replaces_the_book() -> None:
+    """A node whose copy of a remote market was repaired sends the book again as of the
+    last event: taken, and the numbers go on from it."""
+    t, m = GapTracker(), BookMirror("X.SPOT:A-B", 1)
+    t.arm()
+    for event in (book(5, True, [["1", "1"]], [], epoch=3), book(6, False, [["2", "1"]], [], epoch=3)):
+        assert t.check(event) is Verdict.APPLY
+        m.apply_event(event)
+    again = book(6, True, [["3", "1"]], [["4", "1"]], epoch=3)
+    assert t.check(again) is Verdict.APPLY
+    m.apply_event(again)
+    assert [str(lv.price) for lv in m.bids] == ["3"] and m.synchronised
+    assert t.check(ev("top", 7, epoch=3)) is Verdict.APPLY
+    assert t.check(book(6, True, [], [], epoch=3)) is Verdict.GAP  # a snapshot behind the numbers is not
