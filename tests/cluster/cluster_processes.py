@@ -132,9 +132,9 @@ class Simulator:
         self.port = free_port()
         self.symbols = symbols
         self.log = log.open("ab")
+        options = ["--symbols", ",".join(symbols), "--rate", "20"]
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "level4", "simulate", "--venue", venue, "--port", str(self.port)]
-            + ["--symbols", ",".join(symbols), "--rate", "20"],
+            [sys.executable, "-m", "level4", "simulate", "--venue", venue, "--port", str(self.port), *options],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=python_env({}),
@@ -187,6 +187,7 @@ class Node:
                 stderr=subprocess.STDOUT,
                 env=env,
             )
+
         def answering() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
