@@ -84,7 +84,7 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         epoch=INTEGER,
     ),
     "Cluster": _object(
-        node=STRING,
+        node=NULLABLE_STRING,
         nodes={
             "type": "array",
             "items": _object(

@@ -7,7 +7,6 @@ from typing import cast
 from starlette.requests import Request
 from starlette.responses import Response
 
-from level4.api.http_errors import ApiError
 from level4.api.jsonresponse import json_response
 from level4.api.route_declaration import Answer, Endpoint, ref
 from level4.cluster.cluster_view import ClusterView
@@ -15,8 +14,8 @@ from level4.cluster.cluster_view import ClusterView
 
 async def get_cluster(request: Request) -> Response:
     view = cast(ClusterView | None, getattr(request.app.state, "cluster", None))
-    if view is None:
-        raise ApiError(404, "not_a_cluster", "this service runs as a single node (start it with LEVEL4_NODE or --node)")
+    if view is None:  # a single node: no name, no other nodes
+        return json_response({"node": None, "nodes": []})
     return json_response(view.describe())
 
 
@@ -25,8 +24,8 @@ ENDPOINTS = [
         "GET",
         "/cluster",
         get_cluster,
-        "This node's name, and every node of the cluster: its URL, whether it is live, its markets and load",
+        "This node's name, and every node of the cluster: its URL, whether it is live, its markets and load "
+        "(a single node: no name and no nodes)",
         (Answer(200, "The cluster", ref("Cluster")),),
-        errors=(404,),
     ),
 ]
