@@ -89,15 +89,17 @@ class ClusterKeeper(SupervisedActor):
         self.actor_ref.tell(_Tick())
 
     def on_stop(self) -> None:
-        """A clean stop: every market stopped, then its lease handed back at once, so
+        """A clean stop: every market silenced, then its lease handed back at once, so
         another node takes it at its next tick rather than after the lease expires."""
         self._stopping.set()
         if self._timer is not None:
             self._timer.cancel()
+        # Fenced first: with its epoch gone from `local`, a market's publisher drops every
+        # event from here on. Its tree is stopped by the root next (the root is busy stopping
+        # this actor and could not be asked to stop it now).
         with self._lock:
             ids = list(self.local)
-            for market_id in ids:
-                self._stop_local(market_id, "shutdown")
+            self.local.clear()
         if self.book is not None:
             try:
                 self.book.release(ids)
@@ -112,6 +114,13 @@ class ClusterKeeper(SupervisedActor):
             self.catalogue.close()
         if self.engine is not None:
             self.engine.dispose()
+
+    def on_failure(self, *_exc_info: object) -> None:
+        # A keeper that crashed keeps nothing running: its watchdog ends, its leases lapse
+        # (the fences of its markets' publishers with them), and its restart claims afresh.
+        self._stopping.set()
+        if self._timer is not None:
+            self._timer.cancel()
 
     def on_receive(self, message: Any) -> Any:
         if isinstance(message, _Tick):
