@@ -171,6 +171,10 @@ class Node:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.spawn()
+        self.wait_ready()
+
+    def spawn(self) -> None:
         env = python_env(
             {
                 "LEVEL4_DATABASE_URL": self.database_url,
@@ -188,12 +192,13 @@ class Node:
                 env=env,
             )
 
+    def wait_ready(self) -> None:
         def answering() -> bool:
             if self.proc is not None and self.proc.poll() is not None:
                 raise AssertionError(f"{self.name} exited: {self.log_path.read_text()[-2000:]}")
             return self.get("/cluster").status_code == 200
 
-        wait_for(f"{self.name} answering", answering, 30)
+        wait_for(f"{self.name} answering", answering, 60)
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         return httpx.get(self.url + path, params=params, timeout=10)

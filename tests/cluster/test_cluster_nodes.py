@@ -47,8 +47,10 @@ class Cluster:
         return [n for n in self.nodes if n.running]
 
     def setup(self) -> None:
+        for node in self.nodes:  # at the same moment: their migrations wait on each other
+            node.spawn()
         for node in self.nodes:
-            node.start()
+            node.wait_ready()
         n1 = self.nodes[0]
         for code in ("BTC", "ETH", "SOL", "LTC", "ADA", "DOT", "USD"):
             httpx.post(n1.url + "/symbols", json={"symbol": code}).raise_for_status()
