@@ -151,6 +151,7 @@ def run_console(args: argparse.Namespace) -> int:
     # An interactive prompt drowns in info lines; warnings and worse still show.
     logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
     settings.check_exposure()
+    settings.check_cluster()
     listener = bind(settings)
     if listener is None:
         return 1
