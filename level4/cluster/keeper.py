@@ -224,6 +224,9 @@ class ClusterKeeper(SupervisedActor):
             return
         previous = self.last_owner.get(market_id)
         with self._lock:
+            if market_id in self.markets.running():
+                # A tree left from an earlier epoch: its book must not go on under the new one.
+                self._stop_local(market_id, "restarted under a new lease")
             publisher = self.markets.publisher(market_id, str(market["tag"]))
             self.local[market_id] = lease.epoch
             publisher.take(lease.epoch, lambda: self._held(market_id), time.time(), node)

@@ -8,7 +8,7 @@
       markets      dynamic: one tree per running market
       cluster      (cluster mode only) the keeper: leases, placement, which markets run here
 
-Stopping the root stops these in reverse: the keeper first (stopping its
+Stopping the root stops these in reverse: the keeper first (fencing its
 markets and handing their leases back), then the feeds, then the HTTP
 server, the sinks (each flushing what is queued, within its deadline), the
 repo and the registries.
