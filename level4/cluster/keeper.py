@@ -215,8 +215,15 @@ class ClusterKeeper(SupervisedActor):
         market_id, node = int(market["id"]), self.view.node
         if owner is not None and owner[0] != node and owner[0] in live:
             return  # its owner is alive and has not let go yet; placement moves it at its next tick
+        ran_under = self.markets.publisher(market_id, str(market["tag"])).epoch
         try:
             lease = self.book.claim(market_id)
+            if lease is not None and lease.epoch <= ran_under:
+                # Still this node's lease (its watchdog stopped the market at the local deadline
+                # and the database renewed it after): handed back and taken again, the epoch
+                # grows, so the sequence starting again at 1 is never within one epoch.
+                self.book.release([market_id])
+                lease = self.book.claim(market_id)
         except sa_exc.SQLAlchemyError as exc:
             log.warning("cluster_claim_failed", market=market["tag"], node=node, reason=describe_reason(exc))
             return
