@@ -55,6 +55,8 @@ class ServiceControl:
         out["connection"] = state.connection  # a shared venue connection's name, or None
         owner = self.cluster.owner(int(market["id"])) if self.cluster is not None else None
         out["node"], out["epoch"] = owner if owner is not None else (None, 0)
+        if owner is not None and self.cluster is not None and owner[0] != self.cluster.node:
+            out["status_reason"] = f"runs on node {owner[0]}; its status there is that node's to say"
         return out
 
     # --- symbols and exchanges -------------------------------------------------------

@@ -158,6 +158,8 @@ def test_markets_are_shared_evenly_and_any_node_serves_any_book_equal_to_the_ven
         assert cluster.spread(node) == spread
         for market in node.get("/markets").json():
             assert market["node"] == spread[market["id"]] and market["epoch"] >= 1
+            if market["node"] != node.name:
+                assert market["status_reason"].startswith(f"runs on node {market['node']}"), market
         assert node.metric("level4_cluster_lease_renewals_total", f'node="{node.name}"') > 0
         assert node.metric("level4_cluster_markets_taken_total", f'node="{node.name}"') >= 2
     cluster.books_equal_reference()
