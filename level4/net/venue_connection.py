@@ -215,7 +215,9 @@ class FeedConnection:
                 self.cb.disconnected(self.generation, reason)
                 synced, self._synced = self._synced, False
                 delay = self.backoff.next_delay(synced)
-                self.log.info("feed_reconnect_scheduled", reason=reason, delay=round(delay, 3), was_synchronised=synced)
+                self.log.info(
+                    "feed_reconnect_scheduled", reason=reason, delay=round(delay, 3), was_synchronised=synced
+                )
                 await asyncio.sleep(delay)
         finally:
             await self._sockets.close()
