@@ -1,7 +1,7 @@
 """Run level4's benchmarks and print their tables (org-mode, as in README.org).
 
     .venv/bin/python -m benchmarks                 every part
-    .venv/bin/python -m benchmarks hot live        some of them (hot, live, scale, export, runtime)
+    .venv/bin/python -m benchmarks hot live        some of them (hot, live, scale, export, runtime, failover)
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
 
 The first run installs cryptofeed 2.4.1 into benchmarks/.cryptofeed-venv.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale", "soak", "export", "limits", "runtime")
+PARTS = ("hot", "live", "scale", "soak", "export", "limits", "runtime", "failover")
 
 
 def machine() -> str:
@@ -128,6 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         print(runtime.hop_table(costs).org())
         print()
         print(runtime.table(runtime_rows).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "failover" in parts:
+        from benchmarks import failover
+
+        started = time.monotonic()
+        result = failover.run(kills=3 if args.quick else 10)
+        print("\n* failover: three nodes, six markets; kill -9 of an owner until its markets are live elsewhere\n")
+        print(failover.failover_table(result).org())
+        print("\n* cluster mode's cost per node\n")
+        print(failover.cost_table(result).org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

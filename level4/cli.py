@@ -43,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the service (the default command)")
     serve.add_argument("--host", help="listen address (default: LEVEL4_HOST, else 127.0.0.1)")
     serve.add_argument("--port", type=int, help="listen port (default: LEVEL4_PORT, else 8000)")
+    serve.add_argument("--node", help="join the cluster under this node name (default: LEVEL4_NODE; none: single node)")
     serve.add_argument("--ssl-certfile", help="serve HTTPS with this certificate (PEM)")
     serve.add_argument("--ssl-keyfile", help="the certificate's private key (PEM)")
     _service_args(serve)
@@ -67,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def settings_from(args: argparse.Namespace) -> Settings:
     settings = Settings()
-    for name in ("host", "port", "database_url", "ssl_certfile", "ssl_keyfile"):
+    for name in ("host", "port", "database_url", "ssl_certfile", "ssl_keyfile", "node"):
         value = getattr(args, name, None)
         if value is not None:
             setattr(settings, name, value)
@@ -94,6 +95,7 @@ def run_serve(args: argparse.Namespace) -> int:
     settings = settings_from(args)
     logs.configure(settings.log_level)
     settings.check_exposure()
+    settings.check_cluster()
     listener = bind(settings)
     if listener is None:
         return 1
@@ -149,6 +151,7 @@ def run_console(args: argparse.Namespace) -> int:
     # An interactive prompt drowns in info lines; warnings and worse still show.
     logs.configure(os.environ.get("LEVEL4_LOG_LEVEL", "WARNING"))
     settings.check_exposure()
+    settings.check_cluster()
     listener = bind(settings)
     if listener is None:
         return 1

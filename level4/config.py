@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from dataclasses import dataclass, field
 
 from level4.api.allowed_hosts import ANY, LOOPBACK_NAMES, origin_of
@@ -40,13 +41,25 @@ class Settings:
     stream_queue: int = field(default_factory=lambda: int(_env_float("LEVEL4_STREAM_QUEUE", 10_000)))
     # Sink URLs (level4.sinks.spec): every event also goes to these NATS / Redis servers.
     sinks: list[str] = field(default_factory=lambda: _env_list("LEVEL4_SINKS"))
-    # NATS URL of the cluster's event bus (level4.cluster.event_bus); used with a node name.
-    cluster_bus: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_CLUSTER_BUS") or None)
     journal: JournalOptions = field(default_factory=JournalOptions.from_env)  # no directory: no journal
     # Host names requests may carry (any port; "*" any) besides the loopback names and the listen address.
     allowed_hosts: list[str] = field(default_factory=lambda: _env_list("LEVEL4_ALLOWED_HOSTS"))
     # Origins of other sites' pages that may change the service and open /stream (scheme://host[:port]).
     cors_origins: list[str] = field(default_factory=lambda: _env_list("LEVEL4_CORS_ORIGINS"))
+
+    # Cluster mode: a node name (LEVEL4_NODE or --node) joins the cluster of the catalogue's PostgreSQL.
+    node: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_NODE", "").strip() or None)
+    # The URL other nodes forward requests for this node's markets to (default: from host and port).
+    node_url: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_NODE_URL", "").strip() or None)
+    # The NATS server the nodes exchange their markets' events through.
+    cluster_bus: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_CLUSTER_BUS", "").strip() or None)
+    # The cluster's name on the bus (its stream and subjects); default: the catalogue database's name,
+    # so two clusters of two catalogues never read each other's events from one NATS server.
+    cluster: str | None = field(default_factory=lambda: os.environ.get("LEVEL4_CLUSTER", "").strip() or None)
+    # A market lease's life in seconds; renewed every third of it, so a dead node's markets move within it.
+    lease_ttl: float = field(default_factory=lambda: _env_float("LEVEL4_LEASE_TTL", 5.0))
+    # Markets of one venue placed together on one node, in blocks of this many (shared connections pay).
+    placement_group: int = field(default_factory=lambda: int(_env_float("LEVEL4_PLACEMENT_GROUP", 200)))
 
     def served_hosts(self) -> list[str]:
         """The Host names the API answers to. The loopback names always: no other site's page
@@ -66,6 +79,28 @@ class Settings:
     subscriptions_per_connection: int | None = field(
         default_factory=lambda: int(_env_float("LEVEL4_SUBSCRIPTIONS_PER_CONNECTION", 0)) or None
     )
+
+    def check_cluster(self) -> None:
+        """Refuse, in one line, a node that cannot take part in a cluster."""
+        if self.node is None:
+            return
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,31}", self.node):
+            raise SystemExit(
+                f"LEVEL4_NODE / --node: {self.node!r} is not a node name (letters, digits, _ . -; 32 at most)"
+            )
+        if not self.database_url.startswith("postgresql"):
+            raise SystemExit(
+                f"cluster node {self.node}: the catalogue must be PostgreSQL "
+                "(LEVEL4_DATABASE_URL=postgresql+psycopg://...), as the nodes keep their leases there"
+            )
+        if not self.cluster_bus or not self.cluster_bus.startswith("nats://"):
+            raise SystemExit(
+                f"cluster node {self.node}: set LEVEL4_CLUSTER_BUS=nats://host:4222, the NATS JetStream the nodes share"
+            )
+        if self.placement_group < 1:
+            raise SystemExit(f"LEVEL4_PLACEMENT_GROUP must be at least 1, got {self.placement_group}")
+        if not 1.0 <= self.lease_ttl <= 300.0:
+            raise SystemExit(f"LEVEL4_LEASE_TTL must be between 1 and 300 seconds, got {self.lease_ttl}")
 
     def check_exposure(self) -> None:
         """Refuse to serve the control API beyond this machine without a token,

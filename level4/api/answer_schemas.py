@@ -80,6 +80,22 @@ SCHEMAS: dict[str, dict[str, Any]] = {
         level4_feed_enabled=BOOLEAN,
         status={"type": "string", "enum": [str(s) for s in Status]},
         status_reason=NULLABLE_STRING,
+        node=NULLABLE_STRING,
+        epoch=INTEGER,
+    ),
+    "Cluster": _object(
+        node=NULLABLE_STRING,
+        nodes={
+            "type": "array",
+            "items": _object(
+                name=STRING,
+                url=STRING,
+                alive=BOOLEAN,
+                last_seen=STRING,
+                markets={"type": "array", "items": INTEGER},
+                load={"type": "number"},
+            ),
+        },
     ),
     "Book": _object(
         market=STRING,

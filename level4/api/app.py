@@ -15,7 +15,7 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute
 
 from level4 import dashboard
-from level4.api import control_routes, live_routes, operator_routes
+from level4.api import cluster_routes, control_routes, live_routes, operator_routes
 from level4.api.allowed_hosts import LOOPBACK_NAMES
 from level4.api.control_routes import Control
 from level4.api.http_errors import ApiError, refusal
@@ -24,6 +24,7 @@ from level4.api.openapi import document
 from level4.api.request_guard import Guard
 from level4.api.route_declaration import Endpoint, Resource, SocketRoute
 from level4.catalogue.catalogue_errors import CatalogueError
+from level4.cluster.cluster_view import ClusterView
 from level4.metrics.service import ServiceMetrics
 from level4.stream.downstream import Downstream
 
@@ -31,7 +32,12 @@ __all__ = ["Control", "create_app", "routes"]
 
 log = structlog.get_logger(__name__)
 
-ENDPOINTS: list[Endpoint] = [*control_routes.ENDPOINTS, *live_routes.ENDPOINTS, *operator_routes.ENDPOINTS]
+ENDPOINTS: list[Endpoint] = [
+    *control_routes.ENDPOINTS,
+    *live_routes.ENDPOINTS,
+    *operator_routes.ENDPOINTS,
+    *cluster_routes.ENDPOINTS,
+]
 
 
 def routes(has: Iterable[str] = ()) -> list[BaseRoute]:
@@ -54,6 +60,7 @@ def create_app(
     metrics: ServiceMetrics | None = None,
     allowed_hosts: Iterable[str] = LOOPBACK_NAMES,
     cors_origins: Iterable[str] = (),
+    cluster: ClusterView | None = None,
 ) -> Starlette:
     has = [name for name, part in (("downstream", downstream), ("metrics", metrics)) if part is not None]
     app = Starlette(
@@ -69,6 +76,7 @@ def create_app(
     app.state.control = control
     app.state.downstream = downstream
     app.state.metrics = metrics
+    app.state.cluster = cluster  # None on a single node
     app.state.token = token.encode() if token else None
     app.state.openapi = document(app.routes, operator_routes.DASHBOARD)
     return app

@@ -8,6 +8,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
+from level4.api.forwarding import from_owner
 from level4.api.jsonresponse import json_response
 from level4.api.route_declaration import (
     Answer,
@@ -150,6 +151,8 @@ async def delete_market(request: Request) -> Response:
 
 async def get_book(request: Request) -> Response:
     market_id = ID.read(request)
+    if (answer := await from_owner(request, market_id)) is not None:
+        return answer
     return json_response(await run_in_threadpool(control(request).book, market_id, DEPTH.read(request)))
 
 

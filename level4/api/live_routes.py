@@ -12,6 +12,7 @@ from starlette.responses import Response
 from starlette.websockets import WebSocket
 
 from level4.api.auth import bearer, matches
+from level4.api.forwarding import from_owner
 from level4.api.http_errors import ApiError, invalid
 from level4.api.jsonresponse import json_response
 from level4.api.route_declaration import (
@@ -50,17 +51,24 @@ TOKEN = QueryText("token", "the API token, when not sent as a header")
 
 
 async def get_top(request: Request) -> Response:
-    return json_response(await run_in_threadpool(downstream(request).top, ID.read(request)))
+    market_id = ID.read(request)
+    if (answer := await from_owner(request, market_id)) is not None:
+        return answer
+    return json_response(await run_in_threadpool(downstream(request).top, market_id))
 
 
 async def get_trades(request: Request) -> Response:
     market_id = ID.read(request)
+    if (answer := await from_owner(request, market_id)) is not None:
+        return answer
     limit = LIMIT.read(request) or 100  # LIMIT has a default: never None
     return json_response(await run_in_threadpool(downstream(request).trades, market_id, limit))
 
 
 async def get_candles(request: Request) -> Response:
     market_id, interval, limit = ID.read(request), INTERVAL.read(request), CANDLE_LIMIT.read(request)
+    if (answer := await from_owner(request, market_id)) is not None:
+        return answer
     return json_response(await run_in_threadpool(downstream(request).candles, market_id, interval, limit))
 
 

@@ -15,12 +15,12 @@ from level4.catalogue.catalogue_url import mask_url, scrub
 POSTGRES_CONNECT_TIMEOUT = 5
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, connect_args: dict[str, Any] | None = None, **kwargs: Any) -> Engine:
     """A sync engine that checks connections before use (the service outlives
     database restarts). Raises Invalid for a URL SQLAlchemy cannot use."""
     try:
         parsed = make_url(url)
-        connect_args: dict[str, Any] = {}
+        connect_args = dict(connect_args or {})
         if parsed.get_backend_name() == "postgresql" and "connect_timeout" not in parsed.query:
             connect_args["connect_timeout"] = POSTGRES_CONNECT_TIMEOUT
         engine = create_engine(parsed, pool_pre_ping=True, connect_args=connect_args, **kwargs)

@@ -3,8 +3,11 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from sqlalchemy.engine import make_url
 
 from level4.cluster.event_bus import EventBus, RequestBook
 from level4.market.hub import EventHub
@@ -43,7 +46,7 @@ def cluster_bus(
     url = getattr(settings, "cluster_bus", None)
     if not node or not url:
         return None
-    cluster = getattr(settings, "cluster", None) or "level4"
+    cluster = getattr(settings, "cluster", None) or catalogue_name(getattr(settings, "database_url", ""))
     return EventBus(
         url,
         str(node),
@@ -53,6 +56,13 @@ def cluster_bus(
         request_book=request_book,
         local_markets=known_markets,
     )
+
+
+def catalogue_name(database_url: str) -> str:
+    """The cluster's default name: its catalogue database's, as a subject token
+    (letters, digits, _), so clusters of two catalogues on one NATS stay apart."""
+    name = make_url(database_url).database if database_url else None
+    return re.sub(r"[^A-Za-z0-9_]", "_", name or "") or "level4"
 
 
 def bus_children(bus: EventBus | None) -> list[ChildSpec]:

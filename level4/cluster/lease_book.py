@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
@@ -77,7 +77,9 @@ _HEARTBEAT = text(
     ON CONFLICT (name) DO UPDATE SET url = :url, last_seen = now(), load = :load
     """
 )
+_LEAVE = text("DELETE FROM cluster_nodes WHERE name = :node")
 _LIVE = text("SELECT name FROM cluster_nodes WHERE last_seen >= now() - :grace ORDER BY name")
+_NODES = text("SELECT name, url, last_seen, load, last_seen >= now() - :grace FROM cluster_nodes ORDER BY name")
 _OWNERS = text("SELECT market_id, owner, epoch FROM market_leases WHERE owner IS NOT NULL AND expires_at >= now()")
 
 
@@ -107,6 +109,12 @@ class LeaseBook:
         """Nodes whose heartbeat the database saw within `grace` seconds."""
         with self.engine.begin() as conn:
             return [row[0] for row in conn.execute(_LIVE, {"grace": timedelta(seconds=grace)})]
+
+    def nodes(self, grace: float) -> list[tuple[str, str, datetime, float, bool]]:
+        """Every node that ever joined: name, url, last heartbeat, load, and whether it is live."""
+        with self.engine.begin() as conn:
+            rows = conn.execute(_NODES, {"grace": timedelta(seconds=grace)}).all()
+        return [(str(n), str(u), seen, float(load), bool(alive)) for n, u, seen, load, alive in rows]
 
     def owners(self) -> dict[int, tuple[str, int]]:
         """Every market under an unexpired lease: its owner and epoch."""
@@ -145,6 +153,12 @@ class LeaseBook:
             self.leases.pop(m, None)
         with self.engine.begin() as conn:
             conn.execute(_RELEASE, {"node": self.node, "markets": ids})
+
+    def leave(self) -> None:
+        """A clean shutdown: the node is no member any more, so the others place its
+        markets at their next tick rather than once its heartbeat is old."""
+        with self.engine.begin() as conn:
+            conn.execute(_LEAVE, {"node": self.node})
 
     def held(self, market_id: int) -> Lease | None:
         """The lease, if this node may still publish the market by its own clock."""

@@ -98,7 +98,7 @@ class ServiceCollector(Collector):
         by_exchange: dict[str, list[LatencyRecorder]] = {}
         for mid in sorted(publishers):
             publisher = publishers[mid]
-            published.add_metric(labels(mid), publisher.sequence)
+            published.add_metric(labels(mid), publisher.published)
             by_exchange.setdefault(_exchange(publisher.tag), []).append(publisher.latency)
         yield published
         latency = HistogramMetricFamily(

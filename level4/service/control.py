@@ -15,6 +15,7 @@ import pykka
 
 from level4.catalogue.catalogue_errors import CatalogueError, Duplicate, Invalid, NotFound, Unavailable
 from level4.catalogue.models import MARKET_TYPES
+from level4.cluster.cluster_view import ClusterView
 from level4.market.status_board import Status, StatusBoard
 from level4.service.instrument_catalogue import InstrumentCatalogue
 from level4.service.markets import MarketControl
@@ -36,6 +37,7 @@ class ServiceControl:
         self.markets = markets
         self.board = board
         self.timeout = timeout
+        self.cluster: ClusterView | None = None  # set in cluster mode: the keeper starts and stops markets
 
     def _db(self, method: str, *args: Any) -> Any:
         try:
@@ -51,6 +53,10 @@ class ServiceControl:
         out["status"] = str(state.status)
         out["status_reason"] = state.reason
         out["connection"] = state.connection  # a shared venue connection's name, or None
+        owner = self.cluster.owner(int(market["id"])) if self.cluster is not None else None
+        out["node"], out["epoch"] = owner if owner is not None else (None, 0)
+        if owner is not None and self.cluster is not None and owner[0] != self.cluster.node:
+            out["status_reason"] = f"runs on node {owner[0]}; its status there is that node's to say"
         return out
 
     # --- symbols and exchanges -------------------------------------------------------
@@ -161,6 +167,8 @@ class ServiceControl:
 
     def set_feed(self, market_id: int, enabled: bool) -> dict[str, Any]:
         market = self._db("set_feed_enabled", market_id, enabled)
+        if self.cluster is not None:
+            return self._with_status(market)  # the desired state is stored; the owner's keeper acts on it
         if enabled:
             self.markets.start(market)
         else:
@@ -169,7 +177,8 @@ class ServiceControl:
 
     def delete_market(self, market_id: int) -> None:
         self._db("get_market", market_id)  # 404 before anything stops
-        self.markets.stop(market_id)
+        if self.cluster is None or self.cluster.runs_here(market_id):
+            self.markets.stop(market_id)
         self._db("delete_market", market_id)
 
     def book(self, market_id: int, depth: int | None) -> dict[str, Any]:
@@ -199,6 +208,9 @@ class ServiceControl:
             return {"database": "unavailable", "detail": exc.detail, "markets_not_live": None, "sinks": self._sinks()}
         not_live = []
         for market in enabled:
+            owner = self.cluster.owner(int(market["id"])) if self.cluster is not None else None
+            if owner is not None and self.cluster is not None and owner[0] != self.cluster.node:
+                continue  # another node runs it; its own /health speaks for it
             state = self.board.get(int(market["id"]))
             if state.status is not Status.LIVE:
                 not_live.append(

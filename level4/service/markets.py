@@ -85,9 +85,7 @@ class MarketControl:
         # A failed tree is gone already; a leftover entry for it must not block a new start.
         self._supervisor().terminate_child(name).get(timeout=self.timeout)
         scheme, instrument = scheme_and_instrument(market)
-        publisher = self.publishers.get(market_id)
-        if publisher is None:
-            publisher = self.publishers[market_id] = MarketPublisher(market_id, str(market["tag"]), self.hub)
+        publisher = self.publisher(market_id, str(market["tag"]))
         ctx = MarketContext(
             market=market,
             scheme=scheme,
@@ -119,6 +117,13 @@ class MarketControl:
             log.error("market_start_failed", market=ctx.tag, reason=describe_reason(exc))
             raise
         log.info("market_started", market=ctx.tag)
+
+    def publisher(self, market_id: int, tag: str) -> MarketPublisher:
+        """The market's publisher, made on first use and kept for the life of the process."""
+        publisher = self.publishers.get(market_id)
+        if publisher is None:
+            publisher = self.publishers[market_id] = MarketPublisher(market_id, tag, self.hub)
+        return publisher
 
     def stop(self, market_id: int) -> None:
         name = child_name(market_id)

@@ -7,8 +7,10 @@
       cluster-bus  in a cluster: this node's events out to the others, theirs in
       http         uvicorn serving the control API on the socket the service bound first
       markets      dynamic: one tree per running market
+      cluster      (cluster mode only) the keeper: leases, placement, which markets run here
 
-Stopping the root stops these in reverse: feeds first, then the HTTP
+Stopping the root stops these in reverse: the keeper first (fencing its
+markets and handing their leases back), then the feeds, then the HTTP
 server, the sinks (each flushing what is queued, within its deadline), the
 repo and the registries.
 """
@@ -26,7 +28,10 @@ from level4.api.app import create_app
 from level4.catalogue import mask_url, upgrade
 from level4.cluster.bus_child import bus_children, cluster_bus
 from level4.cluster.bus_metrics import BusCollector
-from level4.config import Settings
+from level4.cluster.cluster_metrics import ClusterCollector
+from level4.cluster.cluster_view import ClusterView
+from level4.cluster.keeper import ClusterKeeper
+from level4.config import Settings, is_unspecified
 from level4.journal.writer import Journal
 from level4.market.hub import EventHub
 from level4.market.registry import Registry
@@ -102,6 +107,13 @@ class Service:
         self.metrics = ServiceMetrics(self.board, self.markets.publishers, self.downstream.clients, self.sinks.status)
         if self.bus is not None:
             self.metrics.registry.register(BusCollector(self.bus))
+        self.cluster: ClusterView | None = None
+        if settings.node is not None:
+            self.cluster = ClusterView(settings.node, "")
+            self.control.cluster = self.cluster
+            self.metrics.registry.register(ClusterCollector(self.cluster, self.markets.publishers))
+            if self.bus is not None:
+                self.bus.attach(self.cluster.runs_here)  # a node sends what its leases say it runs
 
     def _child(self, name: str) -> pykka.ActorProxy[Any]:
         if self.root is None:
@@ -123,7 +135,9 @@ class Service:
             listener = listen(s.host, s.port)
         self.listener = listener
         upgrade(s.database_url)
-        app = create_app(self.control, s.api_token, self.downstream, self.metrics, s.served_hosts(), s.cors_origins)
+        app = create_app(
+            self.control, s.api_token, self.downstream, self.metrics, s.served_hosts(), s.cors_origins, self.cluster
+        )
         children = [
             ChildSpec.for_actor("registries", RegistryActor, self.registry),
             ChildSpec.for_actor("repo", RepoActor, s.database_url),
@@ -143,6 +157,7 @@ class Service:
                 shutdown=60.0,
             ),
         ]
+        children += self._cluster_children()
         # Queue from the first event on, whatever the sinks' servers do; in a cluster, only
         # this node's markets' events (the others' owners send theirs).
         self.sinks.attach(self.hub, self.bus.is_own_event if self.bus is not None else None)
@@ -157,9 +172,21 @@ class Service:
             child_name="root",
         )
         log.info("service_started", database=mask_url(s.database_url), url=self.http_url())
-        if s.start_enabled:
+        if s.start_enabled and self.cluster is None:  # in a cluster, the keeper starts this node's share
             started = self.control.start_enabled()
             log.info("enabled_markets_started", count=started)
+
+    def _cluster_children(self) -> list[ChildSpec]:
+        """The keeper, after the markets it starts and stops (so stopped before them)."""
+        if self.cluster is None:
+            return []
+        url = self.settings.node_url or self.http_url()
+        if not self.settings.node_url and is_unspecified(self.settings.host):  # every address: one others reach
+            url = url.replace(f"//{self.settings.host}:", f"//{socket.gethostname()}:", 1)
+        self.cluster.url = url.rstrip("/")
+        s = self.settings
+        keeper = (s.database_url, self.cluster, self.markets, s.lease_ttl, s.placement_group)
+        return [ChildSpec.for_actor("cluster", ClusterKeeper, *keeper)]
 
     def http_port(self) -> int:
         if self.listener is None:

@@ -176,7 +176,7 @@ async def test_a_new_epoch_is_taken_only_from_a_snapshot(tmp_path: Path) -> None
 
             connection.deliver = next_epoch  # type: ignore[method-assign]
             await until(lambda: connection.gaps == 1, what="the epoch change seen as a gap")
-            assert watch.reasons[0] == "lost events (epoch None -> 2 without a snapshot): taking a fresh snapshot"
+            assert watch.reasons[0] == "lost events (epoch 0 -> 2 without a snapshot): taking a fresh snapshot"
             await book.wait_synchronised(10)
             live.sim.pause()
             await until(lambda: same_book(book.view(), live.sim.reference(SYMBOL)), what="mirror == reference")

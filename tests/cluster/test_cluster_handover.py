@@ -6,6 +6,7 @@ gap; the deposed owner's late events never reach it."""
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,6 +17,7 @@ import pytest
 from level4.client import Client
 from level4.cluster.event_bus import stream_name
 from tests.client.live_service import same_book, until
+from tests.cluster.cluster_processes import fresh_database
 from tests.cluster.test_event_bus import Node, Owner, _delete_stream
 from tests.sinks.servers import NATS_ENV, server_url
 from tests.stream.stream_markets import add_market
@@ -25,14 +27,18 @@ pytestmark = pytest.mark.slow
 
 
 async def test_a_client_follows_a_market_from_one_owner_to_the_next(tmp_path: Path) -> None:
+    base_db = os.environ.get("LEVEL4_TEST_POSTGRES_URL")
+    if not base_db:
+        pytest.skip("LEVEL4_TEST_POSTGRES_URL is needed: a cluster keeps its leases in PostgreSQL")
     url = server_url(NATS_ENV)
     cluster = f"test-{uuid.uuid4().hex[:10]}"
     nodes: list[Node] = []
     try:
-        with running_service(
-            f"sqlite:///{tmp_path / 'catalogue.sqlite3'}", node="b", cluster_bus=url, cluster=cluster,
-            start_enabled=False,
-        ) as (service, base):  # fmt: skip
+        # The market is never enabled: node b's keeper leaves it alone, the two owners here publish it.
+        with (
+            fresh_database(base_db) as db,
+            running_service(db, node="b", cluster_bus=url, cluster=cluster) as (service, base),
+        ):
             nowhere = SimpleNamespace(url="ws://127.0.0.1:9", http="http://127.0.0.1:9")
             with httpx.Client(base_url=base, timeout=10) as api:
                 market = add_market(api, "COINBASE", nowhere, "BTC", "USD", start=False)  # type: ignore[arg-type]

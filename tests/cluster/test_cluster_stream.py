@@ -1,11 +1,13 @@
-"""Two services in this process as two nodes of a cluster, sharing one catalogue
-and the real NATS JetStream: node a runs a simulated venue's market; /stream on
-node b serves it over a real socket (the snapshot from b's copy, then the deltas
-from the bus), b's consolidated book covers it, and b's sinks never see it."""
+"""Two services in this process as two nodes of a cluster, sharing one PostgreSQL
+catalogue and the real NATS JetStream: the node that wins a simulated venue's
+market runs it; /stream on the other serves it over a real socket (the snapshot
+from its copy, then the deltas from the bus), its consolidated book covers it,
+and its sinks never see it."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import pytest
 
 from level4.cluster.event_bus import stream_name
 from level4.service.root import Service
+from tests.cluster.cluster_processes import fresh_database
 from tests.cluster.test_event_bus import _delete_stream
 from tests.sinks.servers import NATS_ENV, server_url
 from tests.stream.consumer import Consumer
@@ -28,16 +31,20 @@ Node = tuple[Service, httpx.Client]
 
 @pytest.fixture
 def two_nodes(tmp_path: Path) -> Iterator[tuple[Node, Node, SimulatorThread]]:
+    base = os.environ.get("LEVEL4_TEST_POSTGRES_URL")
+    if not base:
+        pytest.skip("LEVEL4_TEST_POSTGRES_URL is needed: a cluster keeps its leases in PostgreSQL")
     url = server_url(NATS_ENV)
     cluster = f"test-{uuid.uuid4().hex[:10]}"
-    db = f"sqlite:///{tmp_path / 'catalogue.sqlite3'}"
-    bus = {"cluster_bus": url, "cluster": cluster}
-    # b's sink goes nowhere: only what it queues is looked at.
+    bus = {"cluster_bus": url, "cluster": cluster, "lease_ttl": 3.0}
+    # The sinks go nowhere: only what they queue is looked at.
+    nowhere = ["nats://127.0.0.1:1"]
     try:
         with (
+            fresh_database(base) as db,
             SimulatorThread("coinbase", ["BTC-USD"], rate=300) as sim,
-            running_service(db, node="a", **bus) as (a, base_a),
-            running_service(db, node="b", start_enabled=False, sinks=["nats://127.0.0.1:1"], **bus) as (b, base_b),
+            running_service(db, node="a", sinks=nowhere, **bus) as (a, base_a),
+            running_service(db, node="b", sinks=nowhere, **bus) as (b, base_b),
             httpx.Client(base_url=base_a, timeout=10) as api_a,
             httpx.Client(base_url=base_b, timeout=10) as api_b,
         ):
@@ -47,11 +54,19 @@ def two_nodes(tmp_path: Path) -> Iterator[tuple[Node, Node, SimulatorThread]]:
 
 
 def test_stream_on_another_node_serves_the_market_exactly(two_nodes: tuple[Node, Node, SimulatorThread]) -> None:
-    (a, api_a), (b, api_b), sim = two_nodes
+    first, second, sim = two_nodes
+    market = add_market(first[1], "COINBASE", sim, "BTC", "USD")
+    market_id = int(market["id"])
+
+    def owner() -> tuple[Node, Node] | None:
+        running = [n for n in (first, second) if n[0].registry.lookup(market_id, "market") is not None]
+        if len(running) != 1:
+            return None
+        return (first, second) if running[0] is first else (second, first)
+
+    (a, api_a), (b, api_b) = wait_for(owner, what="one node runs the market")
     assert a.bus is not None and b.bus is not None
     bus_b = b.bus
-    market = add_market(api_a, "COINBASE", sim, "BTC", "USD")
-    market_id = int(market["id"])
     assert b.registry.lookup(market_id, "market") is None  # it runs on a only
     wait_for(lambda: bus_b.book(market_id, market["tag"], None)["synchronised"], what="b's copy of a's market")
 
@@ -83,7 +98,8 @@ def test_stream_on_another_node_serves_the_market_exactly(two_nodes: tuple[Node,
     assert len(b.sinks.states[0].outbox) == 0 and b.sinks.states[0].outbox.accepted == 0
     assert b.bus.status()["injected"] > 50 and a.bus.status()["stale_dropped"] == 0
     metrics = api_b.get("/metrics").text
-    name = 'level4_cluster_bus_injected_events_total{node="b"}'
+    node_b = b.settings.node
+    name = f'level4_cluster_bus_injected_events_total{{node="{node_b}"}}'
     injected = next(line for line in metrics.splitlines() if line.startswith(name))
     assert float(injected.split()[-1]) > 50
-    assert 'level4_cluster_bus_up{node="b"} 1.0' in metrics
+    assert f'level4_cluster_bus_up{{node="{node_b}"}} 1.0' in metrics

@@ -311,3 +311,10 @@ def test_an_overflow_never_blocks_the_owner_and_the_copies_repair_the_gap(cluste
         assert b.bus.book(MARKET, TAG, None)["synchronised"]
     finally:
         proxy.close()
+
+
+def test_a_cluster_is_named_after_its_catalogue_unless_told() -> None:
+    from level4.cluster.bus_child import catalogue_name
+
+    assert catalogue_name("postgresql+psycopg://postgres@db:5432/level4-prod") == "level4_prod"
+    assert catalogue_name("postgresql+psycopg://postgres@db:5432/") == "level4"

@@ -118,3 +118,13 @@ def test_a_cluster_needs_postgresql(tmp_path: object) -> None:
     sqlite = create_engine("sqlite://")
     with pytest.raises(ValueError, match="PostgreSQL"):
         LeaseBook(sqlite, "n1", ttl=5.0)
+
+
+def test_a_node_that_leaves_is_no_longer_live_and_the_others_see_its_url_and_load(engine: Engine) -> None:
+    n1, n2 = LeaseBook(engine, "n1", ttl=1.0), LeaseBook(engine, "n2", ttl=1.0)
+    n1.heartbeat("http://a:1", 2.0)
+    n2.heartbeat("http://b:2", 1.0)
+    rows = {name: (url, load, alive) for name, url, _seen, load, alive in n1.nodes(grace=5.0)}
+    assert rows == {"n1": ("http://a:1", 2.0, True), "n2": ("http://b:2", 1.0, True)}
+    n2.leave()
+    assert n1.live_nodes(grace=5.0) == ["n1"]

@@ -55,7 +55,7 @@ def interpolate(value: Any, env: dict[str, str]) -> Any:
 
 def test_services_start_in_order_once_healthy() -> None:
     config = compose()
-    services = config["services"]
+    services = {name: s for name, s in config["services"].items() if "profiles" not in s}
     assert set(services) == {"level4", "postgres", "nats"}
     level4 = services["level4"]
     assert level4["build"] == "."
@@ -110,6 +110,34 @@ def test_level4_is_configured_by_environment(monkeypatch: pytest.MonkeyPatch) ->
     for missing in ("LEVEL4_API_TOKEN", "POSTGRES_PASSWORD"):
         with pytest.raises(LookupError, match=missing):  # compose refuses to start without it
             interpolate(config["services"], {k: v for k, v in env.items() if k != missing})
+
+
+def test_the_cluster_profile_runs_three_nodes_that_can_join_and_reach_each_other(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    config = compose()
+    env = {"LEVEL4_API_TOKEN": "t0ken", "POSTGRES_PASSWORD": "pw"}
+    nodes = {n: s for n, s in config["services"].items() if s.get("profiles") == ["cluster"]}
+    assert set(nodes) == {"level4-n1", "level4-n2", "level4-n3"}
+    names, urls, ports = set(), set(), set()
+    for service, raw in nodes.items():
+        node = interpolate(raw, env)
+        assert node["depends_on"] == config["services"]["level4"]["depends_on"]
+        for key in [k for k in os.environ if k.startswith("LEVEL4_")]:
+            monkeypatch.delenv(key)
+        for key, value in node["environment"].items():
+            monkeypatch.setenv(key, value)
+        monkeypatch.setenv("LEVEL4_HOST", "0.0.0.0")
+        settings = Settings()
+        settings.check_cluster()  # PostgreSQL, a NATS bus, a node name: it would start
+        settings.check_exposure()
+        assert settings.node_url == f"http://{service}:8000"
+        # Another node forwards to this one by its service name: the guard must accept it.
+        assert {n for n in nodes} <= set(settings.served_hosts())
+        names.add(settings.node)
+        urls.add(settings.node_url)
+        ports.update(node["ports"])
+    assert len(names) == len(urls) == len(ports) == 3
 
 
 def dockerfile() -> str:

@@ -173,6 +173,7 @@ def test_openapi_describes_every_route(api: httpx.Client) -> None:
         ("/", "get"),
         ("/dashboard/{path}", "get"),
         ("/metrics", "get"),
+        ("/cluster", "get"),
     }
     described = {(p, m) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
     assert described == expected
@@ -225,3 +226,13 @@ def test_database_down_is_503_never_500() -> None:
         r = client.request(method, path, json=body)
         assert r.status_code == 503 and r.json()["error"] == "unavailable", (method, path)
     assert client.get("/health").status_code == 503
+
+
+def test_a_single_node_says_it_is_no_cluster_and_its_markets_name_no_node(api: httpx.Client) -> None:
+    answer = api.get("/cluster")
+    assert answer.status_code == 200 and answer.json() == {"node": None, "nodes": []}, answer.text
+    for code in ("BTC", "USD"):
+        api.post("/symbols", json={"symbol": code})
+    api.post("/exchanges", json={"name": "COINBASE"})
+    market = api.post("/markets", json={"exchange": "COINBASE", "base_symbol": "BTC", "quote_symbol": "USD"}).json()
+    assert market["node"] is None and market["epoch"] == 0

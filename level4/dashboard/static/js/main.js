@@ -4,6 +4,7 @@
 import { goToMarket, marketInAddress, onAddressChange } from "./address.js";
 import { $, setText } from "./dom.js";
 import { askToken, getJSON, getText, send } from "./api.js";
+import { ClusterView } from "./cluster.js";
 import { ConsolidatedView } from "./consolidated.js";
 import { MarketView } from "./market.js";
 import { MarketsTable } from "./markets.js";
@@ -11,6 +12,7 @@ import { marketFigures, parseMetrics, Rates, scalar } from "./metrics.js";
 import { Stream } from "./stream.js";
 
 const LIST_MS = 2000;
+const CLUSTER_MS = 2000;
 const METRICS_MS = 2000;
 
 function notice(text) {
@@ -73,6 +75,20 @@ async function listMarkets() {
   setText($("#summary"), `${markets.length} markets · ${live} live · ${connections} venue connections`);
 }
 
+const cluster = new ClusterView($("#cluster-panel"), $("#cluster"), $("#cluster-title"));
+let single = false; // a single node (no name): /cluster is not asked again
+
+async function readCluster() {
+  if (single) return;
+  const answer = await getJSON("cluster");
+  if (answer.node === null) {
+    single = true;
+    cluster.none();
+    return;
+  }
+  cluster.show(answer, new Map([...table.markets.values()].map((m) => [m.id, m.tag])));
+}
+
 const rates = new Rates();
 
 async function readMetrics() {
@@ -104,3 +120,4 @@ onAddressChange(follow);
 stream.connect();
 every(LIST_MS, listMarkets, "markets");
 every(METRICS_MS, readMetrics, "metrics");
+every(CLUSTER_MS, readCluster, "cluster");

@@ -33,6 +33,7 @@ export class MarketsTable {
       tag: el("td", { class: "tag" }, el("a", { href: marketHref(market.id), text: market.tag })),
       status: el("td", { class: "status" }),
       connection: el("td", { class: "connection" }),
+      node: el("td", { class: "node" }),
       age: el("td", { class: "num age" }),
       rate: el("td", { class: "num rate" }),
       resyncs: el("td", { class: "num resyncs" }),
@@ -118,6 +119,8 @@ export class MarketsTable {
     cells.connection.title = market.connection
       ? `shared connection ${market.connection}`
       : running ? "a connection of its own" : "";
+    setText(cells.node, market.node ? `${market.node} · e${market.epoch}` : "—");
+    cells.node.title = market.node ? `runs on node ${market.node}, lease epoch ${market.epoch}` : "";
     const on = market.level4_feed_enabled;
     setText(button, on ? "switch off" : "switch on");
     button.dataset.enabled = on ? "true" : "false";
