@@ -17,7 +17,6 @@ from translations import scheme_for
 @dataclass
 class Limits:
     subscriptions_per_connection: int | None = None
-    messages_per_second: float | None = None
 
 
 class WithLimits:
@@ -29,17 +28,14 @@ class WithLimits:
 def test_a_venue_without_stated_limits_gets_its_conservative_figures() -> None:
     binance = caps_for(scheme_for("BINANCE"))
     assert binance.markets_per_connection == 500  # 1024 streams, two a market
-    assert binance.send_interval >= 0.2  # under 5 messages a second
     unknown = caps_for(WithLimits("NOWHERE", Limits()))
     assert unknown.markets_per_connection == 50
 
 
-def test_stated_limits_win_and_the_slower_pace_is_kept() -> None:
-    caps = caps_for(WithLimits("BINANCE", Limits(subscriptions_per_connection=1024, messages_per_second=2)))
+def test_a_stated_cap_wins() -> None:
+    caps = caps_for(WithLimits("BINANCE", Limits(subscriptions_per_connection=1024)))
     assert caps.markets_per_connection == 1024
-    assert caps.send_interval == 0.5
-    caps = caps_for(WithLimits("BINANCE", Limits(messages_per_second=100)))
-    assert caps.send_interval == 0.3  # never faster than the conservative pace
+    assert caps.markets_per_request == 100
 
 
 def test_an_operators_cap_lowers_but_never_raises() -> None:
