@@ -117,7 +117,8 @@ async def test_a_shared_connection_sends_at_the_venues_pace_and_no_slower(monkey
             await send_frames(ws, frames)
 
         monkeypatch.setattr(conn.feed, "_send", recording)
-        sub = Subscription(translations.scheme_for_market("BINANCE", "BTC", "USDT", MarketType.SPOT)[1], SubscriberCallbacks(), "t")
+        instrument = translations.scheme_for_market("BINANCE", "BTC", "USDT", MarketType.SPOT)[1]
+        sub = Subscription(instrument, SubscriberCallbacks(), "t")
         conn.start()
         try:
             conn.add(sub)
