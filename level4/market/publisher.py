@@ -49,9 +49,18 @@ class MarketPublisher:
         # Under the lock: hub consumers see the events in sequence order.
         with self._lock:
             self.sequence += 1
-            event = self._event(channel, venue_time, received_at)
-            event.update(payload)
-            self.hub.publish(event)
+            # One dict built at once (the fields of `_event`, then the payload's): once for every event.
+            self.hub.publish(
+                {
+                    "channel": channel,
+                    "market_id": self.market_id,
+                    "market": self.tag,
+                    "sequence": self.sequence,
+                    "venue_time": venue_time,
+                    "received_at": received_at,
+                    **payload,
+                }
+            )
 
     def failed(self, reason: str, at: float) -> None:
         """The market's tree gave up: no actor of it is left to say so."""
