@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks                 every part
     .venv/bin/python -m benchmarks hot live        some of them (hot, live, scale, export, runtime, failover)
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
+    .venv/bin/python -m benchmarks scale --counts 5000    the scale part at some market counts only
 
 The first run installs cryptofeed 2.4.1 into benchmarks/.cryptofeed-venv.
 """
@@ -44,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer repeats and shorter steps")
     parser.add_argument("--no-cryptofeed", action="store_true", help="skip cryptofeed in the hot-path part")
     parser.add_argument("--markets", type=int, default=4, help="markets sharing the live part's rate")
+    parser.add_argument(
+        "--counts", type=lambda text: [int(n) for n in text.split(",")], help="scale part: market counts, e.g. 5000"
+    )
     parser.add_argument("--soak-seconds", type=float, default=60.0, help="seconds of cuts per disconnect rate")
     args = parser.parse_args(argv)
     parts = args.parts or list(PARTS)
@@ -83,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         from benchmarks import scale
 
         started = time.monotonic()
-        rows = scale.run(quiet_seconds=5.0 if args.quick else 10.0)
+        rows = scale.run(args.counts, quiet_seconds=5.0 if args.quick else 10.0)
         print("\n* scale: quiet simulated markets in one process\n")
         print(scale.table(rows).org())
         print(f"({time.monotonic() - started:.0f}s)")

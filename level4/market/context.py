@@ -30,17 +30,14 @@ class MarketContext:
     journal: FeedRecorder | None = None  # records what the connection hands the mediator
     shared: bool = False  # subscribed on a connection of its venue's pool, not on one of its own
     shared_cap: int | None = None  # markets a shared connection carries at most (None: the venue's cap)
+    # Read from `market` once: every frame's hops between the actors look the id up.
+    market_id: int = field(init=False)
+    tag: str = field(init=False)
 
     def __post_init__(self) -> None:
+        self.market_id = int(self.market["id"])
+        self.tag = str(self.market["tag"])
         if self.log is None:
             self.log = structlog.get_logger("level4.market").bind(market=self.tag)
         if self.publisher is None:
             self.publisher = MarketPublisher(self.market_id, self.tag, self.hub)
-
-    @property
-    def market_id(self) -> int:
-        return int(self.market["id"])
-
-    @property
-    def tag(self) -> str:
-        return str(self.market["tag"])

@@ -83,13 +83,14 @@ class ExchangeActor(MarketActor):
     def _events(self, message: Events) -> None:
         received = message.received_at or time.time()
         publish = self.publisher.publish
+        counts = self.counts
         for ev in message.items:
             kind = type(ev)
             if kind is BookDelta:
                 assert isinstance(ev, BookDelta)
                 if ev.snapshot:
                     self.book_good = True
-                payload = book_payload(ev.snapshot, True, self._levels(ev.bids), self._levels(ev.asks), None)
+                payload = book_payload(ev.snapshot, True, render(ev.bids, counts), render(ev.asks, counts), None)
                 publish("book", payload, ev.timestamp, received)
             elif kind is TopChange:
                 assert isinstance(ev, TopChange)

@@ -82,11 +82,13 @@ def join(scheme: Any, url: str, rest_url: str, sub: Subscription, configured_cap
 
 
 async def leave(scheme: Any, url: str, rest_url: str, sub: Subscription) -> None:
-    pool = _pools.get((str(scheme.name), url, rest_url))
+    key = (str(scheme.name), url, rest_url)
+    pool = _pools.get(key)
     if pool is not None:
         await pool.leave(sub)
-        if not pool.connections:
-            del _pools[(str(scheme.name), url, rest_url)]
+        # Markets leaving together each wait for their connection's close: the first back drops the pool.
+        if not pool.connections and _pools.get(key) is pool:
+            del _pools[key]
 
 
 def resubscribe(sub: Subscription, reason: str) -> None:

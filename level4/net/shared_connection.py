@@ -9,7 +9,8 @@ resubscribed alone looks to its mediator like a market on a new connection,
 and the other markets on the connection see nothing of it.
 
 Frames sent (subscribes, unsubscribes, pings, the markets' own requests) go
-out in order, paced by the venue's message limit.
+out in order, paced by one policy: the venue limiter's message window
+(`FeedConnection.send`), from the limit the scheme states.
 """
 
 from __future__ import annotations
@@ -221,7 +222,7 @@ class SharedConnection(FeedCallbacks):
         ):
             # Requests already wait their turn: later joiners can share this one's.
             self._pending = waiting
-            self._flush_handle = asyncio.get_running_loop().call_later(self.caps.send_interval, self._flush)
+            self._flush_handle = asyncio.get_running_loop().call_later(self._send_spacing, self._flush)
             return
         self._pending = []
         if not self.generation or not waiting:
@@ -248,13 +249,18 @@ class SharedConnection(FeedCallbacks):
         for frame in frames:
             self._outbox.put_nowait((self.generation, frame, None, False))
 
+    @property
+    def _send_spacing(self) -> float:
+        """Seconds between frames at the venue's sustained message rate."""
+        limiter = self.feed.limiter
+        return 1.0 / limiter.limits.sends_per_second if limiter is not None else BATCH_WINDOW
+
     async def _send_loop(self) -> None:
-        interval = self.caps.send_interval
         while True:
             generation, frame, subs, ping = await self._outbox.get()
             if generation != self.generation:
                 continue  # queued for a socket that has gone; a new one subscribes afresh
-            await self.feed.send(generation, [frame])  # paced by the venue's limiter too
+            await self.feed.send(generation, [frame])  # waits its turn in the venue limiter's window
             self._sent += 1
             if subs is not None:
                 for sub in subs:
@@ -262,7 +268,6 @@ class SharedConnection(FeedCallbacks):
                         sub.sent_index = self._sent
             if ping:
                 self._ping_index = self._sent
-            await asyncio.sleep(interval)
 
     # --- FeedCallbacks: the socket's reports ------------------------------------------
 

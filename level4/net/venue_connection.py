@@ -18,6 +18,7 @@ import itertools
 import ssl
 import time
 import weakref
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -47,6 +48,16 @@ RENEW_AT = 0.95  # of the venue's connection lifetime: reconnect before the venu
 # (Cython) and costs a third of websockets' pure-Python one per received frame.
 _TEXT, _BINARY = aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY
 _ENDED = frozenset({aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSING, aiohttp.WSMsgType.CLOSED})
+
+
+def _received_queue(ws: aiohttp.ClientWebSocketResponse) -> Any:
+    """aiohttp's queue of messages read off the socket and not yet received (a
+    deque, public on its reader in aiohttp 3.x), or None where it is not there:
+    while it holds more, a batch keeps growing; once it is empty, the batch is
+    complete and goes to the callbacks at once rather than a loop turn later."""
+    queue = getattr(getattr(ws, "_reader", None), "_buffer", None)
+    return queue if isinstance(queue, deque) else None
+
 
 # A venue that answers the upgrade with these is overloaded or restarting: try again later.
 # Any other 4xx says the request itself is wrong (path, symbol, permission): no retry will help.
@@ -215,9 +226,7 @@ class FeedConnection:
                 self.cb.disconnected(self.generation, reason)
                 synced, self._synced = self._synced, False
                 delay = self.backoff.next_delay(synced)
-                self.log.info(
-                    "feed_reconnect_scheduled", reason=reason, delay=round(delay, 3), was_synchronised=synced
-                )
+                self.log.info("feed_reconnect_scheduled", reason=reason, delay=round(delay, 3), was_synchronised=synced)
                 await asyncio.sleep(delay)
         finally:
             await self._sockets.close()
@@ -270,6 +279,7 @@ class FeedConnection:
             else None
         )
         keepalive = self.keepalive
+        received = _received_queue(ws)
         try:
             self._last_frame = time.monotonic()
             watchdog.watch(self)
@@ -291,7 +301,9 @@ class FeedConnection:
                     self.cb.keepalive(generation, time.time(), raw)
                     continue
                 self._batch.append((time.time(), raw))
-                if not self._flush_scheduled:
+                if received is not None and not received:
+                    self._flush_now(generation)  # all that was read is in the batch
+                elif not self._flush_scheduled:
                     self._flush_scheduled = True
                     asyncio.get_running_loop().call_soon(self._flush, generation)
         except (OSError, aiohttp.ClientError) as exc:
@@ -314,6 +326,14 @@ class FeedConnection:
         if self._batch:
             batch, self._batch = self._batch, []
             self.cb.frames(generation, batch)
+
+    def _flush_now(self, generation: int) -> None:
+        """`_flush` from the receiving loop itself: a fault in a callback is logged
+        as the event loop logs one in a callback it runs, and the socket goes on."""
+        try:
+            self._flush(generation)
+        except Exception:
+            self.log.exception("feed_callback_failed")
 
     def _stalled(self) -> None:
         ws = self._ws

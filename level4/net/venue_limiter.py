@@ -4,8 +4,8 @@ Binance's spot and two futures APIs each have hosts and limits of their own).
 
 It paces three things, each against a sliding window (no moment's last
 `window` seconds may hold more than the limit, which is how venues count):
-connection attempts, messages sent on each connection, and REST calls by
-their weight. A venue that still says "too many" (HTTP 429 or 418, a
+connection attempts, messages sent on each connection (spread evenly over
+the window), and REST calls by their weight. A venue that still says "too many" (HTTP 429 or 418, a
 throttling close code or close reason) backs off the whole venue: no new connection and
 no REST call until its Retry-After has passed (or the venue's documented
 default), never a storm of retries. Messages on connections already open
@@ -68,9 +68,10 @@ class Window:
     before its slot, and those that must leave for it to fit; with headroom
     that is none, so pacing a busy connection stays cheap."""
 
-    def __init__(self, limit: int, seconds: float) -> None:
+    def __init__(self, limit: int, seconds: float, spacing: float = 0.0) -> None:
         self.limit = max(1, limit)
         self.seconds = seconds
+        self.spacing = spacing  # at least this long between two events (0: bursts allowed)
         self._events: deque[list[float]] = deque()  # [time, weight]
         self._total = 0.0  # the weight of every event in _events
         self._lock = threading.Lock()  # state() reads from other threads
@@ -82,7 +83,7 @@ class Window:
         while events and events[0][0] <= horizon:
             self._total -= events.popleft()[1]  # out of every future window: slots only move forward
         weight = min(weight, self.limit)  # heavier than the whole budget: waits for an empty window
-        t = max(earliest, events[-1][0]) if events else earliest
+        t = max(earliest, events[-1][0] + self.spacing) if events else earliest
         inside = self._total
         oldest = iter(events)
         event = next(oldest, None)
@@ -214,7 +215,10 @@ class VenueLimiter:
     async def send(self, conn: Hashable) -> None:
         window = self._senders.get(conn)
         if window is None:
-            window = self._senders[conn] = Window(self.limits.sends_per_second, 1.0 + MARGIN)
+            # Spread evenly over the window, not in bursts at its edges: a burst that reaches the
+            # venue late (its loop busy, the network bunching) would land in its next second too.
+            per_second = self.limits.sends_per_second
+            window = self._senders[conn] = Window(per_second, 1.0 + MARGIN, (1.0 + MARGIN) / max(1, per_second))
         await self._take(window, 1, "send", held_by_backoff=False)
         self.totals["sends"] += 1
 

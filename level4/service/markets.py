@@ -28,6 +28,10 @@ if TYPE_CHECKING:
 
 log = structlog.get_logger(__name__)
 
+# Markets stopped in one request to their supervisor: each batch's stops run side by
+# side and finish well within the request's timeout, and the board shows progress.
+STOP_BATCH = 500
+
 
 def scheme_and_instrument(market: dict[str, Any]) -> tuple[Scheme, Instrument]:
     """The venue API that lists the market, and the market's instrument there."""
@@ -136,8 +140,18 @@ class MarketControl:
         return [int(n.split("-", 1)[1]) for n in names if n.startswith("market-")]
 
     def stop_all(self) -> None:
-        for market_id in self.running():
-            self.stop(market_id)
+        self.stop_many(self.running())
+
+    def stop_many(self, market_ids: list[int]) -> None:
+        """Stop these markets side by side (one request to the market supervisor a
+        batch, the trees stopping together), not one round trip after another."""
+        supervisor = self._supervisor()
+        for start in range(0, len(market_ids), STOP_BATCH):
+            batch = market_ids[start : start + STOP_BATCH]
+            supervisor.terminate_children([child_name(i) for i in batch]).get(timeout=self.timeout * 2)
+            for market_id in batch:
+                self.board.set(market_id, Status.STOPPED)
+            log.info("markets_stopped", markets=len(batch))
 
     def running_book(self, market_id: int, depth: int | None) -> dict[str, Any] | None:
         """The book as the market's orderbook holds it; None when it has none."""

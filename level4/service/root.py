@@ -17,6 +17,7 @@ repo and the registries.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 from typing import Any
@@ -206,6 +207,10 @@ class Service:
         self.gave_up.set()
 
     def stop(self, timeout: float = 60.0) -> None:
+        if self.root is not None:
+            # The markets first, side by side: the tree's own shutdown stops its children one by one.
+            with contextlib.suppress(pykka.ActorDeadError, pykka.Timeout):
+                self.markets.stop_all()
         root, self.root = self.root, None
         if root is not None:
             stop_quietly(root, timeout)

@@ -135,3 +135,37 @@ async def test_an_unusable_url_is_refused_for_good() -> None:
         await asyncio.wait_for(FeedConnection(url, "", recorder, None, 10.0).run(), 5.0)  # returns: no retry
         assert len(recorder.refusals) == 1 and recorder.refusals[0].startswith("unusable websocket URL"), url
         assert recorder.disconnects == []
+
+
+class Flaky(Recorder):
+    """Its first batch raises, as a callback with a bug would."""
+
+    def frames(self, generation: int, batch: Batch) -> None:
+        super().frames(generation, batch)
+        if len(self.reports) == 1:
+            raise RuntimeError("a bug in a callback")
+
+
+async def test_a_batch_is_all_that_was_read_and_goes_on_at_once() -> None:
+    burst = [data(n) for n in range(200)]
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.send(data(-1))
+        await asyncio.sleep(0.2)
+        for frame in burst:  # written without a pause: read off the socket together
+            await ws.send(frame)
+        await ws.wait_closed()
+
+    recorder = Flaky()
+    async with venue(handler) as url:
+        feed = FeedConnection(url, "", recorder, None, 30.0)
+        task = asyncio.create_task(feed.run())
+        await until(lambda: feed._ws is not None)
+        assert feed._ws is not None and feed_module._received_queue(feed._ws) is not None  # aiohttp's queue is seen
+        await until(lambda: len(recorder.received()) == 201)
+        await feed.stop()
+        assert task.done()
+    assert recorder.received() == [data(-1), *burst]  # the callback's fault cost nothing
+    assert recorder.reports[0] == ("frames", [data(-1)])
+    assert len(recorder.reports) < 100  # the burst came in batches, not a frame at a time
+    assert recorder.disconnects == []

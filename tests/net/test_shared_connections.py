@@ -248,3 +248,12 @@ def test_a_cut_connection_resyncs_its_markets_and_no_others(venue: SharedVenue) 
     assert len(venue.clients()) == MARKETS // CAP
     assert others <= {id(c) for c in venue.clients()}  # the other connections are the same ones
     venue.all_books_equal()
+
+
+def test_stopping_every_market_at_once_closes_every_connection(venue: SharedVenue) -> None:
+    venue.service.markets.stop_all()
+    board = venue.service.board
+    assert all(board.status(i) == "stopped" for i in venue.ids.values())
+    assert venue.service.markets.running() == []
+    wait_for(lambda: not venue.clients(), what="every connection closed at the venue")
+    assert venue.sim.sim.enforcer.refused == {}  # unsubscribing two hundred markets kept within every limit

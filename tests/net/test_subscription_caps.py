@@ -17,8 +17,7 @@ from translations import scheme_for
 
 @dataclass
 class Limits:
-    subscriptions_per_connection: int | None = None
-    messages_per_second: float | None = None
+    streams_per_connection: int | None = None
 
 
 class WithLimits:
@@ -30,17 +29,15 @@ class WithLimits:
 def test_a_venue_without_stated_limits_gets_its_conservative_figures() -> None:
     binance = caps_for(scheme_for("BINANCE"))
     assert binance.markets_per_connection == 500  # 1024 streams, two a market
-    assert binance.send_interval >= 0.2  # under 5 messages a second
     unknown = caps_for(WithLimits("NOWHERE", Limits()))
     assert unknown.markets_per_connection == 50
 
 
-def test_stated_limits_win_and_the_slower_pace_is_kept() -> None:
-    caps = caps_for(WithLimits("BINANCE", Limits(subscriptions_per_connection=1024, messages_per_second=2)))
-    assert caps.markets_per_connection == 1024
-    assert caps.send_interval == 0.5
-    caps = caps_for(WithLimits("BINANCE", Limits(messages_per_second=100)))
-    assert caps.send_interval == 0.3  # never faster than the conservative pace
+def test_a_stated_cap_below_the_usual_figure_lowers_it() -> None:
+    caps = caps_for(WithLimits("BINANCE", Limits(streams_per_connection=300)))
+    assert caps.markets_per_connection == 300
+    assert caps.markets_per_request == 100
+    assert caps_for(WithLimits("BINANCE", Limits(streams_per_connection=5000))).markets_per_connection == 500
 
 
 def test_an_operators_cap_lowers_but_never_raises() -> None:
@@ -80,6 +77,13 @@ def test_bitfinex_fills_its_25_channels_with_twelve_markets_of_two_each() -> Non
     bitfinex = caps_for(scheme_for("BITFINEX"))
     assert bitfinex.markets_per_connection * 2 <= translations.limits_for("BITFINEX").streams_per_connection
     assert bitfinex.markets_per_connection == 12
-    assert 1 / bitfinex.send_interval <= translations.limits_for("BITFINEX").sends_per_second
     hitbtc = caps_for(scheme_for("HITBTC"))
     assert hitbtc.markets_per_connection <= translations.limits_for("HITBTC").streams_per_connection
+
+
+def test_no_connection_carries_more_markets_than_its_venue_states_streams() -> None:
+    for name in translations.APIS:
+        for scheme in translations.schemes_of(name):
+            stated = translations.limits_of(scheme).streams_per_connection
+            assert caps_for(scheme).markets_per_connection <= stated, scheme.name
+            assert caps_for(scheme, configured=5).markets_per_connection == min(5, stated)

@@ -6,6 +6,7 @@ refusals (a 1008 close, a 429 upgrade) back the venue off."""
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,9 +16,12 @@ import orjson
 import pytest
 
 import translations
+from level4.net.shared_connection import SharedConnection, SubscriberCallbacks, Subscription
+from level4.net.subscription_caps import caps_for
 from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection
-from level4.net.venue_limiter import MARGIN, VenueLimiter
+from level4.net.venue_limiter import MARGIN, VenueLimiter, limiter_for
 from level4.simulator.server import VenueSimulator
+from translations.protocol import MarketType
 from translations.venue_limits import VenueLimits
 
 pytestmark = pytest.mark.slow
@@ -93,6 +97,40 @@ async def test_paced_frames_are_all_answered_where_unpaced_ones_are_cut() -> Non
             await until(lambda: recorder.disconnects)
             assert recorder.disconnects[0] == "closed by venue: 1008 Too many requests"
         assert sim.enforcer.refused["sends"] == 1
+
+
+async def test_a_shared_connection_sends_at_the_venues_pace_and_no_slower(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The limiter's window is the one pacer of a shared connection's frames: 41 frames at
+    # 20 a second go in three windows' bursts, where a pause after every frame on top of
+    # the limiter (0.3 s for Binance) took over 12 s.
+    limits = BINANCE.scaled(sends_per_second=20)
+    monkeypatch.setattr(importlib.import_module(translations.VENUES["BINANCE"]), "limits", limits)
+    scheme = translations.scheme_for("BINANCE")
+    assert limiter_for("BINANCE").limits == limits
+    async with binance(limits) as sim:
+        conn = SharedConnection(scheme, f"ws://127.0.0.1:{sim.port}/", f"http://127.0.0.1:{sim.port}", caps_for(scheme))
+        sent: list[float] = []
+        send_frames = conn.feed._send
+
+        async def recording(ws: Any, frames: list[str | bytes]) -> None:
+            sent.extend(time.monotonic() for _ in frames)
+            await send_frames(ws, frames)
+
+        monkeypatch.setattr(conn.feed, "_send", recording)
+        instrument = translations.scheme_for_market("BINANCE", "BTC", "USDT", MarketType.SPOT)[1]
+        sub = Subscription(instrument, SubscriberCallbacks(), "t")
+        conn.start()
+        try:
+            conn.add(sub)
+            await until(lambda: sub.generation and sent)  # subscribed: one frame
+            conn.send(sub, sub.generation, requests(40))
+            await until(lambda: len(sent) == 41)
+            took = sent[-1] - sent[0]
+            assert 2 * (1 + MARGIN) * 0.95 <= took < 6.0
+            assert sim.enforcer.refused["sends"] == 0
+            assert sim.enforcer.peaks["sends"] <= limits.sends_per_second
+        finally:
+            await conn.close()
 
 
 async def test_a_throttling_close_backs_the_venue_off() -> None:

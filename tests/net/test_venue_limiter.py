@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import time
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -143,8 +144,10 @@ async def test_sends_are_paced_per_connection_in_order() -> None:
     assert [i for conn, i, _ in sent if conn == "a"] == list(range(12))  # in the order asked
     assert most_in_any_window(a_times, [1] * 12, 1.0 + MARGIN) == 5
     assert a_times[-1] - a_times[0] >= 2 * (1.0 + MARGIN)
+    spacing = (1.0 + MARGIN) / LIMITS.sends_per_second
+    assert all(later - earlier >= spacing - 1e-9 for earlier, later in itertools.pairwise(a_times))  # no bursts
     b_times = [t for conn, _, t in sent if conn == "b"]
-    assert b_times == [1000.0] * 3  # another connection has a window of its own
+    assert b_times == [1000.0, 1000.0 + spacing, 1000.0 + 2 * spacing]  # another connection paces on its own
     assert limiter.totals["sends"] == 15
     limiter.forget("a")
     assert limiter.state()["send_connections"] == 1

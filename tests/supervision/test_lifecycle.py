@@ -106,6 +106,46 @@ def test_dynamic_children_start_terminate_and_lookup() -> None:
     assert [n for n, _ in events.of(ChildEvent.EXITED)] == ["d"], "only the crash was reported, not the terminate"
 
 
+class SlowStop(Worker):
+    """Takes a while to stop, as a feed closing its socket does."""
+
+    def on_stop(self) -> None:
+        time.sleep(0.02)
+        super().on_stop()
+
+
+def tree(name: str, journal: Journal) -> ChildSpec:
+    """A supervisor of two slow stoppers, shaped as a market's tree."""
+
+    def start(parent: pykka.ActorRef[Any]) -> pykka.ActorRef[Any]:
+        kids = [ChildSpec.for_actor(f"{name}.{n}", SlowStop, journal) for n in "ab"]
+        return Supervisor.start(kids, parent=parent, child_name=name)
+
+    return ChildSpec(name, start)
+
+
+def test_terminate_children_stops_many_trees_side_by_side() -> None:
+    journal, events = Journal(), Events()
+    sup = Supervisor.start([worker("keep", journal)], on_child_event=events)
+    proxy = sup.proxy()
+    names = [f"t{n}" for n in range(60)]
+    try:
+        for name in names:
+            proxy.start_child(tree(name, journal)).get(timeout=5)
+        started = time.monotonic()
+        assert proxy.terminate_children([*names, "nobody"]).get(timeout=30) == len(names)
+        took = time.monotonic() - started
+        # One after another: 60 trees of two 20 ms stops, 2.4 s.
+        assert took < 1.2, took
+        assert sorted(journal.names("stop")) == sorted(f"{name}.{n}" for name in names for n in "ab")
+        assert list(children(sup)) == ["keep"]
+        assert sorted(name for name, _ in events.of(ChildEvent.TERMINATED)) == sorted(names)
+        assert events.of(ChildEvent.EXITED) == []
+        assert proxy.terminate_children(names).get(timeout=5) == 0
+    finally:
+        sup.stop()
+
+
 def test_start_child_failure_is_returned_to_the_caller_and_not_counted() -> None:
     journal = Journal()
     sup = Supervisor.start([worker("a", journal)], max_restarts=0)
