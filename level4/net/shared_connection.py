@@ -393,7 +393,10 @@ class SharedConnection(FeedCallbacks):
     def describe(self) -> dict[str, Any]:
         return {
             "connection": self.name,
+            "api": str(self.scheme.api),
             "url": self.url,
+            "shared": True,
+            "state": "closed" if self.done else "open" if self.generation else "connecting",
             "open": bool(self.generation),
             "subscriptions": len(self.subs),
             "subscribed": sum(1 for s in self.subs.values() if s.generation),

@@ -194,6 +194,11 @@ class FeedConnection:
         self._closing: asyncio.Task[bool] | None = None
         self._sending: asyncio.Lock | None = None  # made on the IO loop: frames go in the order asked
 
+    @property
+    def is_open(self) -> bool:
+        """The socket is up now (not connecting, waiting its turn or backing off)."""
+        return self._ws is not None
+
     # --- called on the IO loop -----------------------------------------------------
 
     async def run(self) -> None:
@@ -215,9 +220,7 @@ class FeedConnection:
                 self.cb.disconnected(self.generation, reason)
                 synced, self._synced = self._synced, False
                 delay = self.backoff.next_delay(synced)
-                self.log.info(
-                    "feed_reconnect_scheduled", reason=reason, delay=round(delay, 3), was_synchronised=synced
-                )
+                self.log.info("feed_reconnect_scheduled", reason=reason, delay=round(delay, 3), was_synchronised=synced)
                 await asyncio.sleep(delay)
         finally:
             await self._sockets.close()

@@ -32,7 +32,7 @@ The API, for the feed today and the shared-connection pool:
     slot = await limiter.rest(weight)    # before a REST call; weight: limiter.limits.rest_weight(path)
     limiter.settled(slot)                #   and once it is answered
     limiter.refused(reason, retry_after) # the venue refused: back the venue off
-    limiter.state()                      # tokens left, waiters, backoff-until, totals (for /metrics)
+    limiter.state()                      # used of each window, waiters, backoff and why, totals (/metrics, /venues)
 """
 
 from __future__ import annotations
@@ -190,6 +190,7 @@ class VenueLimiter:
         self.weight = Window(limits.rest_budget, limits.rest_window * stretch)
         self._senders: dict[Hashable, Window] = {}
         self.backoff_until = 0.0  # on the limiter's clock
+        self.backoff_reason = ""  # what the venue said when it set backoff_until
         self.waiting = {"connect": 0, "send": 0, "rest": 0}
         self.totals = {
             "connects": 0,
@@ -299,6 +300,7 @@ class VenueLimiter:
         self.totals["refusals"] += 1
         if until > self.backoff_until:
             self.backoff_until = until
+            self.backoff_reason = reason
             self.log.warning("venue_backoff", egress=self.egress, seconds=round(seconds, 3), reason=reason)
         return self.backoff_until
 
@@ -311,6 +313,8 @@ class VenueLimiter:
         now = self._clock()
         senders = list(self._senders.values())
         remaining = self.backoff_remaining()
+        limits = self.limits
+        sends_used = max((w.used(now) for w in senders), default=0.0)
         return {
             "venue": self.venue,
             "api": self.api,
@@ -318,12 +322,20 @@ class VenueLimiter:
             "connect_tokens": self.connects.available(now),
             "rest_tokens": self.weight.available(now),
             "send_connections": len(senders),
-            "send_tokens_min": min((w.available(now) for w in senders), default=float(self.limits.sends_per_second)),
+            "send_tokens_min": min((w.available(now) for w in senders), default=float(limits.sends_per_second)),
+            # What was used of each of the venue's limits, counted over the window the limiter paces
+            # (the venue's, MARGIN longer: so never less than the venue counts).
+            "windows": {
+                "connect": {"used": self.connects.used(now), "limit": limits.connects, "window": limits.connect_window},
+                "send": {"used": sends_used, "limit": limits.sends_per_second, "window": 1.0},
+                "rest": {"used": self.weight.used(now), "limit": limits.rest_budget, "window": limits.rest_window},
+            },
             "queued": dict(self.waiting),
             "backoff_remaining": remaining,
             "backoff_until": time.time() + remaining if remaining > 0 else None,
+            "backoff_reason": self.backoff_reason if remaining > 0 else None,
             "totals": dict(self.totals),
-            "limits": self.limits.as_dict(),
+            "limits": limits.as_dict(),
         }
 
 
