@@ -9,9 +9,11 @@ import { MarketView } from "./market.js";
 import { MarketsTable } from "./markets.js";
 import { marketFigures, parseMetrics, Rates, scalar } from "./metrics.js";
 import { Stream } from "./stream.js";
+import { VenuesView } from "./venues.js";
 
 const LIST_MS = 2000;
 const METRICS_MS = 2000;
+const VENUES_MS = 1000; // a backoff's time left counts down
 
 function notice(text) {
   setText($("#notice"), text);
@@ -74,6 +76,11 @@ async function listMarkets() {
 }
 
 const rates = new Rates();
+const venues = new VenuesView($("#venues"), $("#venues-empty"));
+
+async function readVenues() {
+  venues.show(await getJSON("venues"));
+}
 
 async function readMetrics() {
   const families = parseMetrics(await getText("metrics"));
@@ -104,3 +111,4 @@ onAddressChange(follow);
 stream.connect();
 every(LIST_MS, listMarkets, "markets");
 every(METRICS_MS, readMetrics, "metrics");
+every(VENUES_MS, readVenues, "venues");
