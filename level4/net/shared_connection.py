@@ -113,6 +113,8 @@ class SharedConnection(FeedCallbacks):
         self._task: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._fetches: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+        # Snapshots asked for by markets whose subscribe has not gone out yet: symbol -> paths.
+        self._after_subscribe: dict[str, list[str]] = {}
 
     # --- life ------------------------------------------------------------------------
 
@@ -150,6 +152,7 @@ class SharedConnection(FeedCallbacks):
         if self.subs.get(sub.symbol) is not sub:
             return
         del self.subs[sub.symbol]
+        self._after_subscribe.pop(sub.symbol, None)
         if sub in self._pending:
             self._pending.remove(sub)
         if self.generation and sub.generation and self.subs:
@@ -170,6 +173,7 @@ class SharedConnection(FeedCallbacks):
         sub.last_resubscribe = now
         sub.resubscribes += 1
         old, sub.generation, sub.sent_index = sub.generation, 0, 0
+        self._after_subscribe.pop(sub.symbol, None)  # its new subscription asks anew
         self.log.info("market_resubscribe", symbol=sub.symbol, reason=reason)
         sub.cb.disconnected(old, reason)
         self._unsubscribe(sub)
@@ -185,6 +189,15 @@ class SharedConnection(FeedCallbacks):
     def fetch(self, symbol: str, path: str) -> None:
         if self.done:
             return  # closing: the market leaving will not need it
+        sub = self.subs.get(symbol)
+        if sub is not None and sub.generation and not sub.sent_index:
+            # Its subscribe waits its turn to be sent: a snapshot taken now could predate its
+            # stream and be fetched twice. It is asked for once the subscribe has gone.
+            self._after_subscribe.setdefault(symbol, []).append(path)
+            return
+        self._fetch_now(symbol, path)
+
+    def _fetch_now(self, symbol: str, path: str) -> None:
         task = asyncio.get_running_loop().create_task(self.feed.fetch(symbol, path))
         self._fetches.add(task)
         task.add_done_callback(self._fetches.discard)
@@ -252,6 +265,8 @@ class SharedConnection(FeedCallbacks):
                 for sub in subs:
                     if sub.generation:
                         sub.sent_index = self._sent
+                        for path in self._after_subscribe.pop(sub.symbol, ()):
+                            self._fetch_now(sub.symbol, path)
             if ping:
                 self._ping_index = self._sent
             await asyncio.sleep(interval)
@@ -263,6 +278,7 @@ class SharedConnection(FeedCallbacks):
         self.connects += 1
         self.conn_state = self.scheme.connection_state()
         self._sent = self._ping_index = 0
+        self._after_subscribe.clear()  # for the socket that has gone: each market asks anew
         for sub in self.subs.values():
             sub.generation = 0
             sub.sent_index = 0
@@ -354,6 +370,7 @@ class SharedConnection(FeedCallbacks):
 
     def disconnected(self, generation: int, reason: str) -> None:
         self.generation = 0
+        self._after_subscribe.clear()
         for sub in list(self.subs.values()):
             old, sub.generation, sub.sent_index = sub.generation, 0, 0
             # A market not subscribed yet is told too (as a connection of its own would
