@@ -107,6 +107,7 @@ class SharedConnection(FeedCallbacks):
         self._pending_since = 0.0
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
+        self._held = False  # the sender holds a frame until the connection's pace allows it
         self._sent = 0
         self._ping_index = 0
         self._error_logs: list[float] = []
@@ -227,7 +228,7 @@ class SharedConnection(FeedCallbacks):
         size = self.caps.markets_per_request
         if (
             waiting
-            and not self._outbox.empty()
+            and (self._held or not self._outbox.empty())
             and len(waiting) < size
             and time.monotonic() - self._pending_since < BATCH_WAIT_MAX
         ):
@@ -255,11 +256,26 @@ class SharedConnection(FeedCallbacks):
 
     async def _send_loop(self) -> None:
         interval = self.caps.send_interval
+        loop = asyncio.get_running_loop()
+        last_generation, last_sent = 0, 0.0
         while True:
             generation, frame, subs, ping = await self._outbox.get()
             if generation != self.generation:
                 continue  # queued for a socket that has gone; a new one subscribes afresh
+            if generation == last_generation:
+                # Venues count messages per connection: a new socket's first frame (its
+                # subscribe, after a cut) does not wait out the pace of the one before it.
+                delay = last_sent + interval - loop.time()
+                if delay > 0:
+                    self._held = True  # a frame waits its turn: as good as queued, for _flush
+                    try:
+                        await asyncio.sleep(delay)
+                    finally:
+                        self._held = False
+                    if generation != self.generation:
+                        continue
             await self.feed.send(generation, [frame])  # paced by the venue's limiter too
+            last_generation, last_sent = generation, loop.time()
             self._sent += 1
             if subs is not None:
                 for sub in subs:
@@ -269,7 +285,6 @@ class SharedConnection(FeedCallbacks):
                             self._fetch_now(sub.symbol, path)
             if ping:
                 self._ping_index = self._sent
-            await asyncio.sleep(interval)
 
     # --- FeedCallbacks: the socket's reports ------------------------------------------
 
