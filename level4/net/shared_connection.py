@@ -128,6 +128,9 @@ class SharedConnection(FeedCallbacks):
         self.done = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
+        self._after_subscribe.clear()
+        for task in list(self._fetches):
+            task.cancel()  # its answer has no market to go to, and the REST client is closing
         await self.feed.stop()
         if self._sender is not None:
             self._sender.cancel()
