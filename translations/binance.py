@@ -17,9 +17,10 @@ subscription has gone out (`opened`), not when its first diff arrives:
 nothing in the procedure waits for a diff before step 3, and step 4 needs
 only the first diff's `U`, so a snapshot answered before any diff waits for
 that first diff, which tells whether it predates the stream (then another is
-fetched). That saves a round trip after every (re)connect. A break is a Desync and a
-new snapshot fetch while diffs are buffered again. The snapshot holds at most 1000 levels a side, so levels
-further out appear only as diffs touch them; the top of the book is exact.
+fetched). That saves a round trip after every (re)connect. A break is a
+Desync and a new snapshot fetch while diffs are buffered again. The
+snapshot holds at most 1000 levels a side, so levels further out appear
+only as diffs touch them; the top of the book is exact.
 
 Trades: `@trade` (live subscription) and `@aggTrade` (older captures); `m`
 says the buyer was the maker, so the taker sold. `@bookTicker` and
