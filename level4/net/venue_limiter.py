@@ -29,8 +29,9 @@ The API, for the feed today and the shared-connection pool:
     await limiter.send(conn)             # before each frame sent on connection `conn` (any hashable key)
     limiter.forget(conn)                 # the connection is gone
     limiter.rest_wait(weight)            # seconds a REST call of this weight would wait now
-    slot = await limiter.rest(weight)    # before a REST call; weight: limiter.limits.rest_weight(path)
-    limiter.settled(slot)                #   and once it is answered
+    async with limiter.one_call:         # a REST call, one at a time:
+        slot = await limiter.rest(weight)  #   its turn; weight: limiter.limits.rest_weight(path)
+        limiter.settled(slot)            #   and once it is answered (a refusal told first)
     limiter.refused(reason, retry_after) # the venue refused: back the venue off
     limiter.state()                      # used of each window, waiters, backoff and why, totals (/metrics, /venues)
 """
@@ -189,6 +190,10 @@ class VenueLimiter:
         self.connects = Window(limits.connects, limits.connect_window * stretch)
         self.weight = Window(limits.rest_budget, limits.rest_window * stretch)
         self._senders: dict[Hashable, Window] = {}
+        # Held for the whole of a REST call (its turn, the request, the answer): calls to a venue
+        # go one at a time, so a refusal is known before the next call leaves and none is sent
+        # into a Retry-After the venue has already given (Binance bans an address for that, 418).
+        self.one_call = asyncio.Lock()
         self.backoff_until = 0.0  # on the limiter's clock
         self.backoff_reason = ""  # what the venue said when it set backoff_until
         self.waiting = {"connect": 0, "send": 0, "rest": 0}
