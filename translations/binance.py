@@ -8,13 +8,19 @@ understood too.
 
 Book: `<symbol>@depth@100ms` diffs carry the update-id range `U..u` they
 cover, and the REST snapshot `/api/v3/depth` its `lastUpdateId`. The
-documented procedure: buffer diffs, fetch a snapshot, drop diffs already in
-it (`u <= lastUpdateId`), the first diff applied must straddle
-`lastUpdateId + 1` and every later one must start right after the previous
-(`U == u + 1`). A break is a Desync and a new snapshot fetch while diffs
-are buffered again; a snapshot older than the first buffered diff is
-fetched again. The snapshot holds at most 1000 levels a side, so levels
-further out appear only as diffs touch them; the top of the book is exact.
+documented procedure: open the stream and buffer its diffs, fetch a
+snapshot, fetch again if it is older than the first diff received, drop
+diffs already in it (`u <= lastUpdateId`), the first diff applied must
+straddle `lastUpdateId + 1` and every later one must start right after the
+previous (`U == u + 1`). The snapshot is asked for as soon as the market's
+subscription has gone out (`opened`), not when its first diff arrives:
+nothing in the procedure waits for a diff before step 3, and step 4 needs
+only the first diff's `U`, so a snapshot answered before any diff waits for
+that first diff, which tells whether it predates the stream (then another is
+fetched). That saves a round trip after every (re)connect. A break is a
+Desync and a new snapshot fetch while diffs are buffered again. The
+snapshot holds at most 1000 levels a side, so levels further out appear
+only as diffs touch them; the top of the book is exact.
 
 Trades: `@trade` (live subscription) and `@aggTrade` (older captures); `m`
 says the buyer was the maker, so the taker sold. `@bookTicker` and
@@ -127,6 +133,8 @@ class Market:
     fetches: int = 0
     buffer: list[dict[str, Any]] = field(default_factory=list)
     failed: bool = False  # its snapshot cannot be had on this connection: wait for the reconnect
+    streaming: bool = False  # a diff has arrived on this subscription
+    held: tuple[int, list[Any], list[Any]] | None = None  # a snapshot answered before the first diff
 
 
 @dataclass(slots=True)
@@ -203,7 +211,7 @@ class BinanceScheme(SchemeDefaults):
                 if market is None:
                     return [Malformed(f"depth for unsubscribed {data['s']}", None)], state
                 out: list[Instruction] = []
-                self._diff(market, data, out)
+                self._diff(market, data, out, state)
                 return out, state
             if kind == "trade" or kind == "aggTrade":
                 return self._trade(data, state, kind), state
@@ -239,10 +247,21 @@ class BinanceScheme(SchemeDefaults):
         was_synced = market.last is not None
         market.last = None
         market.straddle = False
+        market.held = None
         if was_synced:
             out.append(Lost(market.instrument.symbol, kind, reason))
         elif not market.fetching:
             self._fetch(market, out)
+
+    def opened(self, state: State) -> list[Instruction]:
+        """The markets' subscription has just gone out: their snapshots are asked
+        for now, while their diffs are buffered (Binance's procedure, steps 1-3:
+        https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly)."""
+        out: list[Instruction] = []
+        for market in state.markets.values():
+            if market.last is None and not market.fetching and not market.failed:
+                self._fetch(market, out)
+        return out
 
     def refetch(self, state: State, symbol: str) -> list[Instruction]:
         market = state.markets[symbol]
@@ -251,7 +270,7 @@ class BinanceScheme(SchemeDefaults):
     def _fetch(self, market: Market, out: list[Instruction]) -> None:
         fetch(market, self.depth_path(market.instrument.symbol), out)
 
-    def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction]) -> None:
+    def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction], state: State) -> None:
         if market.failed:
             return
         first, final, bids, asks, stamp = data["U"], data["u"], data["b"], data["a"], data["E"]
@@ -260,10 +279,15 @@ class BinanceScheme(SchemeDefaults):
             raise ValueError("update ids and event time must be integers")
         if type(bids) is not list or type(asks) is not list:
             raise ValueError("b and a must be lists")
+        market.streaming = True
         last = market.last
         if last is None:
             market.buffer.append(data)
-            if not market.fetching:
+            held = market.held
+            if held is not None:
+                market.held = None  # the first diff has come: it tells whether the snapshot will do
+                out.extend(self._join(market, state, *held))
+            elif not market.fetching:
                 self._fetch(market, out)
             return
         if final <= last:
@@ -293,11 +317,20 @@ class BinanceScheme(SchemeDefaults):
         if market is None or not market.fetching:
             return [Malformed(f"unexpected snapshot for {answer.symbol}", None)]
         market.fetching = False
-        sym = market.instrument.symbol
         try:
             last_id, bids, asks = read_answer(answer, "lastUpdateId")
         except (KeyError, TypeError, ValueError) as exc:
             return give_up(market, state, f"snapshot fetch failed: {exc}", True)
+        if not market.streaming:
+            # Asked for before the stream's first diff: only that diff can tell whether the
+            # snapshot predates the stream, so it waits for it (diffs keep being buffered).
+            market.held = (last_id, bids, asks)
+            return []
+        return self._join(market, state, last_id, bids, asks)
+
+    def _join(self, market: Market, state: State, last_id: int, bids: list[Any], asks: list[Any]) -> list[Instruction]:
+        """The snapshot joined to the buffered diffs, or fetched again if it predates them."""
+        sym = market.instrument.symbol
         buffered = market.buffer
         if buffered and self._predates(last_id, buffered[0]):
             # The snapshot predates the first change this connection saw.
@@ -309,7 +342,7 @@ class BinanceScheme(SchemeDefaults):
         market.straddle = True
         out.append(Snapshot(sym, bids, asks, last_id, None))
         for data in buffered:
-            self._diff(market, data, out)
+            self._diff(market, data, out, state)
         return out
 
     def _trade(self, data: dict[str, Any], state: State, kind: str) -> list[Instruction]:

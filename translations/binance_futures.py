@@ -11,7 +11,10 @@ https://developers.binance.com/docs/derivatives/coin-margined-futures/websocket-
   (update ids are not consecutive across events, so `U == u + 1` does not
   hold); the first event applied after the snapshot has
   `U <= lastUpdateId <= u`, and events with `u < lastUpdateId` are dropped;
-- the snapshot is `/fapi/v1/depth` (USD-M) or `/dapi/v1/depth` (COIN-M);
+- the snapshot is `/fapi/v1/depth` (USD-M) or `/dapi/v1/depth` (COIN-M),
+  asked for as on spot as soon as the subscription has gone out (the pages'
+  steps 1-3: open the stream, buffer its events, get the snapshot), and one
+  older than the first event's predecessor (`pu`) is fetched again;
 - trades come from `@aggTrade`; `bookTicker` events carry an `e` here.
 
 Symbols: USD-M perpetuals are `BTCUSDT`, COIN-M perpetuals `BTCUSD_PERP`;

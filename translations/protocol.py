@@ -298,6 +298,10 @@ class Scheme(Protocol):
     `refetch(state, symbol) -> list[Fetch]`: the REST snapshot to ask for
     (none when one is already out).
 
+    Optionally `opened(state) -> list[Instruction]`: what to do as soon as the
+    markets' subscription has gone out, before any frame has come (a venue
+    whose snapshot comes over REST asks for it then: Binance).
+
     Optionally also `keepalive(raw) -> bool`: True for a received frame, still
     unparsed, that `translate` would turn into nothing. The live feed then
     counts and records it without waking the market's actors; a test on the

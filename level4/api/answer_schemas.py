@@ -35,6 +35,17 @@ NULLABLE_NUMBER: dict[str, Any] = {"type": "number", "nullable": True}
 BOOLEAN: dict[str, Any] = {"type": "boolean"}
 
 
+NUMBER: dict[str, Any] = {"type": "number"}
+
+
+def _window(what: str, **more: dict[str, Any]) -> dict[str, Any]:
+    """One of a venue's limits: what was used of it in its window, what is left, who waits."""
+    return {
+        **_object(used=NUMBER, limit=INTEGER, window_seconds=NUMBER, left=NUMBER, queued=INTEGER, **more),
+        "description": what,
+    }
+
+
 SCHEMAS: dict[str, dict[str, Any]] = {
     "Error": {
         "type": "object",
@@ -145,6 +156,39 @@ SCHEMAS: dict[str, dict[str, Any]] = {
                 volume=STRING,
                 trades=INTEGER,
             ),
+        },
+    ),
+    "Venue": _object(
+        venue=STRING,
+        api={**STRING, "description": "which of the venue's APIs (empty: its first)"},
+        egress={**STRING, "description": "the egress address its limits count on (empty: the default route)"},
+        connections={
+            "type": "array",
+            "items": _object(
+                name=STRING,
+                url=STRING,
+                shared={**BOOLEAN, "description": "false: a market's connection of its own"},
+                state={"type": "string", "enum": ["connecting", "open", "closed"]},
+                subscriptions={**INTEGER, "description": "markets riding on it"},
+                subscribed={**INTEGER, "description": "of them, subscribed at the venue now"},
+                cap={**INTEGER, "description": "markets it may carry"},
+                resubscribes=INTEGER,
+            ),
+        },
+        limiter={
+            **_object(
+                connect=_window("connection attempts in the window"),
+                send=_window("frames sent in the last second, on the busiest connection", connections=INTEGER),
+                rest=_window("REST weight in the window"),
+                backoff={
+                    **_object(seconds=NUMBER, until=NUMBER, reason=STRING),
+                    "nullable": True,
+                    "description": "the venue refused (HTTP 429/418, a throttling close): "
+                    "no connect or REST call until then",
+                },
+                totals={"type": "object", "additionalProperties": NUMBER},
+            ),
+            "nullable": True,
         },
     ),
     "ConsolidatedBook": _object(

@@ -75,6 +75,20 @@ class Translator:
         """A new connection: fresh state, as the scheme defines it."""
         self.state = self.scheme.initial_state(self.instruments)
 
+    def opened(self, book_work: list[Instruction], work: ConnectionWork) -> None:
+        """The markets' subscription has just gone out: what the scheme asks for
+        before any frame comes (its `opened`, where it has one)."""
+        opened = getattr(self.scheme, "opened", None)
+        if opened is None:
+            return
+        try:
+            instructions: list[Instruction] = opened(self.state)
+        except Exception as exc:  # a scheme bug must cost a resync, never the tree
+            instructions = [Malformed(f"scheme raised {type(exc).__name__}: {exc}", None)]
+            reason = f"scheme error: {type(exc).__name__}"
+            instructions.extend(Lost(i.symbol, Loss.SCHEME_ERROR, reason) for i in self.instruments)
+        self.sort(instructions, book_work, work)
+
     def feed_raw(self, raw: str | bytes, book_work: list[Instruction], work: ConnectionWork) -> None:
         """Parse a received frame and translate it."""
         try:

@@ -73,10 +73,13 @@ class MediatorActor(MarketActor):
         self.ctx.board.set(self.ctx.market_id, Status.SYNCHRONISING)
         # A new connection starts from nothing: whatever the old book was, it is gone.
         self._tell("orderbook", ApplyBatch([Desync(self.ctx.instrument.symbol, "new connection")], 0.0))
-        if self.ctx.shared:
-            return  # the shared connection has subscribed this market with others
-        frames = self.ctx.scheme.subscribe_msg(self.translator.state)
-        self._tell("websocket", SendFrames(generation, list(frames)))
+        if not self.ctx.shared:  # else the shared connection subscribes this market with others
+            frames = self.ctx.scheme.subscribe_msg(self.translator.state)
+            self._tell("websocket", SendFrames(generation, list(frames)))
+        # What the scheme asks for before any frame comes (Binance: its REST snapshot).
+        book_work: list[Instruction] = []
+        self.translator.opened(book_work, self.work)
+        self._dispatch(book_work, 0.0)
 
     def _disconnected(self, message: Disconnected) -> None:
         if message.generation < self.generation:

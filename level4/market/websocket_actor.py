@@ -152,6 +152,7 @@ class WebsocketActor(MarketActor):
             ctx = self.ctx
             self.io.call(connection_pool.join, ctx.scheme, ctx.ws_url, ctx.rest_url, self.sub, ctx.shared_cap)
         elif self.feed is not None:
+            self.io.call(connection_pool.opened_own, self.ctx.scheme, self.feed, self.ctx.tag)
             self._running = self.io.submit(self.feed.run())
 
     def on_stop(self) -> None:
@@ -170,6 +171,7 @@ class WebsocketActor(MarketActor):
                     leave = connection_pool.leave(ctx.scheme, ctx.ws_url, ctx.rest_url, self.sub)
                     self.io.submit(leave).result(timeout=5)
                 elif self.feed is not None:
+                    self.io.call(connection_pool.closed_own, self.feed)
                     self.io.submit(self.feed.stop()).result(timeout=5)
         except (concurrent.futures.TimeoutError, RuntimeError):
             self.ctx.log.warning("feed_stop_timeout")

@@ -138,32 +138,57 @@ class ServiceCollector(Collector):
         waited = CounterMetricFamily(
             "level4_venue_waited_seconds", "Time callers spent waiting their turn", labels=names
         )
+        used = GaugeMetricFamily(
+            "level4_venue_limit_used",
+            "Used of the venue's limit in its window: connects, REST weight, sends on the busiest connection",
+            labels=[*names, "kind"],
+        )
+        limit = GaugeMetricFamily(
+            "level4_venue_limit", "The venue's published limit per window", labels=[*names, "kind"]
+        )
+        window = GaugeMetricFamily(
+            "level4_venue_limit_window_seconds", "The window the venue's limit counts over", labels=[*names, "kind"]
+        )
+        backoff_until = GaugeMetricFamily(
+            "level4_venue_backoff_until_timestamp_seconds",
+            "While the venue backs the process off: until when (Unix time), and the venue's refusal",
+            labels=[*names, "reason"],
+        )
         for limiter in self.limiters():
             state = limiter.state()
             lv = [limiter.venue, limiter.api, limiter.egress]
             tokens.add_metric([*lv, "connect"], state["connect_tokens"])
             tokens.add_metric([*lv, "rest"], state["rest_tokens"])
             tokens.add_metric([*lv, "send"], state["send_tokens_min"])
+            for kind, w in state["windows"].items():
+                used.add_metric([*lv, kind], w["used"])
+                limit.add_metric([*lv, kind], w["limit"])
+                window.add_metric([*lv, kind], w["window"])
             for kind, n in state["queued"].items():
                 queued.add_metric([*lv, kind], n)
             backoff.add_metric(lv, state["backoff_remaining"])
+            if state["backoff_until"] is not None:
+                backoff_until.add_metric([*lv, str(state["backoff_reason"])], state["backoff_until"])
             totals = state["totals"]
             for kind in ("connects", "sends", "rest_calls", "rest_weight"):
                 paced.add_metric([*lv, kind], totals[kind])
             refusals.add_metric(lv, totals["refusals"])
             waited.add_metric(lv, totals["waited_seconds"])
-        yield from (tokens, queued, backoff, paced, refusals, waited)
+        yield from (tokens, used, limit, window, queued, backoff, backoff_until, paced, refusals, waited)
 
     def _connections(self) -> Iterator[Metric]:
-        """Venue connections that markets share (markets with a connection of
-        their own are not counted here: each is one connection)."""
+        """Venue connections: shared by markets, or a market's own (a subscription of one)."""
         per_venue = GaugeMetricFamily(
-            "level4_venue_connections", "Shared venue connections open or opening", labels=["exchange"]
+            "level4_venue_connections", "Venue connections open or opening", labels=["exchange"]
         )
         names = ["exchange", "connection"]
         subscriptions = GaugeMetricFamily(
-            "level4_connection_subscriptions", "Markets riding on a shared venue connection", labels=names
+            "level4_connection_subscriptions", "Markets riding on a venue connection", labels=names
         )
+        capacity = GaugeMetricFamily(
+            "level4_connection_capacity", "Markets a venue connection may carry (its subscription cap)", labels=names
+        )
+        up = GaugeMetricFamily("level4_connection_open", "1 while the connection's socket is open", labels=names)
         resubscribes = CounterMetricFamily(
             "level4_connection_resubscribes", "Markets resubscribed alone on the connection", labels=names
         )
@@ -173,10 +198,12 @@ class ServiceCollector(Collector):
             counts[venue] = counts.get(venue, 0) + 1
             lv = [venue, str(conn["connection"])]
             subscriptions.add_metric(lv, conn["subscriptions"])
+            capacity.add_metric(lv, conn["capacity"])
+            up.add_metric(lv, 1.0 if conn["open"] else 0.0)
             resubscribes.add_metric(lv, conn["resubscribes"])
         for venue in sorted(counts):
             per_venue.add_metric([venue], counts[venue])
-        yield from (per_venue, subscriptions, resubscribes)
+        yield from (per_venue, subscriptions, capacity, up, resubscribes)
 
     def _sinks(self) -> Iterator[Metric]:
         names = ["sink", "kind"]

@@ -1,5 +1,6 @@
 """The venue connections markets share: one pool per venue and endpoint, on
-the IO loop.
+the IO loop; and, so that every venue connection of the process can be told,
+the connections of markets that have one of their own.
 
 A market joining takes a place on an open connection with room (and without
 its symbol: one subscription per symbol a connection), else a new connection
@@ -19,6 +20,7 @@ import structlog
 from level4.net.ioloop import IOLoop
 from level4.net.shared_connection import SharedConnection, Subscription
 from level4.net.subscription_caps import SharingCaps, caps_for
+from level4.net.venue_connection import FeedConnection
 
 log = structlog.get_logger(__name__)
 
@@ -114,16 +116,45 @@ def fetch(sub: Subscription, symbol: str, path: str) -> None:
         sub.connection.fetch(symbol, path)
 
 
+# Markets whose venue cannot route frames to markets: one connection each (feed -> venue, API, market tag).
+_own: dict[FeedConnection, tuple[str, str, str]] = {}
+
+
+def opened_own(scheme: Any, feed: FeedConnection, tag: str) -> None:
+    _own[feed] = (str(scheme.name), str(scheme.api), tag)
+
+
+def closed_own(feed: FeedConnection) -> None:
+    _own.pop(feed, None)
+
+
+def _describe_own(feed: FeedConnection, api: str, tag: str) -> dict[str, Any]:
+    return {
+        "connection": tag,
+        "api": api,
+        "url": feed.url,
+        "shared": False,
+        "state": "open" if feed.is_open else "connecting",
+        "open": feed.is_open,
+        "subscriptions": 1,
+        "subscribed": 1 if feed.is_open else 0,
+        "capacity": 1,
+        "resubscribes": 0,
+    }
+
+
 async def _describe() -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for (venue, _url, _rest), pool in sorted(_pools.items()):
         for conn in pool.connections:
             out.append({"venue": venue, **conn.describe()})
+    for feed, (venue, api, tag) in sorted(_own.items(), key=lambda item: item[1]):
+        out.append({"venue": venue, **_describe_own(feed, api, tag)})
     return out
 
 
 def connections() -> list[dict[str, Any]]:
-    """Every shared connection of the process, described (from any thread)."""
+    """Every venue connection of the process, shared or a market's own, described (from any thread)."""
     io = IOLoop.get()
     try:
         return io.submit(_describe()).result(timeout=2.0)

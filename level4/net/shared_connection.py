@@ -109,12 +109,15 @@ class SharedConnection(FeedCallbacks):
         self._pending_since = 0.0
         self._flush_handle: asyncio.TimerHandle | asyncio.Handle | None = None
         self._outbox: asyncio.Queue[_Outgoing] = asyncio.Queue()
+        self._held = False  # the sender holds a frame until the connection's pace allows it
         self._sent = 0
         self._ping_index = 0
         self._error_logs: list[float] = []
         self._task: asyncio.Task[None] | None = None
         self._sender: asyncio.Task[None] | None = None
         self._fetches: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+        # Snapshots asked for by markets whose subscribe has not gone out yet: symbol -> paths.
+        self._after_subscribe: dict[str, list[str]] = {}
 
     # --- life ------------------------------------------------------------------------
 
@@ -127,6 +130,9 @@ class SharedConnection(FeedCallbacks):
         self.done = True
         if self._flush_handle is not None:
             self._flush_handle.cancel()
+        self._after_subscribe.clear()
+        for task in list(self._fetches):
+            task.cancel()  # its answer has no market to go to, and the REST client is closing
         await self.feed.stop()
         if self._sender is not None:
             self._sender.cancel()
@@ -152,6 +158,7 @@ class SharedConnection(FeedCallbacks):
         if self.subs.get(sub.symbol) is not sub:
             return
         del self.subs[sub.symbol]
+        self._after_subscribe.pop(sub.symbol, None)
         if sub in self._pending:
             self._pending.remove(sub)
         if self.generation and sub.generation and self.subs:
@@ -172,6 +179,7 @@ class SharedConnection(FeedCallbacks):
         sub.last_resubscribe = now
         sub.resubscribes += 1
         old, sub.generation, sub.sent_index = sub.generation, 0, 0
+        self._after_subscribe.pop(sub.symbol, None)  # its new subscription asks anew
         self.log.info("market_resubscribe", symbol=sub.symbol, reason=reason)
         sub.cb.disconnected(old, reason)
         self._unsubscribe(sub)
@@ -187,6 +195,15 @@ class SharedConnection(FeedCallbacks):
     def fetch(self, symbol: str, path: str) -> None:
         if self.done:
             return  # closing: the market leaving will not need it
+        sub = self.subs.get(symbol)
+        if sub is not None and sub.generation and not sub.sent_index:
+            # Its subscribe waits its turn to be sent: a snapshot taken now could predate its
+            # stream and be fetched twice. It is asked for once the subscribe has gone.
+            self._after_subscribe.setdefault(symbol, []).append(path)
+            return
+        self._fetch_now(symbol, path)
+
+    def _fetch_now(self, symbol: str, path: str) -> None:
         task = asyncio.get_running_loop().create_task(self.feed.fetch(symbol, path))
         self._fetches.add(task)
         task.add_done_callback(self._fetches.discard)
@@ -216,7 +233,7 @@ class SharedConnection(FeedCallbacks):
         size = self.caps.markets_per_request
         if (
             waiting
-            and not self._outbox.empty()
+            and (self._held or not self._outbox.empty())
             and len(waiting) < size
             and time.monotonic() - self._pending_since < BATCH_WAIT_MAX
         ):
@@ -260,12 +277,20 @@ class SharedConnection(FeedCallbacks):
             generation, frame, subs, ping = await self._outbox.get()
             if generation != self.generation:
                 continue  # queued for a socket that has gone; a new one subscribes afresh
-            await self.feed.send(generation, [frame])  # waits its turn in the venue limiter's window
+            # The venue limiter paces every frame per socket (a new socket's subscribe after a
+            # cut goes at once); while one waits its turn it is as good as queued, for _flush.
+            self._held = True
+            try:
+                await self.feed.send(generation, [frame])
+            finally:
+                self._held = False
             self._sent += 1
             if subs is not None:
                 for sub in subs:
                     if sub.generation:
                         sub.sent_index = self._sent
+                        for path in self._after_subscribe.pop(sub.symbol, ()):
+                            self._fetch_now(sub.symbol, path)
             if ping:
                 self._ping_index = self._sent
 
@@ -276,6 +301,7 @@ class SharedConnection(FeedCallbacks):
         self.connects += 1
         self.conn_state = self.scheme.connection_state()
         self._sent = self._ping_index = 0
+        self._after_subscribe.clear()  # for the socket that has gone: each market asks anew
         for sub in self.subs.values():
             sub.generation = 0
             sub.sent_index = 0
@@ -382,6 +408,7 @@ class SharedConnection(FeedCallbacks):
 
     def disconnected(self, generation: int, reason: str) -> None:
         self.generation = 0
+        self._after_subscribe.clear()
         for sub in list(self.subs.values()):
             old, sub.generation, sub.sent_index = sub.generation, 0, 0
             # A market not subscribed yet is told too (as a connection of its own would
@@ -421,7 +448,10 @@ class SharedConnection(FeedCallbacks):
     def describe(self) -> dict[str, Any]:
         return {
             "connection": self.name,
+            "api": str(self.scheme.api),
             "url": self.url,
+            "shared": True,
+            "state": "closed" if self.done else "open" if self.generation else "connecting",
             "open": bool(self.generation),
             "subscriptions": len(self.subs),
             "subscribed": sum(1 for s in self.subs.values() if s.generation),

@@ -205,6 +205,11 @@ class FeedConnection:
         self._closing: asyncio.Task[bool] | None = None
         self._sending: asyncio.Lock | None = None  # made on the IO loop: frames go in the order asked
 
+    @property
+    def is_open(self) -> bool:
+        """The socket is up now (not connecting, waiting its turn or backing off)."""
+        return self._ws is not None
+
     # --- called on the IO loop -----------------------------------------------------
 
     async def run(self) -> None:
@@ -403,21 +408,25 @@ class FeedConnection:
         weight = limiter.limits.rest_weight(path) if limiter is not None else 0
         try:
             for _refusal in range(REST_REFUSALS + 1):
-                if limiter is not None:
-                    wait = limiter.rest_wait(weight)
-                    if wait > QUEUED_NOTICE:
-                        self.cb.queued(symbol, path, wait)
+                if limiter is None:
+                    response = await self._get(url)
+                    break
+                wait = limiter.rest_wait(weight)
+                if wait > QUEUED_NOTICE:
+                    self.cb.queued(symbol, path, wait)
+                async with limiter.one_call:
                     call = await limiter.rest(weight)
                     try:
                         response = await self._get(url)
+                        throttled = response.status_code in limiter.limits.throttle_statuses
+                        if throttled:
+                            # Too many: the whole venue waits (Retry-After), told before the next
+                            # call may leave; then this fetch takes its turn again.
+                            limiter.refused(f"HTTP {response.status_code} from {url}", retry_after(response.headers))
                     finally:
                         limiter.settled(call)
-                else:
-                    response = await self._get(url)
-                if limiter is None or response.status_code not in limiter.limits.throttle_statuses:
+                if not throttled:
                     break
-                # Too many: the whole venue waits (Retry-After), then this fetch takes its turn again.
-                limiter.refused(f"HTTP {response.status_code} from {url}", retry_after(response.headers))
             if response.status_code != 200:
                 self.cb.rest_answer(symbol, path, None, f"HTTP {response.status_code} from {url}")
                 return

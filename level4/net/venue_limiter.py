@@ -29,10 +29,11 @@ The API, for the feed today and the shared-connection pool:
     await limiter.send(conn)             # before each frame sent on connection `conn` (any hashable key)
     limiter.forget(conn)                 # the connection is gone
     limiter.rest_wait(weight)            # seconds a REST call of this weight would wait now
-    slot = await limiter.rest(weight)    # before a REST call; weight: limiter.limits.rest_weight(path)
-    limiter.settled(slot)                #   and once it is answered
+    async with limiter.one_call:         # a REST call, one at a time:
+        slot = await limiter.rest(weight)  #   its turn; weight: limiter.limits.rest_weight(path)
+        limiter.settled(slot)            #   and once it is answered (a refusal told first)
     limiter.refused(reason, retry_after) # the venue refused: back the venue off
-    limiter.state()                      # tokens left, waiters, backoff-until, totals (for /metrics)
+    limiter.state()                      # used of each window, waiters, backoff and why, totals (/metrics, /venues)
 """
 
 from __future__ import annotations
@@ -190,7 +191,12 @@ class VenueLimiter:
         self.connects = Window(limits.connects, limits.connect_window * stretch)
         self.weight = Window(limits.rest_budget, limits.rest_window * stretch)
         self._senders: dict[Hashable, Window] = {}
+        # Held for the whole of a REST call (its turn, the request, the answer): calls to a venue
+        # go one at a time, so a refusal is known before the next call leaves and none is sent
+        # into a Retry-After the venue has already given (Binance bans an address for that, 418).
+        self.one_call = asyncio.Lock()
         self.backoff_until = 0.0  # on the limiter's clock
+        self.backoff_reason = ""  # what the venue said when it set backoff_until
         self.waiting = {"connect": 0, "send": 0, "rest": 0}
         self.totals = {
             "connects": 0,
@@ -303,6 +309,7 @@ class VenueLimiter:
         self.totals["refusals"] += 1
         if until > self.backoff_until:
             self.backoff_until = until
+            self.backoff_reason = reason
             self.log.warning("venue_backoff", egress=self.egress, seconds=round(seconds, 3), reason=reason)
         return self.backoff_until
 
@@ -315,6 +322,8 @@ class VenueLimiter:
         now = self._clock()
         senders = list(self._senders.values())
         remaining = self.backoff_remaining()
+        limits = self.limits
+        sends_used = max((w.used(now) for w in senders), default=0.0)
         return {
             "venue": self.venue,
             "api": self.api,
@@ -322,12 +331,20 @@ class VenueLimiter:
             "connect_tokens": self.connects.available(now),
             "rest_tokens": self.weight.available(now),
             "send_connections": len(senders),
-            "send_tokens_min": min((w.available(now) for w in senders), default=float(self.limits.sends_per_second)),
+            "send_tokens_min": min((w.available(now) for w in senders), default=float(limits.sends_per_second)),
+            # What was used of each of the venue's limits, counted over the window the limiter paces
+            # (the venue's, MARGIN longer: so never less than the venue counts).
+            "windows": {
+                "connect": {"used": self.connects.used(now), "limit": limits.connects, "window": limits.connect_window},
+                "send": {"used": sends_used, "limit": limits.sends_per_second, "window": 1.0},
+                "rest": {"used": self.weight.used(now), "limit": limits.rest_budget, "window": limits.rest_window},
+            },
             "queued": dict(self.waiting),
             "backoff_remaining": remaining,
             "backoff_until": time.time() + remaining if remaining > 0 else None,
+            "backoff_reason": self.backoff_reason if remaining > 0 else None,
             "totals": dict(self.totals),
-            "limits": self.limits.as_dict(),
+            "limits": limits.as_dict(),
         }
 
 

@@ -63,6 +63,26 @@ def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> No
             expect(row.locator(".connection")).to_have_attribute("title", re.compile(rf"{venue}#\d+$"))
         expect(page.locator("#summary")).to_contain_text("2 venue connections", timeout=WAIT_MS)
 
+        # the Venues panel: each venue's connection with its markets against its cap, and its limits
+        venues = {v["venue"]: v for v in api.get("/venues").json() if not v["api"] and not v["egress"]}
+        for market in (coinbase, kraken):
+            venue = market["tag"].split(".")[0]
+            block = page.locator(f'#venues .venue-block[data-venue="{venue}"]')
+            expect(block.locator(".conn-count")).to_have_text("1 connection · 1 market", timeout=WAIT_MS)
+            (conn,) = venues[venue]["connections"]
+            row = block.locator(f'tr.conn[data-connection="{conn["name"]}"]')
+            expect(row.locator(".state")).to_have_text("open")
+            expect(row.locator(".subs")).to_have_text(f"1 / {conn['cap']}")
+            limit = venues[venue]["limiter"]["connect"]["limit"]
+            connects = block.locator('tr.limit[data-kind="connect"]')
+            # used of the limit in its window (Coinbase's is a second long: the attempt may have left it)
+            expect(connects.locator(".figure")).to_have_text(re.compile(rf"^[01] / {limit:,}$"))
+            expect(connects).to_have_attribute("data-queued", "0")
+            expect(block.locator('tr.limit[data-kind="send"]')).to_have_attribute("data-used", re.compile(r"^\d"))
+            expect(block.locator('tr.limit[data-kind="rest"]')).to_have_attribute("data-limit", re.compile(r"^[1-9]"))
+            expect(block.locator(".backoff")).to_have_count(0)
+        expect(page.locator("#venues-empty")).to_be_hidden()
+
         # one market, live, at its own address
         rows[coinbase["id"]].click()
         expect(page).to_have_url(f"{base}/#market={coinbase['id']}")
@@ -103,12 +123,13 @@ def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> No
             expect(page.locator(f'#legend .venue[data-market="{market["tag"]}"]')).to_be_visible(timeout=WAIT_MS)
             expect(page.locator(f'#cbook .part[data-market="{market["tag"]}"]').first).to_be_visible(timeout=WAIT_MS)
         expect(page.locator("#consolidated-top")).to_contain_text("best bid", timeout=WAIT_MS)
-        colours = {
-            market["tag"]: page.locator(f'#legend .venue[data-market="{market["tag"]}"] .swatch').evaluate(
-                "e => getComputedStyle(e).backgroundColor"
-            )
-            for market in (coinbase, kraken)
-        }
+        # read in one step: the legend is drawn anew with each book, and a swatch replaced
+        # between finding it and reading it would have no style
+        swatch_colour = (
+            "tag => getComputedStyle(document.querySelector(`#legend .venue[data-market='${tag}'] .swatch`))"
+            ".backgroundColor"
+        )
+        colours = {market["tag"]: page.evaluate(swatch_colour, market["tag"]) for market in (coinbase, kraken)}
         assert len(set(colours.values())) == 2, colours
 
         # the header's top of book is the ladder's, drawn from the same update, while the venues move
@@ -208,6 +229,55 @@ def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> No
         )  # the ask at or below 100.6, the bid at or above 100.4
         expect(page.locator("#cbook tr:not(.crossed) .price")).to_have_text(["100.7", "100.3"])
         page.screenshot(path=str(ARTIFACTS / "dashboard-crossed.png"), full_page=True)
+
+        # a venue that refused: the backoff with its reason and time left, a limit nearly reached, callers queued
+        window = {"used": 5, "limit": 300, "window_seconds": 300, "left": 295, "queued": 0}
+        refused = {
+            "venue": "BINANCE",
+            "api": "usdm",
+            "egress": "",
+            "connections": [
+                {
+                    "name": "BINANCE#3",
+                    "url": "wss://fstream.binance.com/ws",
+                    "shared": True,
+                    "state": "connecting",
+                    "subscriptions": 180,
+                    "subscribed": 0,
+                    "cap": 200,
+                    "resubscribes": 0,
+                },
+                {
+                    "name": "BINANCE#4",
+                    "url": "wss://fstream.binance.com/ws",
+                    "shared": True,
+                    "state": "open",
+                    "subscriptions": 20,
+                    "subscribed": 20,
+                    "cap": 200,
+                    "resubscribes": 2,
+                },
+            ],
+            "limiter": {
+                "connect": window,
+                "send": {**window, "used": 2, "limit": 10, "window_seconds": 1, "left": 8, "connections": 2},
+                "rest": {"used": 2350, "limit": 2400, "window_seconds": 60, "left": 50, "queued": 17},
+                "backoff": {"seconds": 42.5, "until": 1.9e9, "reason": "HTTP 429 from /fapi/v1/depth"},
+                "totals": {"connects": 5, "refusals": 1},
+            },
+        }
+        page.route("**/venues", lambda route: route.fulfill(json=[refused]))
+        block = page.locator('#venues .venue-block[data-venue="BINANCE"][data-api="usdm"]')
+        expect(block.locator("h3 .venue-name")).to_have_text("BINANCE/usdm", timeout=WAIT_MS)
+        expect(block.locator(".backoff")).to_have_text("backing off, 42.5 s left: HTTP 429 from /fapi/v1/depth")
+        rest = block.locator('tr.limit[data-kind="rest"]')
+        expect(rest).to_have_class(re.compile(r"\bnear\b"))
+        expect(rest).to_contain_text("17 queued")
+        expect(block.locator('tr.limit[data-kind="connect"]')).not_to_have_class(re.compile(r"\bnear\b"))
+        expect(block.locator("tr.conn .subs")).to_have_text(["180 / 200", "20 / 200"])
+        expect(block.locator('tr.conn[data-connection="BINANCE#3"] .state')).to_have_text("connecting")
+        expect(page.locator("#venues .venue-block")).to_have_count(1)  # the answer's venues, no others
+        page.screenshot(path=str(ARTIFACTS / "dashboard-venues.png"), full_page=True)
 
         assert session.errors == []
         origin = base.split("://", 1)[1]

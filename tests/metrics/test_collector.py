@@ -3,6 +3,7 @@ every family, its labels and values, valid exposition in both formats."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -148,3 +149,38 @@ async def test_each_venue_limiter_is_scraped() -> None:
     assert value(samples, "level4_venue_limited_total", **lv, kind="rest_weight") == 50
     assert value(samples, "level4_venue_limited_total", **lv, kind="connects") == 1
     assert value(samples, "level4_venue_refusals_total", **lv) == 1
+    # how close to each limit: used of it in its window
+    assert value(samples, "level4_venue_limit_used", **lv, kind="rest") == 50
+    assert value(samples, "level4_venue_limit", **lv, kind="rest") == 100
+    assert value(samples, "level4_venue_limit_window_seconds", **lv, kind="rest") == limits.rest_window
+    assert value(samples, "level4_venue_limit_used", **lv, kind="connect") == 1
+    assert value(samples, "level4_venue_limit", **lv, kind="connect") == 5
+    assert value(samples, "level4_venue_limit_used", **lv, kind="send") == 1
+    assert value(samples, "level4_venue_limit", **lv, kind="send") == limits.sends_per_second
+    # the backoff's end, with what the venue said
+    until = value(samples, "level4_venue_backoff_until_timestamp_seconds", **lv, reason="HTTP 429")
+    assert time.time() + 29 < until <= time.time() + 30
+
+
+def test_connections_shared_and_own_with_their_caps() -> None:
+    board, publishers, clients, sinks = setup()
+    conns = [
+        {"venue": "BINANCE", "connection": "BINANCE#1", "subscriptions": 3, "capacity": 200, "open": True},
+        {"venue": "BINANCE", "connection": "BINANCE#2", "subscriptions": 1, "capacity": 200, "open": False},
+        {"venue": "BITFINEX", "connection": "BITFINEX.SPOT:BTC-USD", "subscriptions": 1, "capacity": 1, "open": True},
+    ]
+    registry = CollectorRegistry(auto_describe=False)
+    collector = ServiceCollector(
+        board, publishers, clients, lambda: sinks, list, lambda: [{**c, "resubscribes": 0} for c in conns]
+    )
+    registry.register(collector)
+    samples = parse(generate_latest(registry).decode())
+    assert value(samples, "level4_venue_connections", exchange="BINANCE") == 2
+    assert value(samples, "level4_venue_connections", exchange="BITFINEX") == 1
+    one = {"exchange": "BINANCE", "connection": "BINANCE#1"}
+    assert value(samples, "level4_connection_subscriptions", **one) == 3
+    assert value(samples, "level4_connection_capacity", **one) == 200
+    assert value(samples, "level4_connection_open", **one) == 1
+    assert value(samples, "level4_connection_open", exchange="BINANCE", connection="BINANCE#2") == 0
+    own = {"exchange": "BITFINEX", "connection": "BITFINEX.SPOT:BTC-USD"}
+    assert value(samples, "level4_connection_capacity", **own) == 1

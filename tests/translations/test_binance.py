@@ -174,6 +174,60 @@ def test_first_diff_is_buffered_and_fetches_the_snapshot() -> None:
     assert not f.keeper.books["BTCUSDT"].synchronised
 
 
+def opened(f: Feed) -> list[Instruction]:
+    """The subscription has gone out (the mediator calls this on connect)."""
+    book: list[Instruction] = []
+    f.work.clear()
+    f.tr.opened(book, f.work)
+    return [*book, *f.work.fetches, *f.work.sends]
+
+
+def test_the_snapshot_is_asked_for_when_the_subscription_goes_out_not_on_the_first_diff() -> None:
+    f = Feed()
+    assert opened(f) == [Fetch("BTCUSDT", PATH)]
+    assert f.send(diff(5, 7)) == []  # buffered: the snapshot is already asked for
+    out = f.snapshot(8, SNAP_BIDS, SNAP_ASKS)
+    assert kinds(out) == [Snapshot]  # the buffered diff is in it already
+    assert kinds(f.send(diff(8, 9))) == [Update]  # straddles 8 + 1
+    assert opened(f) == []  # synchronised: nothing more to ask
+
+
+def test_a_snapshot_answered_before_any_diff_waits_for_the_first_diff() -> None:
+    f = Feed()
+    opened(f)
+    assert f.snapshot(10, SNAP_BIDS, SNAP_ASKS) == []  # only the first diff can tell if it will do
+    assert not f.keeper.books["BTCUSDT"].synchronised
+    out = f.send(diff(9, 12, [["98.00", "1"]]))  # straddles 10 + 1: the snapshot joins the stream
+    assert kinds(out) == [Snapshot, Update]
+    assert out[0].sequence == 10 and out[1].sequence == 12
+    assert kinds(f.send(diff(13, 13))) == [Update]
+    assert f.book["bids"] == [["100.00", "1.0"], ["99.00", "2.0"], ["98.00", "1"]]
+
+
+def test_a_snapshot_answered_before_any_diff_and_older_than_the_stream_is_fetched_again() -> None:
+    f = Feed()
+    opened(f)
+    assert f.snapshot(10, SNAP_BIDS, SNAP_ASKS) == []
+    out = f.send(diff(15, 16))  # 11..14 happened before the subscription: the snapshot misses them
+    assert out == [Fetch("BTCUSDT", PATH)]
+    assert not f.keeper.books["BTCUSDT"].synchronised
+    assert f.send(diff(17, 17)) == []  # buffered
+    out = f.snapshot(16, SNAP_BIDS, SNAP_ASKS)  # newer than the first diff: joins, drops 15..16
+    assert kinds(out) == [Snapshot, Update]
+    assert out[1].sequence == 17
+
+
+def test_a_new_connection_asks_anew_and_an_old_held_snapshot_is_forgotten() -> None:
+    f = Feed()
+    opened(f)
+    f.snapshot(10, SNAP_BIDS, SNAP_ASKS)  # held, waiting for a first diff that never comes
+    f.tr.reset()  # the connection is lost; a new one begins
+    assert opened(f) == [Fetch("BTCUSDT", PATH)]
+    out = f.send(diff(40, 41))
+    assert out == []  # buffered for the new snapshot, not joined to the old one
+    assert kinds(f.snapshot(40, SNAP_BIDS, SNAP_ASKS)) == [Snapshot, Update]
+
+
 def test_snapshot_drops_what_it_has_and_applies_the_rest_exactly() -> None:
     f = Feed()
     f.send(diff(5, 7, [["99.50", "4"]]))  # in the snapshot already

@@ -89,6 +89,28 @@ def test_a_snapshot_older_than_the_first_diffs_predecessor_is_fetched_again() ->
     assert h.work.fetches  # asked again
 
 
+def test_the_snapshot_is_asked_for_on_subscribing_and_joins_the_first_diff_that_follows() -> None:
+    h = SchemeHarness(usdm, [PERP], PERP.symbol)
+    h.tr.opened(h.out, h.work)
+    assert [f.path for f in h.work.fetches] == [PATH]  # before any diff
+    h.work.fetches.clear()
+    h.tr.feed(RestAnswer(PERP.symbol, PATH, {"lastUpdateId": 100, "bids": [["10", "1"]], "asks": []}), h.out, h.work)
+    assert h.out == []  # held: the first diff tells whether it predates the stream
+    out = h.feed(diff(98, 105, 97, bids=[["10", "2"]]))  # U <= lastUpdateId <= u: joins
+    assert [type(i) for i in out] == [Snapshot, Update]
+    assert [tuple(x) for x in h.book()["bids"]] == [("10", "2")]
+
+
+def test_a_snapshot_held_for_the_first_diff_and_older_than_its_predecessor_is_fetched_again() -> None:
+    h = SchemeHarness(usdm, [PERP], PERP.symbol)
+    h.tr.opened(h.out, h.work)
+    h.work.fetches.clear()
+    h.tr.feed(RestAnswer(PERP.symbol, PATH, {"lastUpdateId": 120, "bids": [], "asks": []}), h.out, h.work)
+    out = h.feed(diff(200, 210, 150))  # its predecessor (u 150) is newer than the snapshot
+    assert not any(isinstance(i, Snapshot) for i in out)
+    assert [f.path for f in h.work.fetches] == [PATH]
+
+
 def test_book_ticker_and_mark_price_are_ignored() -> None:
     h = joined(100)
     ticker = {"stream": "btcusdt@bookTicker", "data": {"e": "bookTicker", "u": 1, "s": "BTCUSDT"}}

@@ -10,10 +10,12 @@ import { MarketView } from "./market.js";
 import { MarketsTable } from "./markets.js";
 import { marketFigures, parseMetrics, Rates, scalar } from "./metrics.js";
 import { Stream } from "./stream.js";
+import { VenuesView } from "./venues.js";
 
 const LIST_MS = 2000;
 const CLUSTER_MS = 2000;
 const METRICS_MS = 2000;
+const VENUES_MS = 1000; // a backoff's time left counts down
 
 function notice(text) {
   setText($("#notice"), text);
@@ -90,6 +92,11 @@ async function readCluster() {
 }
 
 const rates = new Rates();
+const venues = new VenuesView($("#venues"), $("#venues-empty"));
+
+async function readVenues() {
+  venues.show(await getJSON("venues"));
+}
 
 async function readMetrics() {
   const families = parseMetrics(await getText("metrics"));
@@ -121,3 +128,4 @@ stream.connect();
 every(LIST_MS, listMarkets, "markets");
 every(METRICS_MS, readMetrics, "metrics");
 every(CLUSTER_MS, readCluster, "cluster");
+every(VENUES_MS, readVenues, "venues");
