@@ -185,7 +185,7 @@ class Service:
             url = url.replace(f"//{self.settings.host}:", f"//{socket.gethostname()}:", 1)
         self.cluster.url = url.rstrip("/")
         s = self.settings
-        keeper = (s.database_url, self.cluster, self.markets, s.lease_ttl, s.placement_group)
+        keeper = (s.database_url, self.cluster, self.markets, s.lease_ttl, s.placement_group, s.weight_window)
         return [ChildSpec.for_actor("cluster", ClusterKeeper, *keeper)]
 
     def http_port(self) -> int:
