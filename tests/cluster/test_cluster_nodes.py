@@ -160,8 +160,17 @@ def test_markets_are_shared_evenly_and_any_node_serves_any_book_equal_to_the_ven
         assert cluster.spread(node) == spread
         for market in node.get("/markets").json():
             assert market["node"] == spread[market["id"]] and market["epoch"] >= 1
-            if market["node"] != node.name:
-                assert market["status_reason"].startswith(f"runs on node {market['node']}"), market
+
+    def every_node_tells_every_market_live() -> bool:
+        """Each node tells the owner's status of a market another node runs (asked once a tick)."""
+        return all(
+            m["status"] == "live" and m["status_reason"] is None
+            for node in cluster.nodes
+            for m in [*node.get("/markets").json(), *(node.get(f"/markets/{i}").json() for i in cluster.ids.values())]
+        )
+
+    wait_for("every market live on every node", every_node_tells_every_market_live, 10, every=0.25)
+    for node in cluster.nodes:
         assert node.metric("level4_cluster_lease_renewals_total", f'node="{node.name}"') > 0
         assert node.metric("level4_cluster_markets_taken_total", f'node="{node.name}"') >= 2
     cluster.books_equal_reference()
