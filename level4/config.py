@@ -60,6 +60,8 @@ class Settings:
     lease_ttl: float = field(default_factory=lambda: _env_float("LEVEL4_LEASE_TTL", 5.0))
     # Markets of one venue placed together on one node, in blocks of this many (shared connections pay).
     placement_group: int = field(default_factory=lambda: int(_env_float("LEVEL4_PLACEMENT_GROUP", 200)))
+    # Seconds over which a market's frame rate (its weight in placement) is averaged.
+    weight_window: float = field(default_factory=lambda: _env_float("LEVEL4_WEIGHT_WINDOW", 120.0))
 
     def served_hosts(self) -> list[str]:
         """The Host names the API answers to. The loopback names always: no other site's page
@@ -99,6 +101,8 @@ class Settings:
             )
         if self.placement_group < 1:
             raise SystemExit(f"LEVEL4_PLACEMENT_GROUP must be at least 1, got {self.placement_group}")
+        if self.weight_window <= 0:
+            raise SystemExit(f"LEVEL4_WEIGHT_WINDOW must be positive, got {self.weight_window}")
         if not 1.0 <= self.lease_ttl <= 300.0:
             raise SystemExit(f"LEVEL4_LEASE_TTL must be between 1 and 300 seconds, got {self.lease_ttl}")
 

@@ -108,6 +108,19 @@ SCHEMAS: dict[str, dict[str, Any]] = {
             ),
         },
     ),
+    "ClusterStatuses": _object(
+        node=NULLABLE_STRING,
+        markets={
+            "type": "array",
+            "items": _object(
+                id=INTEGER,
+                epoch=INTEGER,
+                status={"type": "string", "enum": [str(s) for s in Status]},
+                status_reason=NULLABLE_STRING,
+                connection=NULLABLE_STRING,
+            ),
+        },
+    ),
     "Book": _object(
         market=STRING,
         synchronised=BOOLEAN,

@@ -19,6 +19,28 @@ async def get_cluster(request: Request) -> Response:
     return json_response(view.describe())
 
 
+async def get_statuses(request: Request) -> Response:
+    """The markets this node runs and their status on its board: what the other nodes'
+    status pollers ask, so that every node tells the owner's status."""
+    view = cast(ClusterView | None, getattr(request.app.state, "cluster", None))
+    if view is None:
+        return json_response({"node": None, "markets": []})
+    board = request.app.state.control.board
+    markets = []
+    for market_id, epoch in sorted(view.mine().items()):
+        state = board.get(market_id)
+        markets.append(
+            {
+                "id": market_id,
+                "epoch": epoch,
+                "status": str(state.status),
+                "status_reason": state.reason,
+                "connection": state.connection,
+            }
+        )
+    return json_response({"node": view.node, "markets": markets})
+
+
 ENDPOINTS = [
     Endpoint(
         "GET",
@@ -27,5 +49,13 @@ ENDPOINTS = [
         "This node's name, and every node of the cluster: its URL, whether it is live, its markets and load "
         "(a single node: no name and no nodes)",
         (Answer(200, "The cluster", ref("Cluster")),),
+    ),
+    Endpoint(
+        "GET",
+        "/cluster/statuses",
+        get_statuses,
+        "The markets this node runs, each with its epoch and status here: what the other nodes ask so that "
+        "GET /markets on any node tells the owner's status (a single node: no name and no markets)",
+        (Answer(200, "This node's markets and their status", ref("ClusterStatuses")),),
     ),
 ]

@@ -114,3 +114,5 @@ class MarketLease(Base):
     owner: Mapped[str | None] = mapped_column(String(NAME_LENGTH))
     epoch: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The owner's smoothed frame rate, published at renewal: the market's weight in placement.
+    weight: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))

@@ -7,6 +7,7 @@ The keeper writes it; every reader gets a consistent copy under one lock.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -44,6 +45,8 @@ class ClusterView:
     _nodes: list[NodeRow] = field(default_factory=list)
     _enabled: frozenset[int] = frozenset()
     counts: KeeperCounts = field(default_factory=KeeperCounts)
+    # node -> (when heard, market -> its status there), as the status poller last heard it
+    _remote: dict[str, tuple[float, dict[int, dict[str, Any]]]] = field(default_factory=dict)
 
     def update(self, owners: dict[int, tuple[str, int]], nodes: list[NodeRow], enabled: frozenset[int]) -> None:
         with self._lock:
@@ -58,6 +61,33 @@ class ClusterView:
                 self._owners.pop(market_id, None)
             else:
                 self._owners[market_id] = (node, epoch)
+
+    def peers(self) -> list[tuple[str, str]]:
+        """The other live nodes: name and URL."""
+        with self._lock:
+            return [(n.name, n.url) for n in self._nodes if n.alive and n.name != self.node]
+
+    def mine(self) -> dict[int, int]:
+        """The markets this node runs, with their epochs."""
+        with self._lock:
+            return {m: epoch for m, (name, epoch) in self._owners.items() if name == self.node}
+
+    def set_remote_statuses(self, node: str, statuses: dict[int, dict[str, Any]], at: float) -> None:
+        with self._lock:
+            self._remote[node] = (at, statuses)
+
+    def remote_status(self, market_id: int, max_age: float) -> dict[str, Any] | None:
+        """The status the market's owner gave for it under its current epoch, if heard within
+        `max_age` seconds (monotonic)."""
+        with self._lock:
+            owner = self._owners.get(market_id)
+            if owner is None or owner[0] == self.node or owner[0] not in self._remote:
+                return None
+            at, statuses = self._remote[owner[0]]
+        status = statuses.get(market_id)
+        if status is None or time.monotonic() - at > max_age or status.get("epoch") != owner[1]:
+            return None
+        return status
 
     def runs_here(self, market_id: int) -> bool:
         return self.held(market_id)

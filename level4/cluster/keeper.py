@@ -1,8 +1,10 @@
 """The cluster keeper: one actor per node that keeps the node's share of the markets.
 
-Every tick (a third of the lease's life) it heartbeats, renews its leases,
-reads the enabled markets and the live nodes, and places the markets
-(placement.assign, the same answer on every node for the same inputs); it
+Every tick (a third of the lease's life) it heartbeats, renews its leases
+(publishing its markets' smoothed frame rates, their weights), reads the
+enabled markets, the live nodes and the weights, and places the markets
+(placement.assign, the same answer on every node for the same inputs, a
+market kept by its owner unless the imbalance is real); it
 then stops and releases what is no longer its own and claims and starts
 what is. Enabling or disabling a market (PATCH on any node) is seen at the
 next tick: the keeper polls the catalogue rather than LISTEN for NOTIFY, as
@@ -32,6 +34,7 @@ from level4.catalogue import Catalogue
 from level4.catalogue.catalogue_errors import CatalogueError
 from level4.catalogue.db import make_engine
 from level4.cluster.cluster_view import ClusterView, NodeRow
+from level4.cluster.frame_rates import FrameRates
 from level4.cluster.lease_book import LeaseBook
 from level4.cluster.placement import Placed, assign
 from level4.service.markets import MarketControl
@@ -57,9 +60,17 @@ class ClusterKeeper(SupervisedActor):
     dispatcher = "thread"
 
     def __init__(
-        self, url: str, view: ClusterView, markets: MarketControl, ttl: float, group: int = 200, **supervision: Any
+        self,
+        url: str,
+        view: ClusterView,
+        markets: MarketControl,
+        ttl: float,
+        group: int = 200,
+        weight_window: float = 120.0,
+        **supervision: Any,
     ) -> None:
         super().__init__(**supervision)
+        self.rates = FrameRates(lambda m: markets.board.get(m).frames, weight_window)
         self.group = group  # markets of a venue placed together
         self.url = url
         self.view = view
@@ -163,12 +174,15 @@ class ClusterKeeper(SupervisedActor):
         assert self.book is not None and self.catalogue is not None
         book, node = self.book, self.view.node
         try:
-            book.heartbeat(self.view.url, float(len(self.local)))
-            held, lost = book.renew()
+            rates = self.rates.sample(list(self.local), time.monotonic())
+            load = sum(max(rates.get(m, WEIGHT_FLOOR), WEIGHT_FLOOR) for m in self.local)
+            book.heartbeat(self.view.url, load)
+            held, lost = book.renew(rates)
             self.view.counts.renewals += 1
             enabled = self.catalogue.list_markets(True)
             rows = book.nodes(grace=self.ttl)
             owners = book.owners()
+            weights = book.weights()
         except (sa_exc.SQLAlchemyError, CatalogueError) as exc:
             # The watchdog stops the markets as their deadlines pass; nothing more to do here.
             self.view.counts.failed_ticks += 1
@@ -188,8 +202,11 @@ class ClusterKeeper(SupervisedActor):
             # Markets running here whose lease this node no longer has (stopped by the watchdog meanwhile too).
             for market_id in [m for m in self.local if m not in held]:
                 self._stop_local(market_id, "lease lost")
-        placed = [Placed(int(m["id"]), str(m["exchange"]), WEIGHT_FLOOR) for m in enabled]
-        wanted = {m for m, n in assign(placed, live, self.group).items() if n == node}
+        placed = [
+            Placed(int(m["id"]), str(m["exchange"]), max(weights.get(int(m["id"]), 0.0), WEIGHT_FLOOR)) for m in enabled
+        ]
+        current = {m: owner for m, (owner, _epoch) in owners.items()}
+        wanted = {m for m, n in assign(placed, live, self.group, current=current).items() if n == node}
         leaving = [m for m in self.local if m not in wanted]
         if leaving:
             with self._lock:

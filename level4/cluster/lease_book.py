@@ -26,10 +26,11 @@ those markets (`held` answers False), without asking anyone.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import orjson
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
@@ -60,9 +61,12 @@ _CLAIM = text(
     RETURNING epoch
     """
 )
+# A market's weight rides on its renewal: the owner's measured frame rate, kept when it has
+# none yet (a market just taken), and left in the row when the lease goes, for the next owner.
 _RENEW = text(
     """
-    UPDATE market_leases SET expires_at = now() + :ttl
+    UPDATE market_leases SET expires_at = now() + :ttl,
+        weight = COALESCE(CAST(CAST(:weights AS jsonb) ->> CAST(market_id AS text) AS double precision), weight)
     WHERE owner = :node AND expires_at >= now()
     RETURNING market_id, epoch
     """
@@ -80,6 +84,7 @@ _HEARTBEAT = text(
 _LEAVE = text("DELETE FROM cluster_nodes WHERE name = :node")
 _LIVE = text("SELECT name FROM cluster_nodes WHERE last_seen >= now() - :grace ORDER BY name")
 _NODES = text("SELECT name, url, last_seen, load, last_seen >= now() - :grace FROM cluster_nodes ORDER BY name")
+_WEIGHTS = text("SELECT market_id, weight FROM market_leases")
 _OWNERS = text("SELECT market_id, owner, epoch FROM market_leases WHERE owner IS NOT NULL AND expires_at >= now()")
 
 
@@ -121,6 +126,11 @@ class LeaseBook:
         with self.engine.begin() as conn:
             return {int(m): (str(o), int(e)) for m, o, e in conn.execute(_OWNERS)}
 
+    def weights(self) -> dict[int, float]:
+        """Every market's last published weight (leased now or not)."""
+        with self.engine.begin() as conn:
+            return {int(m): float(w) for m, w in conn.execute(_WEIGHTS)}
+
     def claim(self, market_id: int) -> Lease | None:
         """Take (or keep) a market's lease; None while another node holds it."""
         sent = self.clock()
@@ -133,12 +143,14 @@ class LeaseBook:
         self.leases[market_id] = lease
         return lease
 
-    def renew(self) -> tuple[dict[int, Lease], list[int]]:
-        """Extend every lease this node still holds; returns them, and the markets
-        whose leases were lost (expired or taken), which the node must stop."""
+    def renew(self, weights: Mapping[int, float] | None = None) -> tuple[dict[int, Lease], list[int]]:
+        """Extend every lease this node still holds, publishing its markets' `weights`;
+        returns the leases, and the markets whose leases were lost (expired or taken),
+        which the node must stop."""
         sent = self.clock()
+        published = orjson.dumps({str(m): w for m, w in (weights or {}).items()}).decode()
         with self.engine.begin() as conn:
-            rows = conn.execute(_RENEW, {"node": self.node, "ttl": self._ttl()}).all()
+            rows = conn.execute(_RENEW, {"node": self.node, "ttl": self._ttl(), "weights": published}).all()
         held = {int(m): Lease(int(m), int(e), self._deadline(sent)) for m, e in rows}
         lost = [m for m in self.leases if m not in held or held[m].epoch != self.leases[m].epoch]
         self.leases = held

@@ -38,6 +38,7 @@ class ServiceControl:
         self.board = board
         self.timeout = timeout
         self.cluster: ClusterView | None = None  # set in cluster mode: the keeper starts and stops markets
+        self.remote_max_age = 15.0  # seconds an owner's word on a market's status is taken for (cluster mode)
 
     def _db(self, method: str, *args: Any) -> Any:
         try:
@@ -56,7 +57,13 @@ class ServiceControl:
         owner = self.cluster.owner(int(market["id"])) if self.cluster is not None else None
         out["node"], out["epoch"] = owner if owner is not None else (None, 0)
         if owner is not None and self.cluster is not None and owner[0] != self.cluster.node:
-            out["status_reason"] = f"runs on node {owner[0]}; its status there is that node's to say"
+            remote = self.cluster.remote_status(int(market["id"]), self.remote_max_age)
+            if remote is None:  # not heard from its owner lately (or under this epoch): unknown here
+                out["status"] = str(Status.STOPPED)
+                out["status_reason"] = f"runs on node {owner[0]}; its status has not been heard from it"
+            else:
+                out["status"], out["status_reason"] = remote["status"], remote["status_reason"]
+                out["connection"] = remote["connection"]
         return out
 
     # --- symbols and exchanges -------------------------------------------------------

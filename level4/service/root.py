@@ -8,6 +8,7 @@
       http         uvicorn serving the control API on the socket the service bound first
       markets      dynamic: one tree per running market
       cluster      (cluster mode only) the keeper: leases, placement, which markets run here
+      cluster-statuses  (cluster mode only) asks the other nodes the status of the markets they run
 
 Stopping the root stops these in reverse: the keeper first (fencing its
 markets and handing their leases back), then the feeds, then the HTTP
@@ -32,6 +33,7 @@ from level4.cluster.bus_metrics import BusCollector
 from level4.cluster.cluster_metrics import ClusterCollector
 from level4.cluster.cluster_view import ClusterView
 from level4.cluster.keeper import ClusterKeeper
+from level4.cluster.status_poller import StatusPoller
 from level4.config import Settings, is_unspecified
 from level4.journal.writer import Journal
 from level4.market.hub import EventHub
@@ -186,8 +188,14 @@ class Service:
             url = url.replace(f"//{self.settings.host}:", f"//{socket.gethostname()}:", 1)
         self.cluster.url = url.rstrip("/")
         s = self.settings
-        keeper = (s.database_url, self.cluster, self.markets, s.lease_ttl, s.placement_group)
-        return [ChildSpec.for_actor("cluster", ClusterKeeper, *keeper)]
+        keeper = (s.database_url, self.cluster, self.markets, s.lease_ttl, s.placement_group, s.weight_window)
+        # The owners' word on their markets' status, asked every tick, taken for three ticks.
+        self.control.remote_max_age = s.lease_ttl
+        poller = (self.cluster, s.lease_ttl / 3, s.api_token)
+        return [
+            ChildSpec.for_actor("cluster", ClusterKeeper, *keeper),
+            ChildSpec.for_actor("cluster-statuses", StatusPoller, *poller),
+        ]
 
     def http_port(self) -> int:
         if self.listener is None:

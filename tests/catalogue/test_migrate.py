@@ -85,11 +85,11 @@ def test_upgrade_is_idempotent(db_url: str) -> None:
         cat.add_symbol("BTC")
     with capture_logs() as logs:
         upgrade(db_url)
-    assert tables_and_revision(db_url)[1] == head() == "0002"
+    assert tables_and_revision(db_url)[1] == head() == "0003"
     with Catalogue(db_url) as cat:
         assert cat.list_symbols() == [{"id": 1, "symbol": "BTC"}]
     (event,) = [e for e in logs if e["event"] == "catalogue_migrated"]
-    assert event["changed"] is False and event["from_revision"] == event["to_revision"] == "0002"
+    assert event["changed"] is False and event["from_revision"] == event["to_revision"] == "0003"
 
 
 def test_models_match_the_migrations(db_url: str) -> None:
@@ -125,7 +125,7 @@ def test_migrated_event_masks_the_password(tmp_path: Path) -> None:
     with capture_logs() as logs:
         upgrade(url)
     (event,) = [e for e in logs if e["event"] == "catalogue_migrated"]
-    assert event["url"] == url and event["to_revision"] == "0002" and event["changed"] is True
+    assert event["url"] == url and event["to_revision"] == "0003" and event["changed"] is True
 
 
 def test_unreachable_postgres_is_unavailable_without_the_password() -> None:

@@ -18,6 +18,8 @@ import pytest
 
 from tests.cluster.cluster_processes import Node, Simulator, TcpProxy, fresh_database, owners, wait_for
 from tests.sinks.servers import NatsTarget
+from tests.stream.consumer import Consumer
+from tests.stream.stream_markets import same_levels
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -158,8 +160,17 @@ def test_markets_are_shared_evenly_and_any_node_serves_any_book_equal_to_the_ven
         assert cluster.spread(node) == spread
         for market in node.get("/markets").json():
             assert market["node"] == spread[market["id"]] and market["epoch"] >= 1
-            if market["node"] != node.name:
-                assert market["status_reason"].startswith(f"runs on node {market['node']}"), market
+
+    def every_node_tells_every_market_live() -> bool:
+        """Each node tells the owner's status of a market another node runs (asked once a tick)."""
+        return all(
+            m["status"] == "live" and m["status_reason"] is None
+            for node in cluster.nodes
+            for m in [*node.get("/markets").json(), *(node.get(f"/markets/{i}").json() for i in cluster.ids.values())]
+        )
+
+    wait_for("every market live on every node", every_node_tells_every_market_live, 10, every=0.25)
+    for node in cluster.nodes:
         assert node.metric("level4_cluster_lease_renewals_total", f'node="{node.name}"') > 0
         assert node.metric("level4_cluster_markets_taken_total", f'node="{node.name}"') >= 2
     cluster.books_equal_reference()
@@ -190,6 +201,60 @@ def test_kill_9_of_an_owner_moves_its_markets_within_ten_seconds_with_equal_book
         "level4_cluster_failovers_total"
     )
     assert after - before == len(markets)
+    victim.start()
+    cluster.settle()
+
+
+def test_a_stream_consumer_sees_every_epoch_change_as_a_snapshot_and_no_gap_within_an_epoch(
+    cluster: Cluster,
+) -> None:
+    spread = cluster.settle()
+    watcher, victim = cluster.node("n2"), cluster.node("n1")
+    moving = [m for m, n in spread.items() if n == victim.name]
+    consumer = Consumer(watcher.url.replace("http://", "ws://") + "/stream")
+    try:
+        markets = list(cluster.ids.values())
+        consumer.send(op="subscribe", markets=markets, channels=["book", "status", "top", "trade"], id=1)
+        consumer.reply("subscribed", 1)
+        for market_id in markets:
+            consumer.wait(lambda e, m=market_id: e.get("channel") == "book" and e["market_id"] == m, what="snapshots")
+        first_epoch = {m: consumer.book_epoch(m) for m in markets}
+        victim.kill()
+        moved_within(cluster, moving, victim.name, FAILOVER)
+        wait_for("the moved markets synchronised", cluster.synchronised_everywhere, FAILOVER, every=0.1)
+
+        def new_epoch_synchronised() -> bool:
+            return all(consumer.book_epoch(m) > first_epoch[m] and consumer.book(m)["synchronised"] for m in moving)
+
+        wait_for("the consumer's mirrors under the new owners", new_epoch_synchronised, FAILOVER, every=0.1)
+        cluster.sim.control("pause")
+        try:
+            time.sleep(1.0)  # the frames already sent reach the owners, and their events the consumer
+            for symbol, market_id in cluster.ids.items():
+                reference = cluster.sim.reference(symbol, 10)
+                wait_for(
+                    f"the consumer's {symbol} mirror == the venue",
+                    lambda m=market_id, r=reference: same_levels(consumer.book(m), r, 10),
+                    5,
+                )
+        finally:
+            cluster.sim.control("resume")
+        events = [e for e in consumer.snapshot() if "channel" in e]
+    finally:
+        consumer.close()
+    for market_id in markets:
+        mine = [e for e in events if e["market_id"] == market_id]
+        epochs = [e["epoch"] for e in mine]
+        assert epochs == sorted(epochs), (market_id, epochs)  # never an older owner after a newer one
+        assert mine[0]["channel"] == "book" and mine[0]["snapshot"] is True, mine[0]
+        for epoch in dict.fromkeys(epochs):
+            within = [e for e in mine if e["epoch"] == epoch]
+            # Each epoch begins with a whole book; the sequence has no gap within it.
+            assert within[0]["channel"] == "book" and within[0]["snapshot"] is True, (market_id, within[0])
+            numbers = [e["sequence"] for e in within]
+            assert numbers == list(range(numbers[0], numbers[0] + len(numbers))), (market_id, epoch, numbers)
+        if market_id in moving:
+            assert len(set(epochs)) >= 2, (market_id, set(epochs))
     victim.start()
     cluster.settle()
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from level4.cluster.event_bus import stream_name
+from level4.market.status_board import Status
 from level4.service.root import Service
 from tests.cluster.cluster_processes import fresh_database
 from tests.cluster.test_event_bus import _delete_stream
@@ -69,6 +70,16 @@ def test_stream_on_another_node_serves_the_market_exactly(two_nodes: tuple[Node,
     bus_b = b.bus
     assert b.registry.lookup(market_id, "market") is None  # it runs on a only
     wait_for(lambda: bus_b.book(market_id, market["tag"], None)["synchronised"], what="b's copy of a's market")
+    # b tells a's status of the market, as a gives it (a's word is asked once a tick).
+    assert a.settings.node is not None
+    wait_for(lambda: api_b.get(f"/markets/{market_id}").json()["status"] == "live", what="b telling a's status")
+    told = api_b.get(f"/markets/{market_id}").json()
+    assert told["node"] == a.settings.node and told["status_reason"] is None
+    assert [m["status"] for m in api_b.get("/markets").json()] == ["live"]
+    assert b.board.status(market_id) is Status.STOPPED  # b's own board: it does not run the market
+    mine = api_a.get("/cluster/statuses").json()
+    assert mine["node"] == a.settings.node and [m["id"] for m in mine["markets"]] == [market_id]
+    assert api_b.get("/cluster/statuses").json() == {"node": b.settings.node, "markets": []}
 
     consumer = Consumer(f"{str(api_b.base_url).replace('http://', 'ws://')}/stream")
     try:

@@ -128,3 +128,16 @@ def test_a_node_that_leaves_is_no_longer_live_and_the_others_see_its_url_and_loa
     assert rows == {"n1": ("http://a:1", 2.0, True), "n2": ("http://b:2", 1.0, True)}
     n2.leave()
     assert n1.live_nodes(grace=5.0) == ["n1"]
+
+
+def test_an_owner_publishes_its_markets_weights_with_the_renewal_and_they_outlive_the_lease(engine: Engine) -> None:
+    (market,) = market_ids(engine)
+    n1, n2 = LeaseBook(engine, "n1", ttl=5.0), LeaseBook(engine, "n2", ttl=5.0)
+    assert n1.claim(market) is not None
+    assert n1.weights() == {market: 0.0}  # not measured yet
+    n1.renew({market: 42.5})
+    assert n2.weights() == {market: 42.5}  # every node reads it
+    n1.renew({})  # no measure this time (a market just taken): the last one stays
+    assert n2.weights() == {market: 42.5}
+    n1.release([market])
+    assert n2.claim(market) is not None and n2.weights() == {market: 42.5}  # the next owner starts from it

@@ -175,6 +175,7 @@ def test_openapi_describes_every_route(api: httpx.Client) -> None:
         ("/metrics", "get"),
         ("/cluster", "get"),
         ("/venues", "get"),
+        ("/cluster/statuses", "get"),
     }
     described = {(p, m) for p, ops in doc["paths"].items() for m in ops if m != "parameters"}
     assert described == expected

@@ -56,6 +56,7 @@ class Consumer:
         self.ws: ClientConnection = connect(url, sock=sock, open_timeout=10, **options).__enter__()
         self.messages: list[dict[str, Any]] = []
         self.books: dict[int, LocalBook] = {}
+        self.epochs: dict[int, int] = {}  # market -> the epoch of the last book event applied
         self.closed: ConnectionClosed | None = None
         self.reading = threading.Event()
         if read:
@@ -73,6 +74,7 @@ class Consumer:
                     self.messages.append(message)
                     if message.get("channel") == "book":
                         self.books.setdefault(message["market_id"], LocalBook()).apply(message)
+                        self.epochs[message["market_id"]] = message.get("epoch", 0)
         except ConnectionClosed as exc:
             self.closed = exc
 
@@ -87,6 +89,10 @@ class Consumer:
         with self._lock:
             book = self.books.get(market_id)
             return book.as_dict() if book else {"synchronised": False, "bids": [], "asks": []}
+
+    def book_epoch(self, market_id: int) -> int:
+        with self._lock:
+            return self.epochs.get(market_id, -1)
 
     def wait(
         self, predicate: Callable[[dict[str, Any]], bool], timeout: float = 10.0, what: str = ""
