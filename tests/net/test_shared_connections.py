@@ -221,6 +221,8 @@ def test_one_markets_bad_frame_resyncs_that_market_alone(venue: SharedVenue) -> 
     connections = {id(c) for c in venue.clients()}
     venue.push(venue.client_of(symbol), venue.case.bad_frame(symbol))
     wait_for(lambda: venue.resyncs()[victim] > resyncs[victim], what="the market resynchronised")
+    if venue.case.renews:  # counted when the renewal is sent, a moment after the resync began
+        wait_for(lambda: venue.reconnects()[victim] > reconnects[victim], what="its subscription renewed")
     wait_for(lambda: venue.live(), timeout=20, what="every market live again")
     after_reconnects, after_resyncs = venue.reconnects(), venue.resyncs()
     # Its subscription renewed (a reconnect of its own), or its book refetched in place.

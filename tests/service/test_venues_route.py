@@ -16,22 +16,27 @@ import translations
 from tests.metrics.samples import parse
 from tests.stream.stream_markets import add_market
 from tests.support import SimulatorThread, running_service, wait_for
+from translations.protocol import MarketType
+
+PERP = MarketType.PERP
 
 
 def by_venue(api: httpx.Client) -> dict[str, dict[str, Any]]:
+    """Each venue API of the default egress, by its venue's name (and `/api` but for the first API)."""
     r = api.get("/venues")
     assert r.status_code == 200, r.text
-    return {v["venue"]: v for v in r.json() if v["api"] == "" and v["egress"] == ""}
+    return {v["venue"] + (f"/{v['api']}" if v["api"] else ""): v for v in r.json() if v["egress"] == ""}
 
 
 def test_venues_tell_connections_caps_limits_and_backoff(tmp_path: Path) -> None:
     with ExitStack() as stack:
         binance = stack.enter_context(SimulatorThread("binance", ["BTC-USDT", "ETH-USDT"], rate=50, seed=7))
-        bitfinex = stack.enter_context(SimulatorThread("bitfinex", ["BTC-USD"], rate=50, seed=8))
+        # Kraken Futures cannot share a connection (one book feed per connection): each market has its own.
+        futures = stack.enter_context(SimulatorThread("kraken", ["BTC-USD"], rate=50, seed=8, market_type=PERP))
         _service, base = stack.enter_context(running_service(f"sqlite:///{tmp_path / 'l4.sqlite3'}"))
         api = stack.enter_context(httpx.Client(base_url=base, timeout=10))
 
-        own = add_market(api, "BITFINEX", bitfinex, "BTC", "USD")
+        own = add_market(api, "KRAKEN", futures, "BTC", "USD", market_type="PERP")
         # Binance refuses every snapshot (any weight is over a budget of 1) with a Retry-After of 3 s.
         httpx.get(f"{binance.http}/control/limits", params={"rest_budget": 1, "rest_window": 3}).raise_for_status()
         # One market at first: a second snapshot in flight when the 429 comes would earn a ban (418).
@@ -80,10 +85,10 @@ def test_venues_tell_connections_caps_limits_and_backoff(tmp_path: Path) -> None
         assert limiter["send"]["used"] >= 1 and limiter["send"]["connections"] == 1  # its subscribe frame
         assert {k: limiter[k]["queued"] for k in ("connect", "send", "rest")} == {"connect": 0, "send": 0, "rest": 0}
 
-        (mine,) = venues["BITFINEX"]["connections"]  # a venue that cannot share: the market's own
+        (mine,) = venues["KRAKEN/futures"]["connections"]  # a venue that cannot share: the market's own
         assert mine == {
             "name": own["tag"],
-            "url": bitfinex.url,
+            "url": futures.url,
             "shared": False,
             "state": "open",
             "subscriptions": 1,
@@ -91,7 +96,7 @@ def test_venues_tell_connections_caps_limits_and_backoff(tmp_path: Path) -> None
             "cap": 1,
             "resubscribes": 0,
         }
-        assert venues["BITFINEX"]["limiter"]["connect"]["used"] >= 1
+        assert venues["KRAKEN/futures"]["limiter"]["connect"]["used"] >= 1
 
         # /metrics tells the same
         samples = parse(api.get("/metrics").text)
@@ -100,18 +105,18 @@ def test_venues_tell_connections_caps_limits_and_backoff(tmp_path: Path) -> None
             return samples[(name, frozenset(labels.items()))]
 
         assert sample("level4_venue_connections", exchange="BINANCE") == 1
-        assert sample("level4_venue_connections", exchange="BITFINEX") == 1
+        assert sample("level4_venue_connections", exchange="KRAKEN") == 1
         assert sample("level4_connection_subscriptions", exchange="BINANCE", connection=conn["name"]) == 2
         assert sample("level4_connection_capacity", exchange="BINANCE", connection=conn["name"]) == conn["cap"]
-        assert sample("level4_connection_capacity", exchange="BITFINEX", connection=own["tag"]) == 1
-        assert sample("level4_connection_open", exchange="BITFINEX", connection=own["tag"]) == 1
+        assert sample("level4_connection_capacity", exchange="KRAKEN", connection=own["tag"]) == 1
+        assert sample("level4_connection_open", exchange="KRAKEN", connection=own["tag"]) == 1
         lv = {"venue": "BINANCE", "api": "", "egress": ""}
         assert sample("level4_venue_limit_used", **lv, kind="rest") == limiter["rest"]["used"]
 
         # a market stopped: its own connection is gone, and the shared one carries one market less
         assert api.patch(f"/markets/{own['id']}", json={"level4_feed_enabled": False}).status_code == 200
         assert api.patch(f"/markets/{shared[1]['id']}", json={"level4_feed_enabled": False}).status_code == 200
-        wait_for(lambda: by_venue(api)["BITFINEX"]["connections"] == [], what="Bitfinex's connection closed")
+        wait_for(lambda: by_venue(api)["KRAKEN/futures"]["connections"] == [], what="Kraken Futures' connection closed")
         wait_for(
             lambda: [c["subscriptions"] for c in by_venue(api)["BINANCE"]["connections"]] == [1],
             what="one market left on Binance's connection",

@@ -11,12 +11,19 @@ from tests.support import SimulatorThread, wait_for
 
 
 def add_market(
-    api: httpx.Client, venue: str, sim: SimulatorThread, base: str, quote: str, start: bool = True
+    api: httpx.Client,
+    venue: str,
+    sim: SimulatorThread,
+    base: str,
+    quote: str,
+    start: bool = True,
+    market_type: str = "SPOT",
 ) -> dict[str, Any]:
     for symbol in (base, quote):
         api.post("/symbols", json={"symbol": symbol})  # 409 when it exists already
     api.post("/exchanges", json={"name": venue, "ws_url": sim.url, "rest_url": sim.http})
-    r = api.post("/markets", json={"exchange": venue, "base_symbol": base, "quote_symbol": quote})
+    body = {"exchange": venue, "base_symbol": base, "quote_symbol": quote, "market_type": market_type}
+    r = api.post("/markets", json=body)
     assert r.status_code == 201, r.text
     market: dict[str, Any] = r.json()
     if start:
