@@ -10,12 +10,9 @@ a snapshot, empties it until the next snapshot.
 
 from __future__ import annotations
 
-import operator
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
-
-from sortedcontainers import SortedDict
 
 NO_SNAPSHOT = "no book from the owning node yet"
 
@@ -27,8 +24,11 @@ class RemoteBook:
         self.epoch: int | None = None
         self.sequence: int | None = None
         self.venue_time: float | None = None
-        self._bids: SortedDict = SortedDict(operator.neg)  # price -> level as published, best first
-        self._asks: SortedDict = SortedDict()
+        # price -> level as published. Plain dicts, sorted only when the book is read:
+        # a copy takes every event of its market and is read far less often.
+        self._bids: dict[Decimal, list[Any]] = {}
+        self._asks: dict[Decimal, list[Any]] = {}
+        self._sorted: tuple[list[list[Any]], list[list[Any]]] | None = None  # best first, until the next change
         self._held = False  # a snapshot of this epoch and every event since
         self._good = False  # what the last book event said of the owner's book
         self.reason: str | None = NO_SNAPSHOT
@@ -81,13 +81,23 @@ class RemoteBook:
     def book(self, depth: int | None) -> dict[str, Any]:
         """The copy in the shape of GET /markets/{id}/book."""
         good = self.synchronised
+        bids, asks = self._ladders() if good else ([], [])
         return {
             "market": self.tag,
             "synchronised": good,
-            "bids": list(self._bids.values()[:depth]) if good else [],
-            "asks": list(self._asks.values()[:depth]) if good else [],
+            "bids": bids[:depth],
+            "asks": asks[:depth],
             "reason": None if good else self.reason,
         }
+
+    def _ladders(self) -> tuple[list[list[Any]], list[list[Any]]]:
+        if self._sorted is None:
+            bids, asks = self._bids, self._asks
+            self._sorted = (
+                [list(bids[p]) for p in sorted(bids, reverse=True)],
+                [list(asks[p]) for p in sorted(asks)],
+            )
+        return self._sorted
 
     def snapshot_event(self) -> dict[str, Any]:
         """A `book` snapshot as of the last event taken, for one /stream subscriber."""
@@ -123,11 +133,13 @@ class RemoteBook:
         self.gaps += 1
         self._held = False
         self.reason = reason
+        self._sorted = None
         self._bids.clear()
         self._asks.clear()
         return False
 
-    def _set(self, ladder: SortedDict, levels: list[list[Any]]) -> None:
+    def _set(self, ladder: dict[Decimal, list[Any]], levels: list[list[Any]]) -> None:
+        self._sorted = None
         for level in levels:
             try:
                 price, size = Decimal(level[0]), Decimal(level[1])
@@ -137,4 +149,4 @@ class RemoteBook:
             if size == 0:
                 ladder.pop(price, None)
             else:
-                ladder[price] = list(level)
+                ladder[price] = level
