@@ -15,6 +15,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 NO_SNAPSHOT = "no book from the owning node yet"
+PRICE_CACHE = 4096  # price strings read per copy before the cache starts afresh (prices near the top repeat)
 
 
 class RemoteBook:
@@ -29,6 +30,7 @@ class RemoteBook:
         self._bids: dict[Decimal, list[Any]] = {}
         self._asks: dict[Decimal, list[Any]] = {}
         self._sorted: tuple[list[list[Any]], list[list[Any]]] | None = None  # best first, until the next change
+        self._prices: dict[Any, Decimal] = {}  # price string -> its value
         self._held = False  # a snapshot of this epoch and every event since
         self._good = False  # what the last book event said of the owner's book
         self.reason: str | None = NO_SNAPSHOT
@@ -48,8 +50,11 @@ class RemoteBook:
         it showed events were lost, and the copy waits for a snapshot."""
         epoch = int(event.get("epoch", 0))
         sequence = int(event["sequence"])
-        self.tag = str(event.get("market") or self.tag)
-        opens = event["channel"] == "book" and bool(event.get("snapshot"))
+        tag = event.get("market")
+        if tag and tag != self.tag:
+            self.tag = str(tag)
+        is_book = event["channel"] == "book"
+        opens = is_book and bool(event.get("snapshot"))
         in_line = True
         if epoch != self.epoch:
             self.epoch = epoch
@@ -58,7 +63,7 @@ class RemoteBook:
         elif self.sequence is not None and sequence != self.sequence + 1 and not opens:
             in_line = self._lost(f"events lost: sequence {self.sequence} -> {sequence}")
         self.sequence = sequence
-        if event["channel"] != "book":
+        if not is_book:
             return in_line
         if opens:
             self._take_snapshot(event)
@@ -140,13 +145,29 @@ class RemoteBook:
 
     def _set(self, ladder: dict[Decimal, list[Any]], levels: list[list[Any]]) -> None:
         self._sorted = None
+        prices = self._prices
         for level in levels:
             try:
-                price, size = Decimal(level[0]), Decimal(level[1])
-            except (InvalidOperation, TypeError, ValueError, IndexError):
+                text, size = level[0], level[1]
+                price = prices.get(text)
+                if price is None:
+                    price = Decimal(text)
+                    if len(prices) >= PRICE_CACHE:
+                        prices.clear()
+                    prices[text] = price
+                zero = _is_zero(size)
+            except (InvalidOperation, TypeError, ValueError, IndexError, KeyError):
                 self._lost(f"unreadable level {level!r}")
                 return
-            if size == 0:
+            if zero:
                 ladder.pop(price, None)
             else:
                 ladder[price] = level
+
+
+def _is_zero(size: Any) -> bool:
+    """Whether a level's size removes it. A plain decimal string (what the owner's
+    books publish) is read without a Decimal: zero when it holds no digit but 0."""
+    if type(size) is str and size and not size.strip("0123456789.") and size.count(".") <= 1:
+        return not size.strip("0.")
+    return Decimal(size) == 0  # raises for a size that is no number

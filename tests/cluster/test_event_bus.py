@@ -254,6 +254,7 @@ def test_a_node_joining_late_asks_the_owners_for_their_books(cluster: Callable[.
     wait_for(lambda: a.bus._ready.is_set(), what="a reading")
     owner.snapshot([["1.5", "1"], ["1.4", "2"]], [["1.6", "3"]])
     owner.delta([["1.4", "0"]], [])
+    wait_for(lambda: a.bus.state.delivered >= 2, what="a's events in the stream before the late node reads")
     late = cluster("late", set())
     wait_for(lambda: late.bus.book(MARKET, TAG, None) == owner.book(), what="the late node's copy")
     # The copy's subscribers take the snapshot that put it back in sync, as of the owner's last event.
