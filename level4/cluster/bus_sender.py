@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
@@ -94,8 +94,16 @@ class BatchSender:
     """Connect, drain the outbox a batch at a time, and on any failure report the bus
     down, back off and resend the same messages (as the sinks' runner does)."""
 
-    def __init__(self, transport: BusTransport, outbox: Outbox, state: SinkState, node: str) -> None:
+    def __init__(
+        self,
+        transport: BusTransport,
+        outbox: Outbox,
+        state: SinkState,
+        node: str,
+        sending: Callable[[list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         self.transport = transport
+        self.sending = sending  # told of each batch's events before they are serialised
         self.outbox = outbox
         self.state = state
         self.batch_prefix = f"{node}:{outbox.origin}:"
@@ -154,7 +162,10 @@ class BatchSender:
         """The events as messages of at most the transport's payload, in order."""
         if not items:
             return []
-        return self._cut([event for _serial, event in items], self.transport.max_payload())
+        events = [event for _serial, event in items]
+        if self.sending is not None:
+            self.sending(events)
+        return self._cut(events, self.transport.max_payload())
 
     def _cut(self, events: list[dict[str, Any]], limit: int) -> list[Message]:
         payload = self._encode(events)

@@ -186,7 +186,7 @@ class EventBus:
         self._loop = loop
         self._stop = stop = asyncio.Event()
         transport = BusTransport(self.spec, self.outbox.origin, self.node)
-        runner = BatchSender(transport, self.outbox, self.state, self.node)
+        runner = BatchSender(transport, self.outbox, self.state, self.node, sending=self._sending)
         tasks = [
             asyncio.create_task(runner.run(stop)),
             asyncio.create_task(self._consume(stop)),
@@ -210,17 +210,26 @@ class EventBus:
     # --- sending ----------------------------------------------------------------------
 
     def _offer(self, event: Event) -> None:
-        """The hub consumer: runs on the publishing market's thread, so it only queues."""
+        """The hub consumer: runs on the publishing market's thread, so it only checks the
+        lease and queues (the rest is the bus thread's, per batch: `_sending`)."""
         if getattr(self._injecting, "active", False):
             return  # another node's event: never back out
-        market_id = int(event["market_id"])
-        if not self._is_local(market_id):
+        if not self._is_local(int(event["market_id"])):
             self.unowned_skipped += 1
             return
-        epoch = int(event.get("epoch", 0))
-        if epoch > self._newest.get(market_id, -1):
-            self._newest[market_id] = epoch
         self.outbox.put(event)
+
+    def _sending(self, events: list[Event]) -> None:
+        """A batch about to be sent: its epochs are the newest this node knows of its own
+        markets, so a deposed owner's late events are dropped here too once it moves on."""
+        newest = self._newest
+        for event in events:
+            try:
+                market_id, epoch = int(event["market_id"]), int(event.get("epoch", 0))
+            except (KeyError, TypeError, ValueError):
+                continue  # serialised as it is; the other nodes count it unreadable
+            if epoch > newest.get(market_id, -1):
+                newest[market_id] = epoch
 
     async def _watch(self, stop: asyncio.Event) -> None:
         """Log overflows; ask again for the snapshots of copies still without one (a
@@ -310,16 +319,21 @@ class EventBus:
             self._injecting.active = True
             try:
                 for event in events:
+                    market_id = None
                     try:
-                        market_id = _market_of(event)
+                        market_id = int(event["market_id"])
                         is_local = local.get(market_id)
                         if is_local is None:
                             is_local = local[market_id] = self._is_local(market_id)
                         wanted[market_id] = self._inject(market_id, event, is_local, now)
                     except (AttributeError, KeyError, TypeError, ValueError):
-                        # One bad event costs itself only: its copy sees a gap and is repaired.
+                        # One bad event costs itself only: its copy waits for a snapshot.
                         self.unreadable += 1
-                        self.log.error("cluster_bus_event_unreadable", node=node)
+                        self.log.error("cluster_bus_event_unreadable", node=node, market_id=market_id)
+                        book = self._books.get(market_id) if market_id is not None else None
+                        if book is not None:
+                            book.lose("an unreadable event from the owner")
+                            wanted[book.market_id] = True
             finally:
                 self._injecting.active = False
         return [market_id for market_id, wants in wanted.items() if wants]
@@ -442,10 +456,3 @@ class EventBus:
             "resyncs_asked": self.resyncs_asked,
             "resyncs_sent": self.resyncs_sent,
         }
-
-
-def _market_of(event: Event) -> int:
-    """The event's market id; raises for an event without the fields every event has."""
-    int(event["sequence"])
-    str(event["channel"])
-    return int(event["market_id"])

@@ -134,6 +134,10 @@ class RemoteBook:
         self._set(self._bids, event["bids"])
         self._set(self._asks, event["asks"])
 
+    def lose(self, reason: str) -> None:
+        """Events of the copy could not be read: it waits for a snapshot."""
+        self._lost(reason)
+
     def _lost(self, reason: str) -> bool:
         self.gaps += 1
         self._held = False
