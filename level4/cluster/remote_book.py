@@ -159,7 +159,12 @@ class RemoteBook:
                     if len(prices) >= PRICE_CACHE:
                         prices.clear()
                     prices[text] = price
-                zero = _is_zero(size)
+                # A plain decimal string (what the owner's books publish) is read without a
+                # Decimal: zero when it holds no digit but 0. Anything else is read as a number.
+                if type(size) is str and size and not size.strip("0123456789.") and size.count(".") <= 1:
+                    zero = not size.strip("0.")
+                else:
+                    zero = Decimal(size) == 0
             except (InvalidOperation, TypeError, ValueError, IndexError, KeyError):
                 self._lost(f"unreadable level {level!r}")
                 return
@@ -167,11 +172,3 @@ class RemoteBook:
                 ladder.pop(price, None)
             else:
                 ladder[price] = level
-
-
-def _is_zero(size: Any) -> bool:
-    """Whether a level's size removes it. A plain decimal string (what the owner's
-    books publish) is read without a Decimal: zero when it holds no digit but 0."""
-    if type(size) is str and size and not size.strip("0123456789.") and size.count(".") <= 1:
-        return not size.strip("0.")
-    return Decimal(size) == 0  # raises for a size that is no number
