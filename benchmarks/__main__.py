@@ -1,7 +1,7 @@
 """Run level4's benchmarks and print their tables (org-mode, as in README.org).
 
     .venv/bin/python -m benchmarks                 every part
-    .venv/bin/python -m benchmarks hot live        some of them (hot, live, scale, export, runtime, failover)
+    .venv/bin/python -m benchmarks hot live        some of them (hot, live, scale, export, runtime, failover, bus)
     .venv/bin/python -m benchmarks --quick         shorter runs, for a first look
     .venv/bin/python -m benchmarks scale --counts 5000    the scale part at some market counts only
 
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from level4 import compiled, logs
 
-PARTS = ("hot", "live", "scale", "soak", "export", "limits", "runtime", "failover")
+PARTS = ("hot", "live", "scale", "soak", "export", "limits", "runtime", "failover", "bus")
 
 
 def machine() -> str:
@@ -142,6 +142,15 @@ def main(argv: list[str] | None = None) -> int:
         print(failover.failover_table(result).org())
         print("\n* cluster mode's cost per node\n")
         print(failover.cost_table(result).org())
+        print(f"({time.monotonic() - started:.0f}s)")
+    if "bus" in parts:
+        from benchmarks import cluster_bus
+
+        started = time.monotonic()
+        seconds = 3.0 if args.quick else 10.0
+        bus_table = cluster_bus.run(100_000 if args.quick else 300_000, [10_000.0, 60_000.0], seconds)
+        print("\n* cluster bus: two nodes (two processes) on the real NATS JetStream, node a's markets copied on b\n")
+        print(bus_table.org())
         print(f"({time.monotonic() - started:.0f}s)")
     return 0
 

@@ -1,15 +1,17 @@
 """Events between the nodes of a cluster, over NATS JetStream.
 
-Every node publishes the events of the markets it owns to one stream, a
-subject per market (`level4.cluster.<cluster>.events.<market id>`), each
-message with the owner's node name and the id `<market>:<epoch>:<sequence>`
-so that a batch resent after a lost acknowledgement is stored once. The
-sending reuses the sinks' machinery (a bounded outbox filled by the event
-hub, which never blocks a market: its overflow is counted and logged; a
-runner that batches, retries and resends) with a transport of its own.
+Every node publishes the events of the markets it owns to one stream, on a
+subject of its own (`level4.cluster.<cluster>.events.<node>`): every node
+reads every event, so no subject per market is needed. The events go in
+batches (`bus_sender.py`: the markets mixed in publishing order, one JSON
+array per message serialised once, one acknowledgement per batch, the id
+`<node>:<boot id>:<batch number>` so that a batch resent after a lost
+acknowledgement is stored once). The publishing market's thread only appends
+to a bounded outbox, which never blocks a market: its overflow is counted
+and logged.
 
 Every node also reads the whole stream from the moment it starts (an
-ordered consumer) and injects the other nodes' events into its own hub, so
+ordered consumer), decodes a message with one orjson call and injects the other nodes' events into its own hub, so
 its /stream clients, tape, candles and consolidated tops see every market of
 the cluster. An event of an epoch older than the newest seen for its market
 (a deposed owner's late events) is dropped and counted. Beside it, a
@@ -41,11 +43,11 @@ from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 
+from level4.cluster.bus_sender import NODE_HEADER, STREAM_LIMITS, BatchSender, BusTransport
 from level4.cluster.remote_book import RemoteBook
 from level4.market.hub import EventHub
-from level4.sinks.jetstream import JetStreamTransport, ensure_stream
+from level4.sinks.jetstream import ensure_stream
 from level4.sinks.outbox import Outbox
-from level4.sinks.runner import Record, SinkRunner, encode
 from level4.sinks.sink_status import SinkState
 from level4.sinks.spec import SinkSpec
 from level4.supervision.supervised import describe_reason
@@ -57,19 +59,11 @@ Deliver = Callable[[Event], None]
 # Have `deliver` called with the market's book as of its last event, in line with its events.
 RequestBook = Callable[[int, Deliver], None]
 
-NODE_HEADER = "Level4-Node"
-EPOCH_HEADER = "Level4-Epoch"
 QUEUE = 100_000  # events waiting to be sent before the oldest are dropped
 RESYNC_INTERVAL = 2.0  # seconds between two requests for one market's snapshot
-SEND_BATCH = 2_000  # events taken from the outbox per send: one acknowledgement waited for each
-BUNDLE_BYTES = 256 << 10  # at most this much of one market's events in one message (NATS allows 1 MiB)
 WATCH_INTERVAL = 1.0
 ASK_WHILE_ACTIVE = 60.0  # seconds after its last event that a copy without a snapshot keeps asking for one
 START_TIMEOUT = 5.0
-# Events are live data: the stream keeps a minute of them (and at most 256 MiB) for
-# consumers that reconnect (one that lost more repairs its copies with snapshots);
-# resends within 30 s are recognised by their ids.
-STREAM_LIMITS: dict[str, Any] = {"max_age": 60.0, "max_bytes": 256 << 20, "duplicate_window": 30.0}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -79,68 +73,6 @@ def cluster_prefix(cluster: str) -> str:
 
 def stream_name(cluster: str) -> str:
     return f"LEVEL4_CLUSTER_{_UNSAFE.sub('_', cluster) or '_'}"
-
-
-class BusTransport(JetStreamTransport):
-    """The sinks' JetStream transport with the bus's subjects, limits and node header."""
-
-    stream_limits = STREAM_LIMITS
-
-    def __init__(self, spec: SinkSpec, origin: str, node: str) -> None:
-        super().__init__(spec, origin)
-        self.headers = {NODE_HEADER: node}
-
-    def subject(self, channel: str, market: str) -> str:
-        return f"{self.prefix}.events.{market}"  # `market` is the market id (bus records)
-
-    def stream_subjects(self) -> str:
-        return f"{self.prefix}.events.>"
-
-    async def send(self, batch: list[Record]) -> None:
-        """The batch as one message per market (its events in order, a JSON array), sent
-        as plain publishes with the last one acknowledged. One connection keeps them in
-        order, so the last one's acknowledgement means the server has taken the batch; a
-        message it refused shows on the other nodes as a gap, which they repair with a
-        snapshot. (A message and an acknowledgement per event, as the sinks send, cost
-        several times the CPU a node has for them.)"""
-        assert self.nc is not None and self.js is not None
-        messages = bundle(batch)
-        if not messages:
-            return
-        *head, last = messages
-        publish = self.nc.publish
-        for market, msg_id, payload in head:
-            await publish(self.subject("", market), payload, headers={**self.headers, "Nats-Msg-Id": msg_id})
-        market, msg_id, payload = last
-        headers = {**self.headers, "Nats-Msg-Id": msg_id}
-        await self.js.publish(self.subject("", market), payload, stream=self.stream, headers=headers)
-
-
-def bundle(batch: list[Record]) -> list[tuple[str, str, bytes]]:
-    """(market, message id, payload) for each market's run of events in the batch, in
-    order; a run is cut at BUNDLE_BYTES. The id names the run's first and last events, so
-    a batch resent whole after a lost acknowledgement is stored once."""
-    runs: dict[str, list[Record]] = {}
-    for record in batch:
-        runs.setdefault(record.market, []).append(record)
-    out: list[tuple[str, str, bytes]] = []
-    for market, records in runs.items():
-        part: list[Record] = []
-        size = 0
-        for record in records:
-            if part and size + len(record.payload) > BUNDLE_BYTES:
-                out.append(_message(market, part))
-                part, size = [], 0
-            part.append(record)
-            size += len(record.payload) + 1
-        out.append(_message(market, part))
-    return out
-
-
-def _message(market: str, part: list[Record]) -> tuple[str, str, bytes]:
-    first, last = part[0], part[-1]
-    msg_id = f"{first.msg_id}" if len(part) == 1 else f"{first.msg_id}..{last.msg_id}"
-    return market, msg_id, b"[" + b",".join(r.payload for r in part) + b"]"
 
 
 class EventBus:
@@ -254,7 +186,7 @@ class EventBus:
         self._loop = loop
         self._stop = stop = asyncio.Event()
         transport = BusTransport(self.spec, self.outbox.origin, self.node)
-        runner = SinkRunner(transport, self.outbox, self.state, batch=SEND_BATCH, make_record=self._record)
+        runner = BatchSender(transport, self.outbox, self.state, self.node, sending=self._sending)
         tasks = [
             asyncio.create_task(runner.run(stop)),
             asyncio.create_task(self._consume(stop)),
@@ -278,28 +210,26 @@ class EventBus:
     # --- sending ----------------------------------------------------------------------
 
     def _offer(self, event: Event) -> None:
-        """The hub consumer: runs on the publishing market's thread, so it only queues."""
+        """The hub consumer: runs on the publishing market's thread, so it only checks the
+        lease and queues (the rest is the bus thread's, per batch: `_sending`)."""
         if getattr(self._injecting, "active", False):
             return  # another node's event: never back out
-        market_id = int(event["market_id"])
-        if not self._is_local(market_id):
+        if not self._is_local(int(event["market_id"])):
             self.unowned_skipped += 1
             return
-        epoch = int(event.get("epoch", 0))
-        if epoch > self._newest.get(market_id, -1):
-            self._newest[market_id] = epoch
         self.outbox.put(event)
 
-    def _record(self, serial: int, event: Event) -> Record:
-        market_id = event["market_id"]
-        msg_id = f"{market_id}:{event.get('epoch', 0)}:{event['sequence']}"
-        if "epoch" not in event:
-            # Without epochs a restarted node numbers a market from 1 again: its ids
-            # must not match the last incarnation's within the duplicate window.
-            msg_id = f"{msg_id}:{self.outbox.origin}"
-        if event.get("resync"):  # a snapshot as of an event already sent: an id of its own
-            msg_id = f"{msg_id}:resync:{self.outbox.origin}-{serial}"
-        return Record(serial, str(event.get("channel")), str(market_id), encode(event), msg_id)
+    def _sending(self, events: list[Event]) -> None:
+        """A batch about to be sent: its epochs are the newest this node knows of its own
+        markets, so a deposed owner's late events are dropped here too once it moves on."""
+        newest = self._newest
+        for event in events:
+            try:
+                market_id, epoch = int(event["market_id"]), int(event.get("epoch", 0))
+            except (KeyError, TypeError, ValueError):
+                continue  # serialised as it is; the other nodes count it unreadable
+            if epoch > newest.get(market_id, -1):
+                newest[market_id] = epoch
 
     async def _watch(self, stop: asyncio.Event) -> None:
         """Log overflows; ask again for the snapshots of copies still without one (a
@@ -368,58 +298,80 @@ class EventBus:
             return  # this node's own events are in its hub already
         try:
             events = orjson.loads(msg.data)
-            if not isinstance(events, list):
-                events = [events]
-            checked = [(_market_of(e), e) for e in events]
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            self.unreadable += 1
-            self.log.error("cluster_bus_event_unreadable", subject=msg.subject, node=headers.get(NODE_HEADER))
-            return
-        wanted: set[int] = set()
-        for market_id, event in checked:
-            if self._inject(market_id, event):
-                wanted.add(market_id)
-            else:
-                wanted.discard(market_id)
-        for market_id in wanted:
+        except orjson.JSONDecodeError:
+            events = None
+        if not isinstance(events, list):
+            events = [events] if isinstance(events, dict) else []
+            if not events:
+                self.unreadable += 1
+                self.log.error("cluster_bus_event_unreadable", subject=msg.subject, node=headers.get(NODE_HEADER))
+                return
+        for market_id in self._inject_all(events, headers.get(NODE_HEADER)):
             await self._ask_resync(market_id)
 
-    def _inject(self, market_id: int, event: Event) -> bool:
-        """Apply one event of another node; True when its market's copy needs a snapshot."""
-        resync = bool(event.pop("resync", False))
-        epoch = int(event.get("epoch", 0))
+    def _inject_all(self, events: list[Any], node: str | None) -> list[int]:
+        """Apply a message's events of other nodes, in order, under one hold of the lock;
+        the markets whose copies need a snapshot after it."""
+        wanted: dict[int, bool] = {}
+        local: dict[int, bool] = {}  # the leases asked once per market per message
+        now = time.monotonic()
         with self._lock:
-            if self._is_local(market_id):
-                self.local_dropped += 1
-                return False
-            newest = self._newest.get(market_id)
-            if newest is not None and epoch < newest:
-                self.stale_dropped += 1
-                if self.stale_dropped == 1 or self.stale_dropped % 1000 == 0:
-                    self.log.warning(
-                        "cluster_bus_stale_dropped", market=event.get("market"), epoch=epoch, newest=newest,
-                        total=self.stale_dropped,
-                    )  # fmt: skip
-                return False
-            self._newest[market_id] = epoch
-            self._seen[market_id] = time.monotonic()
-            book = self._book(market_id, str(event.get("market") or ""))
-            if resync:
-                was_good = book.synchronised
-                book.take_resync(event)
-                if was_good or not book.synchronised:
-                    return False  # subscribers hold a good book, or there is none to give them
-                # A copy back in sync: its subscribers take the snapshot (clients see a repeat of
-                # its sequence and retake the book, which is now good).
-            elif not book.apply(event) and (book.gaps == 1 or book.gaps % 100 == 0):
-                self.log.warning("cluster_bus_gap", market=book.tag, reason=book.reason, gaps=book.gaps)
-            self.injected += 1
             self._injecting.active = True
             try:
-                self.hub.publish(event)
+                for event in events:
+                    market_id = None
+                    try:
+                        market_id = int(event["market_id"])
+                        is_local = local.get(market_id)
+                        if is_local is None:
+                            is_local = local[market_id] = self._is_local(market_id)
+                        wanted[market_id] = self._inject(market_id, event, is_local, now)
+                    except (AttributeError, KeyError, TypeError, ValueError):
+                        # One bad event costs itself only: its copy waits for a snapshot.
+                        self.unreadable += 1
+                        self.log.error("cluster_bus_event_unreadable", node=node, market_id=market_id)
+                        book = self._books.get(market_id) if market_id is not None else None
+                        if book is not None:
+                            book.lose("an unreadable event from the owner")
+                            wanted[book.market_id] = True
             finally:
                 self._injecting.active = False
-            return book.needs_snapshot
+        return [market_id for market_id, wants in wanted.items() if wants]
+
+    def _inject(self, market_id: int, event: Event, is_local: bool, now: float) -> bool:
+        """Apply one event of another node (the lock held, marked as injecting); True when
+        its market's copy needs a snapshot."""
+        if is_local:
+            self.local_dropped += 1
+            return False
+        resync = bool(event.pop("resync", False))
+        epoch = int(event.get("epoch", 0))
+        newest = self._newest.get(market_id)
+        if newest is not None and epoch < newest:
+            self.stale_dropped += 1
+            if self.stale_dropped == 1 or self.stale_dropped % 1000 == 0:
+                self.log.warning(
+                    "cluster_bus_stale_dropped", market=event.get("market"), epoch=epoch, newest=newest,
+                    total=self.stale_dropped,
+                )  # fmt: skip
+            return False
+        self._newest[market_id] = epoch
+        self._seen[market_id] = now
+        book = self._books.get(market_id)
+        if book is None:
+            book = self._books[market_id] = RemoteBook(market_id, str(event.get("market") or ""))
+        if resync:
+            was_good = book.synchronised
+            book.take_resync(event)
+            if was_good or not book.synchronised:
+                return False  # subscribers hold a good book, or there is none to give them
+            # A copy back in sync: its subscribers take the snapshot (clients see a repeat of
+            # its sequence and retake the book, which is now good).
+        elif not book.apply(event) and (book.gaps == 1 or book.gaps % 100 == 0):
+            self.log.warning("cluster_bus_gap", market=book.tag, reason=book.reason, gaps=book.gaps)
+        self.injected += 1
+        self.hub.publish(event)
+        return book.needs_snapshot
 
     def _book(self, market_id: int, tag: str) -> RemoteBook:
         book = self._books.get(market_id)
@@ -504,10 +456,3 @@ class EventBus:
             "resyncs_asked": self.resyncs_asked,
             "resyncs_sent": self.resyncs_sent,
         }
-
-
-def _market_of(event: Event) -> int:
-    """The event's market id; raises for an event without the fields every event has."""
-    int(event["sequence"])
-    str(event["channel"])
-    return int(event["market_id"])

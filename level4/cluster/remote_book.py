@@ -10,14 +10,12 @@ a snapshot, empties it until the next snapshot.
 
 from __future__ import annotations
 
-import operator
 import time
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from sortedcontainers import SortedDict
-
 NO_SNAPSHOT = "no book from the owning node yet"
+PRICE_CACHE = 4096  # price strings read per copy before the cache starts afresh (prices near the top repeat)
 
 
 class RemoteBook:
@@ -27,8 +25,12 @@ class RemoteBook:
         self.epoch: int | None = None
         self.sequence: int | None = None
         self.venue_time: float | None = None
-        self._bids: SortedDict = SortedDict(operator.neg)  # price -> level as published, best first
-        self._asks: SortedDict = SortedDict()
+        # price -> level as published. Plain dicts, sorted only when the book is read:
+        # a copy takes every event of its market and is read far less often.
+        self._bids: dict[Decimal, list[Any]] = {}
+        self._asks: dict[Decimal, list[Any]] = {}
+        self._sorted: tuple[list[list[Any]], list[list[Any]]] | None = None  # best first, until the next change
+        self._prices: dict[Any, Decimal] = {}  # price string -> its value
         self._held = False  # a snapshot of this epoch and every event since
         self._good = False  # what the last book event said of the owner's book
         self.reason: str | None = NO_SNAPSHOT
@@ -48,8 +50,11 @@ class RemoteBook:
         it showed events were lost, and the copy waits for a snapshot."""
         epoch = int(event.get("epoch", 0))
         sequence = int(event["sequence"])
-        self.tag = str(event.get("market") or self.tag)
-        opens = event["channel"] == "book" and bool(event.get("snapshot"))
+        tag = event.get("market")
+        if tag and tag != self.tag:
+            self.tag = str(tag)
+        is_book = event["channel"] == "book"
+        opens = is_book and bool(event.get("snapshot"))
         in_line = True
         if epoch != self.epoch:
             self.epoch = epoch
@@ -58,7 +63,7 @@ class RemoteBook:
         elif self.sequence is not None and sequence != self.sequence + 1 and not opens:
             in_line = self._lost(f"events lost: sequence {self.sequence} -> {sequence}")
         self.sequence = sequence
-        if event["channel"] != "book":
+        if not is_book:
             return in_line
         if opens:
             self._take_snapshot(event)
@@ -81,13 +86,23 @@ class RemoteBook:
     def book(self, depth: int | None) -> dict[str, Any]:
         """The copy in the shape of GET /markets/{id}/book."""
         good = self.synchronised
+        bids, asks = self._ladders() if good else ([], [])
         return {
             "market": self.tag,
             "synchronised": good,
-            "bids": list(self._bids.values()[:depth]) if good else [],
-            "asks": list(self._asks.values()[:depth]) if good else [],
+            "bids": bids[:depth],
+            "asks": asks[:depth],
             "reason": None if good else self.reason,
         }
+
+    def _ladders(self) -> tuple[list[list[Any]], list[list[Any]]]:
+        if self._sorted is None:
+            bids, asks = self._bids, self._asks
+            self._sorted = (
+                [list(bids[p]) for p in sorted(bids, reverse=True)],
+                [list(asks[p]) for p in sorted(asks)],
+            )
+        return self._sorted
 
     def snapshot_event(self) -> dict[str, Any]:
         """A `book` snapshot as of the last event taken, for one /stream subscriber."""
@@ -119,22 +134,41 @@ class RemoteBook:
         self._set(self._bids, event["bids"])
         self._set(self._asks, event["asks"])
 
+    def lose(self, reason: str) -> None:
+        """Events of the copy could not be read: it waits for a snapshot."""
+        self._lost(reason)
+
     def _lost(self, reason: str) -> bool:
         self.gaps += 1
         self._held = False
         self.reason = reason
+        self._sorted = None
         self._bids.clear()
         self._asks.clear()
         return False
 
-    def _set(self, ladder: SortedDict, levels: list[list[Any]]) -> None:
+    def _set(self, ladder: dict[Decimal, list[Any]], levels: list[list[Any]]) -> None:
+        self._sorted = None
+        prices = self._prices
         for level in levels:
             try:
-                price, size = Decimal(level[0]), Decimal(level[1])
-            except (InvalidOperation, TypeError, ValueError, IndexError):
+                text, size = level[0], level[1]
+                price = prices.get(text)
+                if price is None:
+                    price = Decimal(text)
+                    if len(prices) >= PRICE_CACHE:
+                        prices.clear()
+                    prices[text] = price
+                # A plain decimal string (what the owner's books publish) is read without a
+                # Decimal: zero when it holds no digit but 0. Anything else is read as a number.
+                if type(size) is str and size and not size.strip("0123456789.") and size.count(".") <= 1:
+                    zero = not size.strip("0.")
+                else:
+                    zero = Decimal(size) == 0
+            except (InvalidOperation, TypeError, ValueError, IndexError, KeyError):
                 self._lost(f"unreadable level {level!r}")
                 return
-            if size == 0:
+            if zero:
                 ladder.pop(price, None)
             else:
-                ladder[price] = list(level)
+                ladder[price] = level

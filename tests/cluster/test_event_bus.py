@@ -254,6 +254,7 @@ def test_a_node_joining_late_asks_the_owners_for_their_books(cluster: Callable[.
     wait_for(lambda: a.bus._ready.is_set(), what="a reading")
     owner.snapshot([["1.5", "1"], ["1.4", "2"]], [["1.6", "3"]])
     owner.delta([["1.4", "0"]], [])
+    wait_for(lambda: a.bus.state.delivered >= 2, what="a's events in the stream before the late node reads")
     late = cluster("late", set())
     wait_for(lambda: late.bus.book(MARKET, TAG, None) == owner.book(), what="the late node's copy")
     # The copy's subscribers take the snapshot that put it back in sync, as of the owner's last event.
@@ -318,3 +319,33 @@ def test_a_cluster_is_named_after_its_catalogue_unless_told() -> None:
 
     assert catalogue_name("postgresql+psycopg://postgres@db:5432/level4-prod") == "level4_prod"
     assert catalogue_name("postgresql+psycopg://postgres@db:5432/") == "level4"
+
+
+async def _publish_raw(url: str, subject: str, stream: str, payload: bytes, node: str) -> None:
+    nc = await nats.connect(url)
+    try:
+        await nc.jetstream().publish(subject, payload, stream=stream, headers={"Level4-Node": node})
+    finally:
+        await nc.close()
+
+
+def test_an_unreadable_event_costs_only_itself_and_its_copy_is_repaired(cluster: Callable[..., Node]) -> None:
+    """A message of several markets' events with bad ones among them: the good ones are
+    injected, the bad ones counted, and the copy a bad event was for asks for a snapshot."""
+    a = cluster("a", {MARKET}, start=False)
+    owner = Owner(a.hub, epoch=1)
+    a.bus._request_book = owner.request_book
+    a.bus.start()
+    b = cluster("b", set())
+    wait_for(lambda: a.bus._ready.is_set(), what="a reading")
+    owner.snapshot([["100", "1"]], [["101", "1"]])
+    wait_for(lambda: b.bus.book(MARKET, TAG, None) == owner.book(), what="b's copy")
+    no_levels = {"channel": "book", "market_id": MARKET, "market": TAG, "sequence": owner.sequence + 1, "epoch": 1}
+    other = {"channel": "trade", "market_id": 9, "market": "KRAKEN.SPOT:ETH-USD", "sequence": 1, "epoch": 1}
+    payload = orjson.dumps([no_levels, "not an event", other])
+    asyncio.run(_publish_raw(a.bus.url, f"{a.bus.prefix}.events.a", a.bus.stream, payload, "a"))
+    wait_for(lambda: b.events(9) == [other], what="the readable event injected")
+    assert b.bus.status()["unreadable"] == 2
+    wait_for(lambda: b.bus.remote_book(MARKET).gaps >= 1, what="the copy given up")  # type: ignore[union-attr]
+    owner.delta([["99", "2"]], [])
+    wait_for(lambda: b.bus.book(MARKET, TAG, None) == owner.book(), what="b's copy repaired by a snapshot")
