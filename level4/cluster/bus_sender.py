@@ -33,7 +33,7 @@ import structlog
 from level4.net.backoff import Backoff
 from level4.sinks.jetstream import JetStreamTransport
 from level4.sinks.outbox import Outbox
-from level4.sinks.runner import CLOSE_TIMEOUT, CONNECT_TIMEOUT, IDLE_CHECK, SEND_TIMEOUT
+from level4.sinks.runner import CONNECT_TIMEOUT, IDLE_CHECK, SEND_TIMEOUT, SinkLink
 from level4.sinks.sink_status import SinkState, SinkStatus
 from level4.sinks.spec import SinkSpec
 from level4.supervision.supervised import describe_reason
@@ -93,9 +93,11 @@ class BusTransport(JetStreamTransport):
         await self.js.publish(subject, last.payload, stream=self.stream, headers=headers)
 
 
-class BatchSender:
+class BatchSender(SinkLink):
     """Connect, drain the outbox a batch at a time, and on any failure report the bus
     down, back off and resend the same messages (as the sinks' runner does)."""
+
+    transport: BusTransport
 
     def __init__(
         self,
@@ -203,27 +205,3 @@ class BatchSender:
                 self.state.unencodable += 1
                 self.log.error("sink_event_unencodable", market=events[0].get("market"), error=describe_reason(exc))
             return None
-
-    def _up(self) -> None:
-        was = self.state.status
-        self.state.set(SinkStatus.UP)
-        self.backoff.reset()
-        self.log.info("sink_up", recovered=was is SinkStatus.DOWN, queued=self.left(), dropped=self.outbox.dropped)
-
-    async def _down(self, exc: BaseException) -> None:
-        reason = "timed out" if isinstance(exc, TimeoutError) else describe_reason(exc) or "failed"
-        delay = self.backoff.next_delay()
-        first = self.state.status is not SinkStatus.DOWN
-        self.state.set(SinkStatus.DOWN, reason, retry_in=delay)
-        fields = {"reason": reason, "retry_in": round(delay, 3), "queued": self.left(), "dropped": self.outbox.dropped}
-        if first:
-            self.log.warning("sink_down", **fields)
-        else:
-            self.log.info("sink_retry_failed", attempts=self.state.attempts, **fields)
-        await asyncio.sleep(delay)
-
-    async def _close(self) -> None:
-        try:
-            await asyncio.wait_for(self.transport.close(), CLOSE_TIMEOUT)
-        except Exception as exc:  # a broken connection may not close cleanly; it is dropped either way
-            self.log.debug("sink_close_failed", error=describe_reason(exc))

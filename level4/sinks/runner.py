@@ -65,7 +65,45 @@ def event_record(serial: int, event: dict[str, Any]) -> Record:
     return Record(serial, str(event.get("channel") or "_"), str(event.get("market") or "_"), encode(event))
 
 
-class SinkRunner:
+class SinkLink:
+    """Up, down (back off, then retry) and close, told the same way by every sender
+    that drains an outbox to a server: the sinks' runner and the cluster bus's."""
+
+    state: SinkState
+    backoff: Backoff
+    outbox: Outbox
+    transport: Transport
+    log: Any
+
+    def left(self) -> int:
+        raise NotImplementedError
+
+    def _up(self) -> None:
+        was = self.state.status
+        self.state.set(SinkStatus.UP)
+        self.backoff.reset()
+        self.log.info("sink_up", recovered=was is SinkStatus.DOWN, queued=self.left(), dropped=self.outbox.dropped)
+
+    async def _down(self, exc: BaseException) -> None:
+        reason = "timed out" if isinstance(exc, TimeoutError) else describe_reason(exc) or "failed"
+        delay = self.backoff.next_delay()
+        first = self.state.status is not SinkStatus.DOWN
+        self.state.set(SinkStatus.DOWN, reason, retry_in=delay)
+        fields = {"reason": reason, "retry_in": round(delay, 3), "queued": self.left(), "dropped": self.outbox.dropped}
+        if first:
+            self.log.warning("sink_down", **fields)
+        else:
+            self.log.info("sink_retry_failed", attempts=self.state.attempts, **fields)
+        await asyncio.sleep(delay)
+
+    async def _close(self) -> None:
+        try:
+            await asyncio.wait_for(self.transport.close(), CLOSE_TIMEOUT)
+        except Exception as exc:  # a broken connection may not close cleanly; it is dropped either way
+            self.log.debug("sink_close_failed", error=describe_reason(exc))
+
+
+class SinkRunner(SinkLink):
     def __init__(
         self,
         transport: Transport,
@@ -134,29 +172,3 @@ class SinkRunner:
                 continue
             records.append(record)
         return records
-
-    def _up(self) -> None:
-        was = self.state.status
-        self.state.set(SinkStatus.UP)
-        self.backoff.reset()
-        self.log.info("sink_up", recovered=was is SinkStatus.DOWN, queued=self.left(), dropped=self.outbox.dropped)
-
-    async def _down(self, exc: BaseException) -> None:
-        reason = describe_reason(exc) or "failed"
-        if isinstance(exc, TimeoutError):
-            reason = "timed out"
-        delay = self.backoff.next_delay()
-        first = self.state.status is not SinkStatus.DOWN
-        self.state.set(SinkStatus.DOWN, reason, retry_in=delay)
-        fields = {"reason": reason, "retry_in": round(delay, 3), "queued": self.left(), "dropped": self.outbox.dropped}
-        if first:
-            self.log.warning("sink_down", **fields)
-        else:
-            self.log.info("sink_retry_failed", attempts=self.state.attempts, **fields)
-        await asyncio.sleep(delay)
-
-    async def _close(self) -> None:
-        try:
-            await asyncio.wait_for(self.transport.close(), CLOSE_TIMEOUT)
-        except Exception as exc:  # a broken connection may not close cleanly; it is dropped either way
-            self.log.debug("sink_close_failed", error=describe_reason(exc))
