@@ -22,23 +22,17 @@ numbers apart from its last life's within the duplicate window.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import orjson
-import structlog
 
-from level4.net.backoff import Backoff
 from level4.sinks.jetstream import JetStreamTransport
-from level4.sinks.outbox import Outbox
-from level4.sinks.runner import CONNECT_TIMEOUT, IDLE_CHECK, SEND_TIMEOUT, SinkLink
-from level4.sinks.sink_status import SinkState, SinkStatus
+from level4.sinks.outbox import Outbox, Queued
+from level4.sinks.sink_link import SinkLink
+from level4.sinks.sink_status import SinkState
 from level4.sinks.spec import SinkSpec
-from level4.supervision.supervised import describe_reason
-
-log = structlog.get_logger(__name__)
 
 NODE_HEADER = "Level4-Node"
 SEND_BATCH = 20_000  # events taken from the outbox per turn at most
@@ -93,11 +87,9 @@ class BusTransport(JetStreamTransport):
         await self.js.publish(subject, last.payload, stream=self.stream, headers=headers)
 
 
-class BatchSender(SinkLink):
-    """Connect, drain the outbox a batch at a time, and on any failure report the bus
-    down, back off and resend the same messages (as the sinks' runner does)."""
-
-    transport: BusTransport
+class BatchSender(SinkLink[Message]):
+    """The sinks' loop (sink_link.py) with the bus's batches: a turn's events as
+    messages of at most the transport's payload, resent whole after a failure."""
 
     def __init__(
         self,
@@ -107,64 +99,23 @@ class BatchSender(SinkLink):
         node: str,
         sending: Callable[[list[dict[str, Any]]], None] | None = None,
     ) -> None:
+        super().__init__(transport, outbox, state, SEND_BATCH, linger=LINGER)
         self.transport = transport
         self.sending = sending  # told of each batch's events before they are serialised
-        self.outbox = outbox
-        self.state = state
         self.batch_prefix = f"{node}:{outbox.origin}:"
         self.batches = 0
-        self.backoff = Backoff(base=0.2, cap=state.spec.retry_max)
-        self.pending: list[Message] = []
         self.event_bytes = 256.0  # bytes an event took in the last message: how many fit in one
-        self.log = log.bind(sink=state.spec.name, url=state.spec.shown_url)
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop` is set and the outbox is empty (the caller bounds the wait at
-        shutdown by cancelling)."""
-        connected = False
-        self.state.set(SinkStatus.CONNECTING)
-        try:
-            while True:
-                try:
-                    if not connected:
-                        await asyncio.wait_for(self.transport.connect(), CONNECT_TIMEOUT)
-                        connected = True
-                        self._up()
-                    if not self.pending:
-                        if stop.is_set():
-                            self.pending = self.messages(self.outbox.take_nowait(SEND_BATCH))
-                            if not self.pending:
-                                return
-                        else:
-                            self.pending = self.messages(await self._take())
-                    if self.pending:
-                        await asyncio.wait_for(self.transport.send_messages(self.pending), SEND_TIMEOUT)
-                        self.state.add_delivered(sum(m.events for m in self.pending))
-                        self.pending = []
-                    elif not stop.is_set():
-                        await asyncio.wait_for(self.transport.check(), SEND_TIMEOUT)
-                except Exception as exc:  # every failure is the server's or the link's: retry
-                    connected = False
-                    await self._close()
-                    await self._down(exc)
-        finally:
-            await self._close()
-            self.state.set(SinkStatus.STOPPED)
+    def _prepare(self, items: list[Queued]) -> list[Message]:
+        return self.messages(items)
 
-    async def _take(self) -> list[tuple[int, dict[str, Any]]]:
-        """The next batch: what came within LINGER of its first event (a quiet node pays
-        one message per window, not per event; a busy one fills a batch meanwhile)."""
-        items = await self.outbox.take(SEND_BATCH, IDLE_CHECK)
-        if items and len(items) < SEND_BATCH:
-            await asyncio.sleep(LINGER)
-            items.extend(self.outbox.take_nowait(SEND_BATCH - len(items)))
-        return items
+    async def _send(self, batch: list[Message]) -> None:
+        await self.transport.send_messages(batch)
 
-    def left(self) -> int:
-        """Events not delivered: the retained batch and the outbox."""
-        return sum(m.events for m in self.pending) + len(self.outbox)
+    def _count(self, batch: list[Message]) -> int:
+        return sum(m.events for m in batch)
 
-    def messages(self, items: list[tuple[int, dict[str, Any]]]) -> list[Message]:
+    def messages(self, items: list[Queued]) -> list[Message]:
         """The events as messages of at most the transport's payload, in order."""
         if not items:
             return []
@@ -202,6 +153,5 @@ class BatchSender(SinkLink):
             return orjson.dumps(events, default=str, option=orjson.OPT_NON_STR_KEYS)
         except (TypeError, orjson.JSONEncodeError) as exc:
             if len(events) == 1:
-                self.state.unencodable += 1
-                self.log.error("sink_event_unencodable", market=events[0].get("market"), error=describe_reason(exc))
+                self._unencodable(events[0], exc)
             return None
