@@ -14,20 +14,17 @@ market, refused over the cap with error 10305):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
-import httpx
 import pytest
 
 import level4.net.venue_connection
 from level4.net.subscription_caps import caps_for
-from level4.service.root import Service
 from level4.simulator.dialects import dialect_for
-from level4.simulator.server import Client
-from tests.stream.stream_markets import same_levels
-from tests.support import SimulatorThread, running_service, wait_for
+from tests.net.shared_fixtures import SharedVenue, venue_in_service
+from tests.support import wait_for
 from translations import scheme_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -41,123 +38,56 @@ def pairs(quote: str) -> list[str]:
     return [f"F{n:03d}-{quote}" for n in range(MARKETS)]
 
 
-class Venue:
-    def __init__(self, name: str, service: Service, api: httpx.Client, sim: SimulatorThread) -> None:
-        self.name, self.service, self.api, self.sim = name, service, api, sim
-        quote = QUOTES[name]
-        api.post("/symbols", json={"symbol": quote})
-        r = api.post("/exchanges", json={"name": name, "ws_url": sim.url, "rest_url": sim.http})
-        assert r.status_code == 201, r.text
-        self.ids: dict[str, int] = {}  # pair -> market id
-        for pair in pairs(quote):
-            base = pair.split("-")[0]
-            api.post("/symbols", json={"symbol": base})
-            r = api.post("/markets", json={"exchange": name, "base_symbol": base, "quote_symbol": quote})
-            assert r.status_code == 201, r.text
-            self.ids[pair] = r.json()["id"]
-        for market_id in self.ids.values():
-            r = api.patch(f"/markets/{market_id}", json={"level4_feed_enabled": True})
-            assert r.status_code == 200, r.text
-        self.symbols = {self.ids[m.instrument.pair]: s for s, m in sim.sim.markets.items()}  # id -> venue symbol
-        self.expected_connections = math.ceil(MARKETS / caps_for(scheme_for(name)).markets_per_connection)
-
-    # --- the venue's side ----------------------------------------------------------------
-
-    def clients(self) -> list[Client]:
-        return list(self.sim.sim.clients)
-
-    def subscribed(self) -> dict[str, int]:
-        """Venue symbol -> how many connections carry it."""
-        out: dict[str, int] = {}
-        for client in self.clients():
-            for symbol in client.session.subscribed:
-                out[symbol] = out.get(symbol, 0) + 1
-        return out
-
-    def client_of(self, symbol: str) -> Client:
-        (client,) = [c for c in self.clients() if symbol in c.session.subscribed]
-        return client
-
-    def in_venue(self, fn: Callable[[], None]) -> None:
-        """Run on the simulator's loop, in order with the frames it sends."""
-        self.sim.loop.call_soon_threadsafe(fn)
-
-    def limits(self) -> dict[str, Any]:
-        return httpx.get(f"{self.sim.http}/control/limits").json()
-
-    # --- the service's side ----------------------------------------------------------------
-
-    def live(self, ids: list[int] | None = None) -> bool:
-        board = self.service.board
-        return all(board.status(i) == "live" for i in (ids if ids is not None else self.ids.values()))
-
-    def reconnects(self) -> dict[int, int]:
-        return {i: self.service.board.get(i).reconnects for i in self.ids.values()}
-
-    def resyncs(self) -> dict[int, int]:
-        return {i: self.service.board.get(i).resyncs for i in self.ids.values()}
-
-    def all_books_equal(self) -> None:
-        self.sim.pause()
-        try:
-            for pair, market_id in self.ids.items():
-                if self.service.board.status(market_id) == "stopped":
-                    continue
-                reference = self.sim.reference(pair)
-
-                def same(market_id: int = market_id, reference: dict[str, Any] = reference) -> bool:
-                    book = self.api.get(f"/markets/{market_id}/book").json()
-                    return bool(book["synchronised"]) and same_levels(book, reference, DEPTH[self.name])
-
-                wait_for(same, timeout=10, what=f"{pair} book equals its reference")
-        finally:
-            self.sim.resume()
+def expected_connections(venue: SharedVenue) -> int:
+    return math.ceil(MARKETS / caps_for(scheme_for(venue.name)).markets_per_connection)
 
 
 @pytest.fixture(scope="module", params=sorted(QUOTES))
-def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Venue]:
+def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedVenue]:
     name = request.param
     with ExitStack() as stack:
         patch = stack.enter_context(pytest.MonkeyPatch.context())
         patch.setattr(level4.net.venue_connection, "RECONNECT_BASE", 0.05)
         patch.setattr(level4.net.venue_connection, "RECONNECT_CAP", 0.5)
         # The venue's own limits, enforced by the simulator as the venue enforces them.
-        sim = stack.enter_context(SimulatorThread(name, pairs(QUOTES[name]), rate=300, seed=11))
-        db = f"sqlite:///{tmp_path_factory.mktemp('fanout') / 'catalogue.sqlite3'}"
-        service, base = stack.enter_context(running_service(db))
-        api = stack.enter_context(httpx.Client(base_url=base, timeout=30))
-        venue = Venue(name, service, api, sim)
-        wait_for(venue.live, timeout=120, what=f"{MARKETS} {name} markets live")
-        yield venue
+        yield stack.enter_context(
+            venue_in_service(
+                name,
+                QUOTES[name],
+                pairs(QUOTES[name]),
+                DEPTH[name],
+                tmp_path_factory.mktemp("fanout"),
+                live_timeout=120,
+                simulator={"rate": 300, "seed": 11},
+                service={},
+            )
+        )
 
 
 @pytest.fixture
-def venue(shared: Venue) -> Iterator[Venue]:
-    for market_id in shared.ids.values():
-        if shared.service.board.status(market_id) == "stopped":
-            shared.api.patch(f"/markets/{market_id}", json={"level4_feed_enabled": True})
-    wait_for(shared.live, timeout=60, what="every market live")
+def venue(shared: SharedVenue) -> Iterator[SharedVenue]:
+    shared.all_running()
     yield shared
     limits = shared.limits()
     assert limits["refusals"] == {}, limits  # the service never tripped a limit
 
 
-def test_thirty_markets_ride_the_fewest_connections_the_cap_allows(venue: Venue) -> None:
-    assert venue.expected_connections == (3 if venue.name == "BITFINEX" else 1)
-    assert len(venue.clients()) == venue.expected_connections
+def test_thirty_markets_ride_the_fewest_connections_the_cap_allows(venue: SharedVenue) -> None:
+    assert expected_connections(venue) == (3 if venue.name == "BITFINEX" else 1)
+    assert len(venue.clients()) == expected_connections(venue)
     assert len(venue.subscribed()) == MARKETS and all(n == 1 for n in venue.subscribed().values())
     venue.all_books_equal()
     riding: dict[str, int] = {}
     for market in venue.api.get("/markets").json():
         riding[market["connection"]] = riding.get(market["connection"], 0) + 1
-    assert len(riding) == venue.expected_connections and sum(riding.values()) == MARKETS, riding
+    assert len(riding) == expected_connections(venue) and sum(riding.values()) == MARKETS, riding
     peaks = venue.limits()["peaks"]
     assert peaks["streams"]["peak"] <= peaks["streams"]["limit"]
     if venue.name == "BITFINEX":
         assert peaks["streams"]["peak"] == 24  # twelve markets' book and trades channels
 
 
-def _lose_one_markets_book(venue: Venue, symbol: str) -> None:
+def _lose_one_markets_book(venue: SharedVenue, symbol: str) -> None:
     client = venue.client_of(symbol)
     if venue.name == "BITFINEX":
         state = client.session.extra["bitfinex"]
@@ -173,7 +103,7 @@ def _lose_one_markets_book(venue: Venue, symbol: str) -> None:
         venue.in_venue(skip)
 
 
-def test_one_markets_lost_book_resyncs_that_market_alone(venue: Venue) -> None:
+def test_one_markets_lost_book_resyncs_that_market_alone(venue: SharedVenue) -> None:
     victim = venue.ids[f"F004-{QUOTES[venue.name]}"]
     symbol = venue.symbols[victim]
     reconnects, resyncs = venue.reconnects(), venue.resyncs()
@@ -190,7 +120,7 @@ def test_one_markets_lost_book_resyncs_that_market_alone(venue: Venue) -> None:
     venue.all_books_equal()
 
 
-def test_a_gap_in_bitfinexs_connection_sequence_renews_that_connection_alone(venue: Venue) -> None:
+def test_a_gap_in_bitfinexs_connection_sequence_renews_that_connection_alone(venue: SharedVenue) -> None:
     if venue.name != "BITFINEX":
         pytest.skip("HitBTC's sequences are per market")
     client = venue.client_of(venue.symbols[venue.ids["F020-USD"]])
@@ -209,12 +139,12 @@ def test_a_gap_in_bitfinexs_connection_sequence_renews_that_connection_alone(ven
     after = venue.reconnects()
     assert all(after[i] == before[i] + 1 for i in on_it)
     assert all(after[i] == before[i] for i in venue.ids.values() if i not in on_it)
-    assert len(venue.clients()) == venue.expected_connections
+    assert len(venue.clients()) == expected_connections(venue)
     assert others <= {id(c) for c in venue.clients()}  # the other connections are the same ones
     venue.all_books_equal()
 
 
-def test_stopping_a_market_unsubscribes_it_alone(venue: Venue) -> None:
+def test_stopping_a_market_unsubscribes_it_alone(venue: SharedVenue) -> None:
     gone = venue.ids[f"F007-{QUOTES[venue.name]}"]
     symbol = venue.symbols[gone]
     before = venue.reconnects()
@@ -222,7 +152,7 @@ def test_stopping_a_market_unsubscribes_it_alone(venue: Venue) -> None:
     assert r.status_code == 200, r.text
     wait_for(lambda: symbol not in venue.subscribed(), what="unsubscribed at the venue")
     assert len(venue.subscribed()) == MARKETS - 1
-    assert len(venue.clients()) == venue.expected_connections
+    assert len(venue.clients()) == expected_connections(venue)
     others = [i for i in venue.ids.values() if i != gone]
     assert venue.live(others)
     after = venue.reconnects()

@@ -9,24 +9,19 @@ is the scheme's own resubscribe of that pair)."""
 
 from __future__ import annotations
 
-import asyncio
 import importlib
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
-import orjson
 import pytest
 
 import level4.net.venue_connection
 import translations
-from level4.service.root import Service
-from level4.simulator.server import Client
+from tests.net.shared_fixtures import SharedVenue, venue_in_service
 from tests.resilience.venues import fast_feeds
-from tests.stream.stream_markets import same_levels
-from tests.support import SimulatorThread, running_service, wait_for
+from tests.support import wait_for
 
 # Setting up 200 markets on a loaded machine can take most of the default limit by itself.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -67,82 +62,6 @@ CASES = {
 }
 
 
-class SharedVenue:
-    """One simulated venue with MARKETS markets in the service."""
-
-    def __init__(self, case: Case, service: Service, api: httpx.Client, sim: SimulatorThread) -> None:
-        venue, quote = case.venue, case.quote
-        self.case, self.venue, self.service, self.api, self.sim = case, venue, service, api, sim
-        api.post("/symbols", json={"symbol": quote})
-        r = api.post("/exchanges", json={"name": venue, "ws_url": sim.url, "rest_url": sim.http})
-        assert r.status_code == 201, r.text
-        self.ids: dict[str, int] = {}  # pair -> market id
-        self.symbols: dict[int, str] = {}  # market id -> venue symbol
-        for pair in pairs(quote):
-            base = pair.split("-")[0]
-            api.post("/symbols", json={"symbol": base})
-            r = api.post("/markets", json={"exchange": venue, "base_symbol": base, "quote_symbol": quote})
-            assert r.status_code == 201, r.text
-            self.ids[pair] = r.json()["id"]
-        for market_id in self.ids.values():
-            r = api.patch(f"/markets/{market_id}", json={"level4_feed_enabled": True})
-            assert r.status_code == 200, r.text
-        for symbol, market in sim.sim.markets.items():
-            self.symbols[self.ids[market.instrument.pair]] = symbol
-
-    # --- the venue's side ------------------------------------------------------------
-
-    def clients(self) -> list[Client]:
-        return list(self.sim.sim.clients)
-
-    def subscribed(self) -> dict[str, int]:
-        """Venue symbol -> how many connections carry it."""
-        out: dict[str, int] = {}
-        for client in self.clients():
-            for symbol in client.session.subscribed:
-                out[symbol] = out.get(symbol, 0) + 1
-        return out
-
-    def client_of(self, symbol: str) -> Client:
-        (client,) = [c for c in self.clients() if symbol in c.session.subscribed]
-        return client
-
-    def push(self, client: Client, frame: Any) -> None:
-        self.sim.loop.call_soon_threadsafe(client.outbox.put_nowait, orjson.dumps(frame).decode())
-
-    def cut(self, client: Client) -> None:
-        asyncio.run_coroutine_threadsafe(client.connection.close(1011, "cut"), self.sim.loop).result(5)
-
-    # --- the service's side ------------------------------------------------------------
-
-    def live(self, ids: Iterator[int] | list[int] | None = None) -> bool:
-        board = self.service.board
-        return all(board.status(i) == "live" for i in (ids if ids is not None else self.ids.values()))
-
-    def reconnects(self) -> dict[int, int]:
-        return {i: self.service.board.get(i).reconnects for i in self.ids.values()}
-
-    def resyncs(self) -> dict[int, int]:
-        return {i: self.service.board.get(i).resyncs for i in self.ids.values()}
-
-    def all_books_equal(self) -> None:
-        """Freeze the venue; every served book must equal its reference."""
-        self.sim.pause()
-        try:
-            for pair, market_id in self.ids.items():
-                if self.service.board.status(market_id) == "stopped":
-                    continue
-                reference = self.sim.reference(pair)
-
-                def same(market_id: int = market_id, reference: dict[str, Any] = reference) -> bool:
-                    book = self.api.get(f"/markets/{market_id}/book").json()
-                    return bool(book["synchronised"]) and same_levels(book, reference, self.case.depth)
-
-                wait_for(same, timeout=10, what=f"{pair} book equals its reference")
-        finally:
-            self.sim.resume()
-
-
 def pairs(quote: str) -> list[str]:
     return [f"S{n:03d}-{quote}" for n in range(MARKETS)]
 
@@ -161,22 +80,24 @@ def shared(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         limits = translations.limits_for(case.venue).scaled(rest_window=2.0)
         patch = stack.enter_context(pytest.MonkeyPatch.context())
         patch.setattr(importlib.import_module(translations.VENUES[case.venue]), "limits", limits)
-        sim = stack.enter_context(SimulatorThread(case.venue, pairs(case.quote), rate=400, seed=5, limits=limits))
-        db = f"sqlite:///{tmp_path_factory.mktemp('shared') / 'catalogue.sqlite3'}"
-        service, base = stack.enter_context(running_service(db, subscriptions_per_connection=CAP))
-        api = stack.enter_context(httpx.Client(base_url=base, timeout=30))
-        venue = SharedVenue(case, service, api, sim)
-        wait_for(venue.live, timeout=90, what=f"{MARKETS} markets live")
-        yield venue
+        yield stack.enter_context(
+            venue_in_service(
+                case.venue,
+                case.quote,
+                pairs(case.quote),
+                case.depth,
+                tmp_path_factory.mktemp("shared"),
+                live_timeout=90,
+                simulator={"rate": 400, "seed": 5, "limits": limits},
+                service={"subscriptions_per_connection": CAP},
+            )
+        )
 
 
 @pytest.fixture
 def venue(shared: SharedVenue) -> Iterator[SharedVenue]:
     """The venue with every market running and live, as each test begins."""
-    for market_id in shared.ids.values():
-        if shared.service.board.status(market_id) == "stopped":
-            shared.api.patch(f"/markets/{market_id}", json={"level4_feed_enabled": True})
-    wait_for(shared.live, timeout=60, what="every market live")
+    shared.all_running()
     yield shared
 
 
@@ -189,16 +110,16 @@ def test_hundreds_of_markets_ride_a_handful_of_connections(venue: SharedVenue) -
     for market in venue.api.get("/markets").json():
         riding[market["connection"]] = riding.get(market["connection"], 0) + 1
     assert sorted(riding.values()) == [CAP] * (MARKETS // CAP), riding
-    assert all(name.startswith(f"{venue.venue}#") for name in riding)
-    one = venue.api.get(f"/markets/{venue.ids[f'S000-{venue.case.quote}']}").json()
+    assert all(name.startswith(f"{venue.name}#") for name in riding)
+    one = venue.api.get(f"/markets/{venue.ids[f'S000-{venue.quote}']}").json()
     assert one["connection"] in riding
     metrics = venue.api.get("/metrics").text
-    assert f'level4_venue_connections{{exchange="{venue.venue}"}} 4.0' in metrics
+    assert f'level4_venue_connections{{exchange="{venue.name}"}} 4.0' in metrics
     assert metrics.count("level4_connection_subscriptions{") == MARKETS // CAP
 
 
 def test_stopping_a_market_unsubscribes_it_alone(venue: SharedVenue) -> None:
-    gone = venue.ids[f"S007-{venue.case.quote}"]
+    gone = venue.ids[f"S007-{venue.quote}"]
     symbol = venue.symbols[gone]
     before = venue.reconnects()
     r = venue.api.patch(f"/markets/{gone}", json={"level4_feed_enabled": False})
@@ -215,18 +136,18 @@ def test_stopping_a_market_unsubscribes_it_alone(venue: SharedVenue) -> None:
 
 
 def test_one_markets_bad_frame_resyncs_that_market_alone(venue: SharedVenue) -> None:
-    victim = venue.ids[f"S042-{venue.case.quote}"]
+    victim = venue.ids[f"S042-{venue.quote}"]
     symbol = venue.symbols[victim]
     reconnects, resyncs = venue.reconnects(), venue.resyncs()
     connections = {id(c) for c in venue.clients()}
-    venue.push(venue.client_of(symbol), venue.case.bad_frame(symbol))
+    venue.push(venue.client_of(symbol), CASES[venue.name].bad_frame(symbol))
     wait_for(lambda: venue.resyncs()[victim] > resyncs[victim], what="the market resynchronised")
-    if venue.case.renews:  # counted when the renewal is sent, a moment after the resync began
+    if CASES[venue.name].renews:  # counted when the renewal is sent, a moment after the resync began
         wait_for(lambda: venue.reconnects()[victim] > reconnects[victim], what="its subscription renewed")
     wait_for(lambda: venue.live(), timeout=20, what="every market live again")
     after_reconnects, after_resyncs = venue.reconnects(), venue.resyncs()
     # Its subscription renewed (a reconnect of its own), or its book refetched in place.
-    assert after_reconnects[victim] == reconnects[victim] + (1 if venue.case.renews else 0)
+    assert after_reconnects[victim] == reconnects[victim] + (1 if CASES[venue.name].renews else 0)
     others = [i for i in venue.ids.values() if i != victim]
     assert all(after_reconnects[i] == reconnects[i] for i in others)
     assert all(after_resyncs[i] == resyncs[i] for i in others)
@@ -236,7 +157,7 @@ def test_one_markets_bad_frame_resyncs_that_market_alone(venue: SharedVenue) -> 
 
 
 def test_a_cut_connection_resyncs_its_markets_and_no_others(venue: SharedVenue) -> None:
-    client = venue.client_of(venue.symbols[venue.ids[f"S100-{venue.case.quote}"]])
+    client = venue.client_of(venue.symbols[venue.ids[f"S100-{venue.quote}"]])
     on_it = {i for i, s in venue.symbols.items() if s in client.session.subscribed}
     assert len(on_it) == CAP
     before = venue.reconnects()
