@@ -66,8 +66,7 @@ from translations.protocol import (
     Update,
     refused,
 )
-from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
-from translations.scheme_defaults import SchemeDefaults
+from translations.rest_snapshot import BreakableState, SnapshotJoining
 from translations.symbol_pairs import longest_first, split_quote
 from translations.venue_limits import VenueLimits
 
@@ -144,7 +143,7 @@ class State:
     next_id: int = 2  # 1 is the subscribe request
 
 
-class BinanceScheme(SchemeDefaults):
+class BinanceScheme(SnapshotJoining[Market]):
     name = "BINANCE"
     ws_url = "wss://stream.binance.com:9443/stream"
     rest_url = "https://api.binance.com"
@@ -154,6 +153,7 @@ class BinanceScheme(SchemeDefaults):
     # Channels with events the book does not need (bookTicker is read by the tests as evidence).
     ignored: frozenset[str] = frozenset({"kline", "24hrTicker", "24hrMiniTicker"})
     remedies = frozenset({Remedy.REFETCH})
+    snapshot_position = "lastUpdateId"
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         return base + quote
@@ -193,6 +193,9 @@ class BinanceScheme(SchemeDefaults):
 
     def depth_path(self, symbol: str) -> str:
         return f"/api/v3/depth?symbol={symbol}&limit={SNAPSHOT_DEPTH}"
+
+    def snapshot_path(self, symbol: str) -> str:
+        return self.depth_path(symbol)
 
     # --- translate -------------------------------------------------------------
 
@@ -238,20 +241,13 @@ class BinanceScheme(SchemeDefaults):
             self._restart(market, Loss.MALFORMED, f"malformed diff: {reason}", out)
         return out
 
-    def _restart(self, market: Market, kind: Loss, reason: str, out: list[Instruction]) -> None:
-        """The book is lost (the resync policy refetches its snapshot, see
-        `refetch`); diffs arriving meanwhile are buffered. A market still
-        joining its first snapshot just makes sure one is asked for."""
-        if market.failed:
-            return
-        was_synced = market.last is not None
+    def _synced(self, market: Market) -> bool:
+        return market.last is not None
+
+    def _forget(self, market: Market) -> None:
         market.last = None
         market.straddle = False
         market.held = None
-        if was_synced:
-            out.append(Lost(market.instrument.symbol, kind, reason))
-        elif not market.fetching:
-            self._fetch(market, out)
 
     def opened(self, state: State) -> list[Instruction]:
         """The markets' subscription has just gone out: their snapshots are asked
@@ -263,14 +259,7 @@ class BinanceScheme(SchemeDefaults):
                 self._fetch(market, out)
         return out
 
-    def refetch(self, state: State, symbol: str) -> list[Instruction]:
-        market = state.markets[symbol]
-        return refetch(market, self.depth_path(market.instrument.symbol))
-
-    def _fetch(self, market: Market, out: list[Instruction]) -> None:
-        fetch(market, self.depth_path(market.instrument.symbol), out)
-
-    def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction], state: State) -> None:
+    def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction], state: BreakableState) -> None:
         if market.failed:
             return
         first, final, bids, asks, stamp = data["U"], data["u"], data["b"], data["a"], data["E"]
@@ -282,13 +271,13 @@ class BinanceScheme(SchemeDefaults):
         market.streaming = True
         last = market.last
         if last is None:
-            market.buffer.append(data)
             held = market.held
             if held is not None:
+                market.buffer.append(data)
                 market.held = None  # the first diff has come: it tells whether the snapshot will do
                 out.extend(self._join(market, state, *held))
-            elif not market.fetching:
-                self._fetch(market, out)
+            else:
+                self._buffer(market, data, out)
             return
         if final <= last:
             return  # already in the book: the snapshot had it, or a repeated frame
@@ -312,15 +301,9 @@ class BinanceScheme(SchemeDefaults):
     def _jump(self, data: dict[str, Any], last: int) -> str:
         return f"update ids jumped: expected {last + 1}, got {data['U']}..{data['u']}"
 
-    def _rest(self, answer: RestAnswer, state: State) -> list[Instruction]:
-        market = state.markets.get(answer.symbol)
-        if market is None or not market.fetching:
-            return [Malformed(f"unexpected snapshot for {answer.symbol}", None)]
-        market.fetching = False
-        try:
-            last_id, bids, asks = read_answer(answer, "lastUpdateId")
-        except (KeyError, TypeError, ValueError) as exc:
-            return give_up(market, state, f"snapshot fetch failed: {exc}", True)
+    def _answered(
+        self, market: Market, state: BreakableState, last_id: int, bids: list[Any], asks: list[Any]
+    ) -> list[Instruction]:
         if not market.streaming:
             # Asked for before the stream's first diff: only that diff can tell whether the
             # snapshot predates the stream, so it waits for it (diffs keep being buffered).
@@ -328,22 +311,15 @@ class BinanceScheme(SchemeDefaults):
             return []
         return self._join(market, state, last_id, bids, asks)
 
-    def _join(self, market: Market, state: State, last_id: int, bids: list[Any], asks: list[Any]) -> list[Instruction]:
-        """The snapshot joined to the buffered diffs, or fetched again if it predates them."""
-        sym = market.instrument.symbol
-        buffered = market.buffer
-        if buffered and self._predates(last_id, buffered[0]):
-            # The snapshot predates the first change this connection saw.
-            return fetch_again(market, state, self.depth_path(sym))
-        market.buffer = []
-        out: list[Instruction] = []
-        market.fetches = 0
+    def _joined(
+        self, market: Market, state: BreakableState, last_id: int, bids: list[Any], asks: list[Any],
+        buffered: list[dict[str, Any]], out: list[Instruction],
+    ) -> None:  # fmt: skip
         market.last = last_id
         market.straddle = True
-        out.append(Snapshot(sym, bids, asks, last_id, None))
+        out.append(Snapshot(market.instrument.symbol, bids, asks, last_id, None))
         for data in buffered:
             self._diff(market, data, out, state)
-        return out
 
     def _trade(self, data: dict[str, Any], state: State, kind: str) -> list[Instruction]:
         market = state.markets.get(data["s"])

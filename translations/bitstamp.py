@@ -46,7 +46,6 @@ from translations.protocol import (
     Instruction,
     Instrument,
     Loss,
-    Lost,
     Malformed,
     MarketType,
     Reconnect,
@@ -57,8 +56,7 @@ from translations.protocol import (
     Update,
     refused,
 )
-from translations.rest_snapshot import fetch, fetch_again, give_up, read_answer, refetch
-from translations.scheme_defaults import SchemeDefaults
+from translations.rest_snapshot import BreakableState, SnapshotJoining
 from translations.symbol_pairs import longest_first, split_quote
 from translations.venue_limits import VenueLimits
 
@@ -88,7 +86,7 @@ class State:
     broken: str | None = None
 
 
-class BitstampScheme(SchemeDefaults):
+class BitstampScheme(SnapshotJoining[Market]):
     name = "BITSTAMP"
     ws_url = "wss://ws.bitstamp.net"
     rest_url = "https://www.bitstamp.net"
@@ -96,6 +94,7 @@ class BitstampScheme(SchemeDefaults):
     ping_interval: float | None = 15.0
     stale_after = 45.0
     remedies = frozenset({Remedy.REFETCH})
+    snapshot_position = "microtimestamp"
 
     def venue_symbol(self, base: str, quote: str, market_type: MarketType) -> str:
         return (base + quote).lower()
@@ -123,6 +122,9 @@ class BitstampScheme(SchemeDefaults):
     @staticmethod
     def book_path(symbol: str) -> str:
         return f"/api/v2/order_book/{symbol}"
+
+    def snapshot_path(self, symbol: str) -> str:
+        return self.book_path(symbol)
 
     # --- translate -------------------------------------------------------------
 
@@ -180,25 +182,11 @@ class BitstampScheme(SchemeDefaults):
             self._fetch(market, out)
         return out
 
-    def _restart(self, market: Market, kind: Loss, reason: str, out: list[Instruction]) -> None:
-        """The book is lost (the resync policy refetches its snapshot, see
-        `refetch`); diffs arriving meanwhile are buffered. A market still
-        joining its first snapshot just makes sure one is asked for."""
-        if market.failed:
-            return
-        was_synced = market.synced
+    def _synced(self, market: Market) -> bool:
+        return market.synced
+
+    def _forget(self, market: Market) -> None:
         market.synced = False
-        if was_synced:
-            out.append(Lost(market.instrument.symbol, kind, reason))
-        elif not market.fetching:
-            self._fetch(market, out)
-
-    def refetch(self, state: State, symbol: str) -> list[Instruction]:
-        market = state.markets[symbol]
-        return refetch(market, self.book_path(market.instrument.symbol))
-
-    def _fetch(self, market: Market, out: list[Instruction]) -> None:
-        fetch(market, self.book_path(market.instrument.symbol), out)
 
     def _diff(self, market: Market, data: dict[str, Any], out: list[Instruction]) -> None:
         if market.failed:
@@ -216,31 +204,21 @@ class BitstampScheme(SchemeDefaults):
             self._restart(market, Loss.GAP, f"diff microtimestamp ran backwards {previous} -> {mts}", out)
             return
         if not market.synced:
-            market.buffer.append(data)
-            if not market.fetching:
-                self._fetch(market, out)
+            self._buffer(market, data, out)
             return
         if mts <= market.snapshot_mts:
             return  # the snapshot already has it
         out.append(Update(market.instrument.symbol, data["bids"], data["asks"], None, mts / 1_000_000))
 
-    def _rest(self, answer: RestAnswer, state: State) -> list[Instruction]:
-        market = state.markets.get(answer.symbol)
-        if market is None or not market.fetching:
-            return [Malformed(f"unexpected snapshot for {answer.symbol}", None)]
-        market.fetching = False
+    def _predates(self, snap_mts: int, first: dict[str, Any]) -> bool:
+        # Every change seen is newer than the snapshot.
+        return int(first["microtimestamp"]) > snap_mts
+
+    def _joined(
+        self, market: Market, state: BreakableState, snap_mts: int, bids: list[Any], asks: list[Any],
+        buffered: list[dict[str, Any]], out: list[Instruction],
+    ) -> None:  # fmt: skip
         sym = market.instrument.symbol
-        try:
-            snap_mts, bids, asks = read_answer(answer, "microtimestamp")
-        except (KeyError, TypeError, ValueError) as exc:
-            return give_up(market, state, f"snapshot fetch failed: {exc}", True)
-        buffered = market.buffer
-        if buffered and int(buffered[0]["microtimestamp"]) > snap_mts:
-            # Every change seen is newer than the snapshot.
-            return fetch_again(market, state, self.book_path(sym))
-        market.buffer = []
-        out: list[Instruction] = []
-        market.fetches = 0
         market.synced = True
         market.snapshot_mts = snap_mts
         out.append(Snapshot(sym, bids, asks, None, snap_mts / 1_000_000))
@@ -248,7 +226,6 @@ class BitstampScheme(SchemeDefaults):
             mts = int(data["microtimestamp"])
             if mts > snap_mts:
                 out.append(Update(sym, data["bids"], data["asks"], None, mts / 1_000_000))
-        return out
 
     def _trade(self, data: dict[str, Any], pair: str, state: State) -> list[Instruction]:
         market = state.markets.get(pair)
