@@ -53,6 +53,7 @@ from translations.venue_limits import VenueLimits
 SEQ_ALL = 65536
 OB_CHECKSUM = 131072
 FLAGS = SEQ_ALL | OB_CHECKSUM
+CONF = orjson.dumps({"event": "conf", "flags": FLAGS}).decode()
 BOOK_LEN = "100"
 CHECKSUM_DEPTH = 25
 
@@ -87,11 +88,12 @@ class Channel:
 class Connection:
     """What routing needs of one connection: the channel ids the venue assigned
     (each to its market's symbol), the flags it acknowledged and the
-    connection-wide sequence. Only `route` and `unsubscribe_on` change it."""
+    connection-wide sequence. Only `route`, `subscribe_on` and `unsubscribe_on` change it."""
 
     channels: dict[int, str] = field(default_factory=dict)  # chanId -> venue symbol
     retired: set[int] = field(default_factory=set)  # unsubscribed; their last frames are dropped
     flags: int = 0
+    configured: bool = False  # its `conf` has gone out (one a connection: `subscribe_on`)
     sequence: int | None = None
     broken: str | None = None  # renewing: nothing more is routed
 
@@ -198,7 +200,10 @@ class BitfinexScheme(SchemeDefaults):
         ).decode()
 
     def subscribe_msg(self, state: State) -> list[str]:
-        out = [orjson.dumps({"event": "conf", "flags": FLAGS}).decode()]
+        return [CONF, *self._subscribes(state)]
+
+    def _subscribes(self, state: State) -> list[str]:
+        out: list[str] = []
         for symbol in state.markets:
             out.append(self._book_subscribe(symbol))
             out.append(orjson.dumps({"event": "subscribe", "channel": "trades", "symbol": symbol}).decode())
@@ -470,6 +475,17 @@ class BitfinexScheme(SchemeDefaults):
     def unsubscribe_msg(self, state: State) -> list[str]:
         """Unsubscribes of the channels this state knows (a connection's own state)."""
         return [orjson.dumps({"event": "unsubscribe", "chanId": chan}).decode() for chan in sorted(state.channels)]
+
+    def subscribe_on(self, conn: Connection, state: State) -> tuple[list[str], Connection]:
+        """The markets of `state` subscribed on the connection: the flags are a setting of
+        the connection, sent when it opens ("sending a 'conf' event ... when opening your
+        WebSocket connection": https://docs.bitfinex.com/docs/ws-websocket-checksum),
+        so only its first subscribe request carries them."""
+        frames = self._subscribes(state)
+        if not conn.configured:
+            conn.configured = True
+            frames.insert(0, CONF)
+        return frames, conn
 
     def unsubscribe_on(self, conn: Connection, symbols: Sequence[str]) -> tuple[list[str], Connection]:
         """Unsubscribes of every channel of these markets on the connection."""

@@ -423,6 +423,9 @@ class Routing(Protocol):
     # Optional: `unsubscribe_on(conn_state, symbols) -> (frames, conn_state)`, for a
     # venue whose unsubscribe names what the connection was assigned (Bitfinex's
     # channel ids); the connection then uses it instead of `unsubscribe_msg`.
+    # Likewise `subscribe_on(conn_state, state) -> (frames, conn_state)`, for a venue
+    # whose connection takes settings once before its first subscribe (Bitfinex's
+    # `conf`); the connection then uses it instead of `subscribe_msg`.
 
 
 class KeepAlive:

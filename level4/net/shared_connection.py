@@ -245,12 +245,18 @@ class SharedConnection(FeedCallbacks):
         if not self.generation or not waiting:
             return
         scheme = self.scheme
+        subscribe_on = getattr(scheme, "subscribe_on", None)
         for start in range(0, len(waiting), size):
             chunk = waiting[start : start + size]
             for sub in chunk:
                 sub.generation = next_generation()
                 sub.cb.connected(sub.generation)  # before any of its frames can arrive
-            frames = scheme.subscribe_msg(scheme.initial_state([s.instrument for s in chunk]))
+            state = scheme.initial_state([s.instrument for s in chunk])
+            if subscribe_on is not None:
+                # The connection's own settings go with its first request only (Bitfinex's conf).
+                frames, self.conn_state = subscribe_on(self.conn_state, state)
+            else:
+                frames = scheme.subscribe_msg(state)
             for n, frame in enumerate(frames):
                 # The subscriptions count as sent with the last frame of their request.
                 self._outbox.put_nowait((self.generation, frame, chunk if n == len(frames) - 1 else None, False))
