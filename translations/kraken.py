@@ -305,14 +305,17 @@ class KrakenScheme(SchemeDefaults):
         return [p for p in frame.get("pair", []) if isinstance(p, str)]
 
 
-# Kraken's websocket message limit is not a fixed number (it moves with load; over it the
-# venue answers "Exceeded msg rate"), and no connection or subscription limits are published:
-# about one connection attempt a second, 100 subscriptions per connection and 5 messages a
+# Connection attempts: Cloudflare, in front of Kraken's websockets, allows about 150 per IP
+# in a rolling 10 minutes and bans the address for 10 minutes beyond that; Kraken advises
+# reconnecting at once a handful of times after a random drop
+# (https://docs.kraken.com/api/docs/guides/spot-ws-intro). Kraken's websocket message limit
+# is not a fixed number (it moves with load; over it the venue answers "Exceeded msg rate"),
+# and no subscription limit is published: 100 subscriptions per connection and 5 messages a
 # second are assumed. Public REST: about one call a second (the scheme makes none).
 # https://docs.kraken.com/api/docs/guides/spot-ratelimits
 limits: VenueLimits = VenueLimits(
-    connects=10,
-    connect_window=10.0,
+    connects=150,
+    connect_window=600.0,
     streams_per_connection=100,
     sends_per_second=5,
     rest_budget=1,

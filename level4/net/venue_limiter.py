@@ -69,10 +69,11 @@ class Window:
     before its slot, and those that must leave for it to fit; with headroom
     that is none, so pacing a busy connection stays cheap."""
 
-    def __init__(self, limit: int, seconds: float, spacing: float = 0.0) -> None:
+    def __init__(self, limit: int, seconds: float, spacing: float = 0.0, burst: int = 1) -> None:
         self.limit = max(1, limit)
         self.seconds = seconds
         self.spacing = spacing  # at least this long between two events (0: bursts allowed)
+        self.burst = max(1, burst)  # events that may go together while the window holds fewer
         self._events: deque[list[float]] = deque()  # [time, weight]
         self._total = 0.0  # the weight of every event in _events
         self._lock = threading.Lock()  # state() reads from other threads
@@ -84,7 +85,8 @@ class Window:
         while events and events[0][0] <= horizon:
             self._total -= events.popleft()[1]  # out of every future window: slots only move forward
         weight = min(weight, self.limit)  # heavier than the whole budget: waits for an empty window
-        t = max(earliest, events[-1][0] + self.spacing) if events else earliest
+        spaced = bool(events) and self._total >= self.burst  # a quiet window lets a burst go at once
+        t = max(earliest, events[-1][0] + self.spacing) if spaced else earliest
         inside = self._total
         oldest = iter(events)
         event = next(oldest, None)
@@ -223,8 +225,13 @@ class VenueLimiter:
         if window is None:
             # Spread evenly over the window, not in bursts at its edges: a burst that reaches the
             # venue late (its loop busy, the network bunching) would land in its next second too.
+            # Only a quiet connection's first frames, up to half the limit, go at once: a new
+            # socket's subscribe requests, so a book is not kept waiting a spacing behind the
+            # request before it (Kraken's instrument channel) after every reconnect; with the rest
+            # of the window empty, they are no more exposed to a late arrival than spaced frames.
             per_second = self.limits.sends_per_second
-            window = self._senders[conn] = Window(per_second, 1.0 + MARGIN, (1.0 + MARGIN) / max(1, per_second))
+            spacing = (1.0 + MARGIN) / max(1, per_second)
+            window = self._senders[conn] = Window(per_second, 1.0 + MARGIN, spacing, burst=per_second // 2)
         await self._take(window, 1, "send", held_by_backoff=False)
         self.totals["sends"] += 1
 
