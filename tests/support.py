@@ -16,15 +16,30 @@ from level4.service.root import Service
 from level4.simulator.server import VenueSimulator
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
+def _tries(predicate: Callable[[], Any], timeout: float, what: str) -> Iterator[None]:
+    """One turn a check of `predicate`, and after the deadline the failure saying what was awaited."""
     deadline = time.monotonic() + timeout
     while True:
+        yield
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02, what: str = "") -> Any:
+    for _ in _tries(predicate, timeout, what):
         value = predicate()
         if value:
             return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
         time.sleep(interval)
+
+
+async def until(predicate: Callable[[], Any], timeout: float = 15.0, interval: float = 0.02, what: str = "") -> Any:
+    """`wait_for` sleeping on the event loop, so that the loop's own work (a client reading) goes on."""
+    for _ in _tries(predicate, timeout, what):
+        value = predicate()
+        if value:
+            return value
+        await asyncio.sleep(interval)
 
 
 class SimulatorThread:

@@ -355,9 +355,6 @@ class BinanceScheme(SnapshotJoining[Market]):
     # SUBSCRIBE / UNSUBSCRIBE (up to 1024 streams a connection, 5 messages a second:
     # https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams).
 
-    def connection_state(self) -> None:
-        return None  # every event names its symbol: nothing to remember
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is not dict:
             return None, conn_state

@@ -335,9 +335,6 @@ class BitflyerScheme(SchemeDefaults):
     # names its channel, the product code after the channel's prefix
     # (https://bf-lightning-api.readme.io/docs/realtime-api).
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is dict and frame.get("method") == "channelMessage":
             params = frame.get("params")

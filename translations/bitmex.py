@@ -352,9 +352,6 @@ class BitmexScheme(SchemeDefaults):
     # translation of one market skips the rows of others, so a table message is
     # handed to each market it has rows for (https://www.bitmex.com/app/wsAPI).
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is not dict or "table" not in frame:
             return None, conn_state  # welcome, acknowledgements, pings and errors

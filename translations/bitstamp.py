@@ -251,9 +251,6 @@ class BitstampScheme(SnapshotJoining[Market]):
     # one channel each, and every message names its channel, which ends with the
     # pair (https://www.bitstamp.net/websocket/v2/).
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is dict:
             channel = frame.get("channel")

@@ -366,9 +366,6 @@ class BybitScheme(SchemeDefaults):
     # spot); every push names its topic, which ends with the symbol
     # (https://bybit-exchange.github.io/docs/v5/ws/connect).
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is dict:
             topic = frame.get("topic")

@@ -195,9 +195,6 @@ class CoinbaseScheme(SchemeDefaults):
     # `subscriptions` message listing what the connection now carries
     # (https://docs.cdp.coinbase.com/exchange/websocket-feed).
 
-    def connection_state(self) -> None:
-        return None  # every market frame names its product
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is not dict:
             return None, conn_state

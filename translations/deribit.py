@@ -271,9 +271,6 @@ class DeribitScheme(SchemeDefaults):
     # (https://docs.deribit.com/api-reference/subscription-management/public-unsubscribe.md).
     # Test requests and responses belong to the connection.
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is dict and frame.get("method") == "subscription":
             params = frame.get("params")

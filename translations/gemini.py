@@ -186,9 +186,6 @@ class GeminiScheme(SchemeDefaults):
     # added by `subscribe` and removed by `unsubscribe`; every book and trade
     # message names its symbol (https://docs.gemini.com/websocket-api/#market-data-version-2).
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is dict:
             symbol = frame.get("symbol")

@@ -164,9 +164,6 @@ class HitbtcScheme(SchemeDefaults):
     # connection; each market keeps its own sequence `s`, so a gap resubscribes that
     # market alone.
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Targets, None]:
         if not isinstance(frame, dict):
             return None, conn_state

@@ -248,9 +248,6 @@ class KrakenScheme(SchemeDefaults):
     # (https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/unsubscribe.md,
     # https://docs.kraken.com/exchange/api-reference/spot-websocket-v1/subscriptionstatus.md).
 
-    def connection_state(self) -> None:
-        return None  # channel messages carry the pair's name: no channel ids to keep
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is list:
             pair = frame[-1] if frame else None

@@ -368,9 +368,6 @@ class KrakenV2Scheme(SchemeDefaults):
     # requests naming them (https://docs.kraken.com/api/docs/websocket-v2/book). Book and
     # trade messages name their pairs in `data`; the instrument list serves every pair.
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is not dict:
             return None, conn_state

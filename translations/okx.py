@@ -262,9 +262,6 @@ class OkxScheme(SchemeDefaults):
     # limited (480 subscribe/unsubscribe an hour a connection, 64 KB of args a
     # request: https://www.okx.com/docs-v5/en/#overview-websocket-subscribe).
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is dict:
             arg = frame.get("arg")

@@ -209,9 +209,6 @@ class PoloniexScheme(SchemeDefaults):
     # A connection subscribes and unsubscribes channels for lists of symbols; every
     # data item names its symbol (https://api-docs.poloniex.com/spot/websocket).
 
-    def connection_state(self) -> None:
-        return None
-
     def route(self, frame: Any, conn_state: None) -> tuple[Sequence[str] | None, None]:
         if type(frame) is dict:
             data = frame.get("data")

@@ -65,6 +65,12 @@ class SchemeDefaults:
                 out.append(instrument)
         return out
 
+    def connection_state(self) -> Any:
+        """No routing state: every market frame names its market, so a shared
+        connection has nothing to remember (a venue that numbers its channels
+        per connection, as Bitfinex does, keeps them here instead)."""
+        return None
+
     def ping_msg(self, state: Any) -> list[str]:
         """No application ping: the venue's heartbeats or websocket-level pings
         keep the connection alive."""

@@ -1,18 +1,16 @@
-"""What the client tests share: a simulated venue feeding the service, async
-waits that leave the event loop free for the client, and comparisons of a
-mirror with the service's book and the venue's reference."""
+"""What the client tests share: a simulated venue feeding the service, and
+comparisons of a mirror with the service's book and the venue's reference
+(tests.support.until waits leaving the event loop free for the client)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
 import socket
 import ssl
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -67,18 +65,6 @@ def live_venue(
         with httpx.Client(base_url=base, timeout=10, headers=headers, verify=tls or True) as api:
             market = add_market(api, name, sim, "BTC", "USD")
             yield Live(service, base, api, sim, market)
-
-
-async def until(predicate: Callable[[], Any], timeout: float = 15.0, what: str = "") -> Any:
-    """Like tests.support.wait_for, but sleeping on the event loop so the client keeps reading."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what or predicate}")
-        await asyncio.sleep(0.02)
 
 
 def levels(view: BookView) -> dict[str, list[tuple[Decimal, Decimal]]]:

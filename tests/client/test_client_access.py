@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from level4.client import Client, ReconnectPolicy, ServiceUnavailable, Unauthorized
-from tests.client.live_service import exact_now, free_port, live_venue, until
+from tests.client.live_service import exact_now, free_port, live_venue
 from tests.resilience.test_security import self_signed
+from tests.support import until
 
 pytestmark = pytest.mark.slow
 

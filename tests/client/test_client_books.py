@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from level4.client import Client, Trade, UnknownMarket
-from tests.client.live_service import SYMBOL, as_strings, exact_now, live_venue, same_book, until
+from tests.client.live_service import SYMBOL, as_strings, exact_now, live_venue, same_book
 from tests.stream.stream_markets import add_market
-from tests.support import SimulatorThread, running_service
+from tests.support import SimulatorThread, running_service, until
 
 pytestmark = pytest.mark.slow
 

@@ -1,17 +1,15 @@
 """A level4 cluster on this machine for tests and benchmarks: a fresh PostgreSQL
-database, a simulated venue, level4 nodes as real processes, and a TCP proxy
-that can cut one node from the database."""
+database, a simulated venue and level4 nodes as real processes (tests/tcp_proxy.py
+cuts one node from the database)."""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -60,64 +58,6 @@ def fresh_database(base: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
-
-
-class TcpProxy:
-    """Forwards a local port to a server; `cut()` closes every connection and refuses new
-    ones (a database the node cannot reach), `mend()` lets them through again."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = free_port()
-        self.open = True
-        self.loop = asyncio.new_event_loop()
-        self._writers: set[asyncio.StreamWriter] = set()
-        self._ready = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-        self._ready.wait(5)
-
-    def _run(self) -> None:
-        asyncio.set_event_loop(self.loop)
-        self.loop.run_until_complete(asyncio.start_server(self._serve, "127.0.0.1", self.port))
-        self._ready.set()
-        self.loop.run_forever()
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if not self.open:
-            writer.close()
-            return
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.close()
-            return
-        self._writers |= {writer, up_writer}
-
-        async def pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-            with contextlib.suppress(Exception):
-                while data := await src.read(65536):
-                    dst.write(data)
-                    await dst.drain()
-            dst.close()
-
-        await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
-        self._writers -= {writer, up_writer}
-
-    def cut(self) -> None:
-        def close_all() -> None:
-            self.open = False
-            for w in list(self._writers):
-                w.close()
-
-        self.loop.call_soon_threadsafe(close_all)
-
-    def mend(self) -> None:
-        self.open = True
-
-    def close(self) -> None:
-        self.cut()
-        self.loop.call_soon_threadsafe(self.loop.stop)
 
 
 def python_env(extra: dict[str, str]) -> dict[str, str]:

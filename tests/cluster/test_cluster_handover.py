@@ -16,12 +16,12 @@ import pytest
 
 from level4.client import Client
 from level4.cluster.event_bus import stream_name
-from tests.client.live_service import same_book, until
+from tests.client.live_service import same_book
 from tests.cluster.cluster_processes import fresh_database
 from tests.cluster.test_event_bus import Node, Owner, _delete_stream
 from tests.sinks.servers import NATS_ENV, server_url
 from tests.stream.stream_markets import add_market
-from tests.support import running_service, wait_for
+from tests.support import running_service, until, wait_for
 
 pytestmark = pytest.mark.slow
 

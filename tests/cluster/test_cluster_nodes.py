@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.cluster.cluster_processes import Node, Simulator, TcpProxy, fresh_database, owners, wait_for
+from tests.cluster.cluster_processes import Node, Simulator, fresh_database, owners, wait_for
 from tests.sinks.servers import NatsTarget
 from tests.stream.consumer import Consumer
 from tests.stream.stream_markets import same_levels
+from tests.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -365,6 +366,6 @@ def test_a_node_cut_from_the_database_loses_its_markets_and_serves_nothing_wrong
         finally:
             cluster.sim.control("resume")
     finally:
-        cluster.proxy.mend()
+        cluster.proxy.restore()
     cluster.settle()
     cluster.books_equal_reference()

@@ -4,8 +4,6 @@ the next socket, against the simulated venue over real loopback sockets."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 import orjson
@@ -15,16 +13,10 @@ import translations
 from level4.net.shared_connection import SharedConnection, SubscriberCallbacks, Subscription
 from level4.net.subscription_caps import caps_for
 from level4.simulator.server import VenueSimulator
+from tests.support import until
 from translations.protocol import MarketType
 
 pytestmark = pytest.mark.slow
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def events(frames: list[str | bytes]) -> list[tuple[str, str | None]]:

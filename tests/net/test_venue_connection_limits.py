@@ -21,6 +21,7 @@ from level4.net.subscription_caps import caps_for
 from level4.net.venue_connection import Batch, FeedCallbacks, FeedConnection
 from level4.net.venue_limiter import MARGIN, VenueLimiter, limiter_for
 from level4.simulator.server import VenueSimulator
+from tests.support import until
 from translations.protocol import MarketType
 from translations.venue_limits import VenueLimits
 
@@ -67,13 +68,6 @@ async def feed(sim: VenueSimulator, limiter: VenueLimiter | None) -> AsyncIterat
     finally:
         await conn.stop()
         task.cancel()
-
-
-async def until(predicate: Any, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.01)
 
 
 def requests(n: int) -> list[str | bytes]:

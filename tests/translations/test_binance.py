@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import bisect
 from pathlib import Path
-from typing import Any
 
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper
-from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
 from tests.translations.binance_evidence import book_tickers
+from tests.translations.harness import SchemeHarness
 from translations.binance import scheme
 from translations.protocol import (
     Desync,
@@ -33,36 +31,12 @@ BTC = scheme.instrument("BTC", "USDT", MarketType.SPOT)
 PATH = "/api/v3/depth?symbol=BTCUSDT&limit=1000"
 
 
-class Feed:
-    """A Translator and BookKeeper fed by hand, the way the market tree runs them."""
-
+class Feed(SchemeHarness):
     def __init__(self) -> None:
-        self.tr = Translator(scheme, [BTC])
-        self.keeper = BookKeeper([BTC.symbol])
-        self.out: list[Instruction] = []
-        self.work = ConnectionWork()
-
-    def send(self, frame: Any) -> list[Instruction]:
-        """Feed one frame; returns every instruction it produced (book and connection)."""
-        book: list[Instruction] = []
-        self.work.clear()
-        if isinstance(frame, RestAnswer):
-            self.tr.feed(frame, book, self.work)
-        else:
-            self.tr.feed_raw(frame if isinstance(frame, (str, bytes)) else orjson.dumps(frame), book, self.work)
-        self.keeper.apply(book, [], [])
-        self.out.extend(book)
-        conn: list[Instruction] = [*self.work.fetches, *self.work.sends]
-        if self.work.reconnect is not None:
-            conn.append(self.work.reconnect)
-        return book + conn
+        super().__init__(scheme, [BTC])
 
     def snapshot(self, last_id: int, bids: list[list[str]], asks: list[list[str]]) -> list[Instruction]:
-        return self.send(RestAnswer(BTC.symbol, PATH, {"lastUpdateId": last_id, "bids": bids, "asks": asks}))
-
-    @property
-    def book(self) -> dict[str, object]:
-        return self.keeper.books[BTC.symbol].as_dict()
+        return self.step(RestAnswer(BTC.symbol, PATH, {"lastUpdateId": last_id, "bids": bids, "asks": asks}))
 
 
 def diff(first: int, final: int, bids: list[list[str]] | None = None, asks: list[list[str]] | None = None) -> dict:
@@ -83,7 +57,7 @@ SNAP_ASKS = [["101.00", "1.5"], ["102.00", "3.0"]]
 def synced(last_id: int = 10) -> Feed:
     """A feed past the join: one diff buffered, snapshot at `last_id` applied."""
     f = Feed()
-    f.send(diff(last_id - 2, last_id - 1))
+    f.step(diff(last_id - 2, last_id - 1))
     f.snapshot(last_id, SNAP_BIDS, SNAP_ASKS)
     return f
 
@@ -107,20 +81,20 @@ def test_keepalive_asks_for_the_subscription_list_with_fresh_ids() -> None:
 
 def test_subscription_list_without_the_book_stream_reconnects() -> None:
     f = synced()
-    assert f.send({"result": ["btcusdt@depth@100ms", "btcusdt@trade"], "id": 3}) == []
-    out = f.send({"result": ["btcusdt@trade"], "id": 4})
+    assert f.step({"result": ["btcusdt@depth@100ms", "btcusdt@trade"], "id": 3}) == []
+    out = f.step({"result": ["btcusdt@trade"], "id": 4})
     assert kinds(out) == [Desync, Reconnect]
     assert not f.tr.synchronised()
 
 
 def test_subscribe_acknowledgement_is_quiet_and_an_error_reconnects() -> None:
     f = Feed()
-    assert f.send({"result": None, "id": 1}) == []
-    out = f.send({"error": {"code": 2, "msg": "Invalid request"}, "id": 1})
+    assert f.step({"result": None, "id": 1}) == []
+    out = f.step({"error": {"code": 2, "msg": "Invalid request"}, "id": 1})
     # a venue error: the book is cleared, and the new connection waits the backoff
     assert kinds(out) == [Desync, Reconnect] and f.tr.malformed == 1
     assert isinstance(out[-1], Reconnect) and out[-1].backoff
-    out = Feed().send({"code": 2, "msg": "Invalid request: unknown variant", "id": 1})
+    out = Feed().step({"code": 2, "msg": "Invalid request: unknown variant", "id": 1})
     assert kinds(out) == [Desync, Reconnect]
 
 
@@ -167,10 +141,10 @@ def test_symbol_split_agrees_with_the_venues_symbol_list() -> None:
 
 def test_first_diff_is_buffered_and_fetches_the_snapshot() -> None:
     f = Feed()
-    out = f.send(diff(5, 7, [["99.50", "4"]]))
+    out = f.step(diff(5, 7, [["99.50", "4"]]))
     assert [type(i) for i in out] == [Fetch]
     assert out[0] == Fetch("BTCUSDT", PATH)
-    assert f.send(diff(8, 9)) == []  # still buffering, one fetch only
+    assert f.step(diff(8, 9)) == []  # still buffering, one fetch only
     assert not f.keeper.books["BTCUSDT"].synchronised
 
 
@@ -185,10 +159,10 @@ def opened(f: Feed) -> list[Instruction]:
 def test_the_snapshot_is_asked_for_when_the_subscription_goes_out_not_on_the_first_diff() -> None:
     f = Feed()
     assert opened(f) == [Fetch("BTCUSDT", PATH)]
-    assert f.send(diff(5, 7)) == []  # buffered: the snapshot is already asked for
+    assert f.step(diff(5, 7)) == []  # buffered: the snapshot is already asked for
     out = f.snapshot(8, SNAP_BIDS, SNAP_ASKS)
     assert kinds(out) == [Snapshot]  # the buffered diff is in it already
-    assert kinds(f.send(diff(8, 9))) == [Update]  # straddles 8 + 1
+    assert kinds(f.step(diff(8, 9))) == [Update]  # straddles 8 + 1
     assert opened(f) == []  # synchronised: nothing more to ask
 
 
@@ -197,21 +171,21 @@ def test_a_snapshot_answered_before_any_diff_waits_for_the_first_diff() -> None:
     opened(f)
     assert f.snapshot(10, SNAP_BIDS, SNAP_ASKS) == []  # only the first diff can tell if it will do
     assert not f.keeper.books["BTCUSDT"].synchronised
-    out = f.send(diff(9, 12, [["98.00", "1"]]))  # straddles 10 + 1: the snapshot joins the stream
+    out = f.step(diff(9, 12, [["98.00", "1"]]))  # straddles 10 + 1: the snapshot joins the stream
     assert kinds(out) == [Snapshot, Update]
     assert out[0].sequence == 10 and out[1].sequence == 12
-    assert kinds(f.send(diff(13, 13))) == [Update]
-    assert f.book["bids"] == [["100.00", "1.0"], ["99.00", "2.0"], ["98.00", "1"]]
+    assert kinds(f.step(diff(13, 13))) == [Update]
+    assert f.book()["bids"] == [["100.00", "1.0"], ["99.00", "2.0"], ["98.00", "1"]]
 
 
 def test_a_snapshot_answered_before_any_diff_and_older_than_the_stream_is_fetched_again() -> None:
     f = Feed()
     opened(f)
     assert f.snapshot(10, SNAP_BIDS, SNAP_ASKS) == []
-    out = f.send(diff(15, 16))  # 11..14 happened before the subscription: the snapshot misses them
+    out = f.step(diff(15, 16))  # 11..14 happened before the subscription: the snapshot misses them
     assert out == [Fetch("BTCUSDT", PATH)]
     assert not f.keeper.books["BTCUSDT"].synchronised
-    assert f.send(diff(17, 17)) == []  # buffered
+    assert f.step(diff(17, 17)) == []  # buffered
     out = f.snapshot(16, SNAP_BIDS, SNAP_ASKS)  # newer than the first diff: joins, drops 15..16
     assert kinds(out) == [Snapshot, Update]
     assert out[1].sequence == 17
@@ -223,20 +197,20 @@ def test_a_new_connection_asks_anew_and_an_old_held_snapshot_is_forgotten() -> N
     f.snapshot(10, SNAP_BIDS, SNAP_ASKS)  # held, waiting for a first diff that never comes
     f.tr.reset()  # the connection is lost; a new one begins
     assert opened(f) == [Fetch("BTCUSDT", PATH)]
-    out = f.send(diff(40, 41))
+    out = f.step(diff(40, 41))
     assert out == []  # buffered for the new snapshot, not joined to the old one
     assert kinds(f.snapshot(40, SNAP_BIDS, SNAP_ASKS)) == [Snapshot, Update]
 
 
 def test_snapshot_drops_what_it_has_and_applies_the_rest_exactly() -> None:
     f = Feed()
-    f.send(diff(5, 7, [["99.50", "4"]]))  # in the snapshot already
-    f.send(diff(8, 11, [["100.00", "0"]], [["101.00", "0.25000000"]]))  # straddles 10+1
+    f.step(diff(5, 7, [["99.50", "4"]]))  # in the snapshot already
+    f.step(diff(8, 11, [["100.00", "0"]], [["101.00", "0.25000000"]]))  # straddles 10+1
     out = f.snapshot(10, SNAP_BIDS, SNAP_ASKS)
     assert kinds(out) == [Snapshot, Update]
     assert out[0].sequence == 10 and out[1].sequence == 11 and out[1].timestamp == 1700000000.123
-    f.send(diff(12, 12, [["99.00", "2.50"]], []))
-    assert f.book == {
+    f.step(diff(12, 12, [["99.00", "2.50"]], []))
+    assert f.book() == {
         "synchronised": True,
         "bids": [["99.00", "2.50"]],
         "asks": [["101.00", "0.25000000"], ["102.00", "3.0"]],
@@ -246,27 +220,27 @@ def test_snapshot_drops_what_it_has_and_applies_the_rest_exactly() -> None:
 
 def test_snapshot_newer_than_every_buffered_diff_waits_for_the_straddling_one() -> None:
     f = Feed()
-    f.send(diff(5, 7))
+    f.step(diff(5, 7))
     out = f.snapshot(20, SNAP_BIDS, SNAP_ASKS)
     assert kinds(out) == [Snapshot]
-    assert f.send(diff(8, 20)) == []  # u <= lastUpdateId: already in the snapshot
-    out = f.send(diff(19, 22, [["98.00", "1"]]))  # straddles 21
+    assert f.step(diff(8, 20)) == []  # u <= lastUpdateId: already in the snapshot
+    out = f.step(diff(19, 22, [["98.00", "1"]]))  # straddles 21
     assert kinds(out) == [Update]
-    assert kinds(f.send(diff(23, 23))) == [Update]
+    assert kinds(f.step(diff(23, 23))) == [Update]
 
 
 def test_first_diff_after_snapshot_must_straddle() -> None:
     f = Feed()
-    f.send(diff(5, 7))
+    f.step(diff(5, 7))
     f.snapshot(20, SNAP_BIDS, SNAP_ASKS)
-    out = f.send(diff(22, 23))  # 21 is missing
+    out = f.step(diff(22, 23))  # 21 is missing
     assert kinds(out) == [Desync, Fetch]
     assert not f.keeper.books["BTCUSDT"].synchronised
 
 
 def test_snapshot_older_than_the_stream_is_fetched_again() -> None:
     f = Feed()
-    f.send(diff(30, 31))
+    f.step(diff(30, 31))
     out = f.snapshot(20, SNAP_BIDS, SNAP_ASKS)  # 21..29 were never seen
     assert kinds(out) == [Fetch]
     assert not f.keeper.books["BTCUSDT"].synchronised
@@ -276,7 +250,7 @@ def test_snapshot_older_than_the_stream_is_fetched_again() -> None:
 
 def test_snapshots_that_never_join_give_up_with_a_reconnect() -> None:
     f = Feed()
-    f.send(diff(30, 31))
+    f.step(diff(30, 31))
     out: list[Instruction] = []
     for _ in range(MAX_FETCHES):
         out = f.snapshot(20, SNAP_BIDS, SNAP_ASKS)
@@ -286,58 +260,58 @@ def test_snapshots_that_never_join_give_up_with_a_reconnect() -> None:
 
 def test_gap_is_a_desync_and_a_new_fetch_then_a_fresh_join() -> None:
     f = synced()
-    assert kinds(f.send(diff(11, 12))) == [Update]
-    out = f.send(diff(14, 15, [["1", "1"]]))  # 13 lost
+    assert kinds(f.step(diff(11, 12))) == [Update]
+    out = f.step(diff(14, 15, [["1", "1"]]))  # 13 lost
     assert kinds(out) == [Desync, Fetch]
     assert "expected 13" in out[0].reason
-    assert f.book["synchronised"] is False
-    assert f.send(diff(16, 16)) == []  # buffered while the fetch is out
+    assert f.book()["synchronised"] is False
+    assert f.step(diff(16, 16)) == []  # buffered while the fetch is out
     out = f.snapshot(15, [["50", "1"]], [["60", "1"]])
     assert kinds(out) == [Snapshot, Update]
-    assert f.keeper.books["BTCUSDT"].sequence == 16 and f.book["synchronised"] is True
+    assert f.keeper.books["BTCUSDT"].sequence == 16 and f.book()["synchronised"] is True
 
 
 def test_out_of_order_diffs_are_a_desync() -> None:
     f = synced()
-    out = f.send(diff(12, 12))  # 11 comes later
+    out = f.step(diff(12, 12))  # 11 comes later
     assert kinds(out) == [Desync, Fetch]
-    assert f.send(diff(11, 11)) == []  # only buffered now
+    assert f.step(diff(11, 11)) == []  # only buffered now
 
 
 def test_duplicate_diff_is_ignored() -> None:
     f = synced()
-    f.send(diff(11, 12, [["100.00", "7"]]))
-    f.send(diff(13, 13, [["100.00", "8"]]))
-    assert f.send(diff(11, 12, [["100.00", "7"]])) == []
-    assert f.book["bids"][0] == ["100.00", "8"]
+    f.step(diff(11, 12, [["100.00", "7"]]))
+    f.step(diff(13, 13, [["100.00", "8"]]))
+    assert f.step(diff(11, 12, [["100.00", "7"]])) == []
+    assert f.book()["bids"][0] == ["100.00", "8"]
 
 
 def test_overlapping_diff_after_the_join_is_a_desync() -> None:
     f = synced()
-    f.send(diff(11, 12))
-    assert kinds(f.send(diff(12, 14))) == [Desync, Fetch]
+    f.step(diff(11, 12))
+    assert kinds(f.step(diff(12, 14))) == [Desync, Fetch]
 
 
 def test_empty_sides_and_deletes_of_absent_levels() -> None:
     f = Feed()
-    f.send(diff(1, 1))
+    f.step(diff(1, 1))
     f.snapshot(1, [], [])
-    f.send(diff(2, 2, [], [["5.0", "0.00000000"]]))
-    assert f.book == {"synchronised": True, "bids": [], "asks": []}
-    f.send(diff(3, 3, [["4.0", "1.00000000"]], []))
-    f.send(diff(4, 4, [["4.0", "0.00000000"]], []))
-    assert f.book == {"synchronised": True, "bids": [], "asks": []}
+    f.step(diff(2, 2, [], [["5.0", "0.00000000"]]))
+    assert f.book() == {"synchronised": True, "bids": [], "asks": []}
+    f.step(diff(3, 3, [["4.0", "1.00000000"]], []))
+    f.step(diff(4, 4, [["4.0", "0.00000000"]], []))
+    assert f.book() == {"synchronised": True, "bids": [], "asks": []}
 
 
 def test_failed_snapshot_fetch_desyncs_and_reconnects() -> None:
     f = Feed()
-    f.send(diff(1, 1))
-    out = f.send(RestAnswer("BTCUSDT", PATH, None, "HTTP 429"))
+    f.step(diff(1, 1))
+    out = f.step(RestAnswer("BTCUSDT", PATH, None, "HTTP 429"))
     assert kinds(out) == [Desync, Reconnect]
     assert not f.tr.synchronised()
     out = Feed()
-    out.send(diff(1, 1))
-    assert kinds(out.send(RestAnswer("BTCUSDT", PATH, {"code": -1121, "msg": "Invalid symbol."}))) == [
+    out.step(diff(1, 1))
+    assert kinds(out.step(RestAnswer("BTCUSDT", PATH, {"code": -1121, "msg": "Invalid symbol."}))) == [
         Desync,
         Reconnect,
     ]
@@ -358,7 +332,7 @@ def test_trade_and_aggtrade_give_taker_side() -> None:
     trade = {"e": "trade", "E": 1, "s": "BTCUSDT", "t": 42, "p": "100.10", "q": "0.50", "T": 1700000000500, "m": True}
     agg = {"e": "aggTrade", "E": 1, "s": "BTCUSDT", "a": 7, "p": "100.20", "q": "1.00", "f": 1, "l": 2}
     agg |= {"T": 1700000001000, "m": False, "M": True}
-    out = f.send({"stream": "btcusdt@trade", "data": trade}) + f.send({"stream": "btcusdt@aggTrade", "data": agg})
+    out = f.step({"stream": "btcusdt@trade", "data": trade}) + f.step({"stream": "btcusdt@aggTrade", "data": agg})
     assert out == [
         Trade("BTCUSDT", "sell", "100.10", "0.50", "42", 1700000000.5),
         Trade("BTCUSDT", "buy", "100.20", "1.00", "7", 1700000001.0),
@@ -368,39 +342,39 @@ def test_trade_and_aggtrade_give_taker_side() -> None:
 
 def test_raw_stream_events_without_the_envelope() -> None:
     f = Feed()
-    assert kinds(f.send(diff(1, 1)["data"])) == [Fetch]
+    assert kinds(f.step(diff(1, 1)["data"])) == [Fetch]
 
 
 def test_book_ticker_and_klines_are_ignored() -> None:
     f = synced()
     tick = {"u": 11, "s": "BTCUSDT", "b": "100.00", "B": "1.0", "a": "101.00", "A": "1.5"}
-    assert f.send({"stream": "btcusdt@bookTicker", "data": tick}) == []
-    assert f.send({"stream": "btcusdt@kline_1m", "data": {"e": "kline", "E": 1, "s": "BTCUSDT", "k": {}}}) == []
+    assert f.step({"stream": "btcusdt@bookTicker", "data": tick}) == []
+    assert f.step({"stream": "btcusdt@kline_1m", "data": {"e": "kline", "E": 1, "s": "BTCUSDT", "k": {}}}) == []
     assert f.tr.malformed == 0
 
 
 def test_unknown_and_garbage_frames_are_counted_not_fatal() -> None:
     f = synced()
-    assert f.send(b"not json") == []
-    assert f.send({"stream": "x", "data": {"e": "mystery"}}) == []
-    assert f.send({"stream": "x", "data": [1, 2]}) == []
-    assert f.tr.malformed == 3 and f.tr.synchronised() and f.book["synchronised"] is True
+    assert f.step(b"not json") == []
+    assert f.step({"stream": "x", "data": {"e": "mystery"}}) == []
+    assert f.step({"stream": "x", "data": [1, 2]}) == []
+    assert f.tr.malformed == 3 and f.tr.synchronised() and f.book()["synchronised"] is True
 
 
 def test_malformed_diff_resyncs_that_market() -> None:
     f = synced()
-    out = f.send({"stream": "btcusdt@depth@100ms", "data": {"e": "depthUpdate", "s": "BTCUSDT", "U": 11}})
+    out = f.step({"stream": "btcusdt@depth@100ms", "data": {"e": "depthUpdate", "s": "BTCUSDT", "U": 11}})
     assert kinds(out) == [Desync, Fetch]
-    assert f.tr.malformed == 1 and f.book["synchronised"] is False
+    assert f.tr.malformed == 1 and f.book()["synchronised"] is False
 
 
 def test_malformed_diff_while_buffering_leaves_a_hole_the_join_catches() -> None:
     f = Feed()
-    f.send(diff(5, 7))
+    f.step(diff(5, 7))
     bad = diff(8, 8)
     bad["data"]["U"] = "8"
-    assert f.send(bad) == [] and f.tr.malformed == 1  # already fetching: nothing more to do yet
-    f.send(diff(9, 9))
+    assert f.step(bad) == [] and f.tr.malformed == 1  # already fetching: nothing more to do yet
+    f.step(diff(9, 9))
     out = f.snapshot(7, SNAP_BIDS, SNAP_ASKS)
     assert kinds(out) == [Snapshot, Desync, Fetch]
 
@@ -433,12 +407,12 @@ def test_diff_for_an_unsubscribed_market_is_malformed_only() -> None:
     f = synced()
     other = diff(1, 1)
     other["data"]["s"] = "ETHBTC"
-    assert f.send(other) == [] and f.tr.malformed == 1
+    assert f.step(other) == [] and f.tr.malformed == 1
 
 
 def test_server_shutdown_reconnects() -> None:
     f = synced()
-    assert kinds(f.send({"stream": "x", "data": {"e": "serverShutdown", "E": 1}})) == [Reconnect]
+    assert kinds(f.step({"stream": "x", "data": {"e": "serverShutdown", "E": 1}})) == [Reconnect]
 
 
 # --- the real capture -------------------------------------------------------------

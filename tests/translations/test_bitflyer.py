@@ -7,14 +7,13 @@ from typing import Any
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper
-from level4.feed.events import BookStatus, MarketEvent
+from level4.feed.events import BookStatus
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations.bitflyer import CROSSED, ONE_SIDED, book_mid, scaled, scheme
 from translations.protocol import (
-    ChecksumMismatch,
     Desync,
     Instruction,
     Instrument,
@@ -48,32 +47,9 @@ def board(mid: float, bids: list[tuple[float, float]], asks: list[tuple[float, f
 SNAP = snapshot(5860954.0, [(5859870.0, 0.04), (5859000.0, 1.5)], [(5862038.0, 0.02), (5863000.0, 0.1)])
 
 
-class Feed:
-    """Scheme, translator and book keeper wired as the live market wires
-    them, checksum mismatches fed back to the scheme."""
-
+class Feed(SchemeHarness):
     def __init__(self, *instruments: Instrument) -> None:
-        self.tr = Translator(scheme, list(instruments or [BTC]))
-        self.keeper = BookKeeper([i.symbol for i in self.tr.instruments], scheme.checksum)
-        self.work = ConnectionWork()
-        self.events: list[MarketEvent] = []
-
-    def __call__(self, *frames: Any) -> list[Instruction]:
-        seen: list[Instruction] = []
-        for f in frames:
-            work: list[Instruction] = []
-            self.tr.feed_raw(f if isinstance(f, (bytes, str)) else orjson.dumps(f), work, self.work)
-            while work:
-                seen.extend(work)
-                mismatches: list[ChecksumMismatch] = []
-                self.keeper.apply(work, self.events, mismatches)
-                work = []
-                for m in mismatches:
-                    self.tr.feed(m, work, self.work)
-        return seen
-
-    def book(self, symbol: str = "BTC_JPY") -> dict[str, object]:
-        return self.keeper.books[symbol].as_dict()
+        super().__init__(scheme, instruments or [BTC])
 
 
 def test_product_codes() -> None:
@@ -150,7 +126,7 @@ def test_a_mid_price_the_book_disagrees_with_desyncs_until_the_next_snapshot() -
     assert [type(i) for i in out] == [Update, Verify, Desync]
     assert "mid_price 5861000 but book mid 5860954" in out[-1].reason  # type: ignore[attr-defined]
     assert feed.book() == {"synchronised": False, "bids": [], "asks": []}
-    (send,) = feed.work.sends
+    (send,) = feed.sent
     assert [(f["method"], f["params"]["channel"]) for f in map(orjson.loads, send.frames)] == [
         ("unsubscribe", "lightning_board_snapshot_BTC_JPY"),
         ("subscribe", "lightning_board_snapshot_BTC_JPY"),
@@ -221,7 +197,7 @@ def test_responses_unknown_and_malformed_frames() -> None:
     assert feed.tr.malformed == 3 and feed.tr.resyncs == 0 and feed.book()["synchronised"]
     out = feed(message("lightning_board_BTC_JPY", {"mid_price": 1.0, "bids": [{"price": 1.0}], "asks": []}))
     assert [type(i) for i in out] == [Desync]  # a diff we cannot read may have lost a level
-    assert feed.tr.malformed == 4 and len(feed.work.sends) == 1
+    assert feed.tr.malformed == 4 and len(feed.sent) == 1
 
 
 def test_a_refused_subscription_reconnects() -> None:

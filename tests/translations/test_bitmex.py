@@ -6,10 +6,9 @@ from typing import Any
 
 import orjson
 
-from level4.feed.bookkeeper import BookKeeper
-from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations.bitmex import scheme
 from translations.numbers import to_decimal_str
 from translations.protocol import Desync, Instruction, Instrument, MarketType, Snapshot, Trade, Update
@@ -19,26 +18,9 @@ XBT = scheme.instrument("BTC", "USD", MarketType.PERP)
 SOL = scheme.instrument("SOL", "USDT", MarketType.PERP)
 
 
-class Feed:
-    """A translator and a book keeper wired as the market tree wires them."""
-
+class Feed(SchemeHarness):
     def __init__(self, *instruments: Instrument) -> None:
-        self.tr = Translator(scheme, list(instruments or [XBT]))
-        self.keeper = BookKeeper([i.symbol for i in self.tr.instruments])
-        self.out: list[Instruction] = []
-        self.work = ConnectionWork()
-
-    def __call__(self, *frames: dict[str, Any] | str) -> list[Instruction]:
-        start = len(self.out)
-        for f in frames:
-            raw = f if isinstance(f, str) else orjson.dumps(f)
-            self.tr.feed_raw(raw, self.out, self.work)
-        new = self.out[start:]
-        self.keeper.apply(new, [], [])
-        return new
-
-    def book(self, symbol: str = "XBTUSD") -> dict[str, object]:
-        return self.keeper.books[symbol].as_dict()
+        super().__init__(scheme, instruments or [XBT])
 
 
 def row(rid: int, side: str, size: int | None = None, price: float | None = None, sym: str = "XBTUSD") -> dict:
@@ -122,7 +104,7 @@ def test_partial_then_rows_without_price_use_the_id_map() -> None:
         "bids": [["32186.5", "700"], ["32186", "20"]],
         "asks": [["32187.5", "300"], ["32190", "1"]],
     }
-    assert feed.tr.resyncs == 0 and feed.work.sends == []
+    assert feed.tr.resyncs == 0 and feed.sent == []
 
 
 def test_prices_sent_as_json_numbers_come_out_as_exact_decimals() -> None:
@@ -146,7 +128,7 @@ def expect_resync(feed: Feed, out: list[Instruction], symbol: str = "XBTUSD", ta
     """A Desync for the market, and its book topic resubscribed (not the connection dropped)."""
     assert [i.symbol for i in out if isinstance(i, Desync)] == [symbol], out
     assert feed.work.reconnect is None
-    send = feed.work.sends[-1]
+    send = feed.sent[-1]
     topic = f"{table}:{symbol}"
     assert [orjson.loads(f) for f in send.frames] == [
         {"op": "unsubscribe", "args": [topic]},
@@ -251,7 +233,7 @@ def test_keepalive_acks_and_unknown_frames() -> None:
     assert feed(welcome, ack, quote, "pong") == []
     assert feed.tr.malformed == 0
     feed("ping")
-    assert feed.work.sends[-1].frames == ["pong"]
+    assert feed.sent[-1].frames == ["pong"]
     feed("hello", {"mystery": 1}, {"table": "mystery", "action": "insert", "data": []})
     assert feed.tr.malformed == 3 and feed.work.reconnect is None
 

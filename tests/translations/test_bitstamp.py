@@ -7,10 +7,9 @@ from typing import Any
 
 import orjson
 
-from level4.feed.bookkeeper import BookKeeper
-from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, load
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations.bitstamp import scheme
 from translations.protocol import (
     Desync,
@@ -33,37 +32,15 @@ Levels = list[list[str]]
 T0 = 1641343691_000000  # a microtimestamp
 
 
-class Feed:
-    """A Translator and BookKeeper fed by hand, the way the market tree runs them."""
-
+class Feed(SchemeHarness):
     def __init__(self) -> None:
-        self.tr = Translator(scheme, [BTC, ETH])
-        self.keeper = BookKeeper([BTC.symbol, ETH.symbol])
-        self.work = ConnectionWork()
-
-    def send(self, frame: Any) -> list[Instruction]:
-        """Feed one frame; returns every instruction it produced (book and connection)."""
-        book: list[Instruction] = []
-        self.work.clear()
-        if isinstance(frame, RestAnswer):
-            self.tr.feed(frame, book, self.work)
-        else:
-            self.tr.feed_raw(frame if isinstance(frame, (str, bytes)) else orjson.dumps(frame), book, self.work)
-        self.keeper.apply(book, [], [])
-        conn: list[Instruction] = [*self.work.fetches, *self.work.sends]
-        if self.work.reconnect is not None:
-            conn.append(self.work.reconnect)
-        return book + conn
+        super().__init__(scheme, [BTC, ETH])
 
     def snapshot(
         self, mts: int, bids: list[list[str]], asks: list[list[str]], pair: str = "btcusd"
     ) -> list[Instruction]:
         body = {"timestamp": str(mts // 1_000_000), "microtimestamp": str(mts), "bids": bids, "asks": asks}
-        return self.send(RestAnswer(pair, f"/api/v2/order_book/{pair}", body))
-
-    @property
-    def book(self) -> dict[str, object]:
-        return self.keeper.books["btcusd"].as_dict()
+        return self.step(RestAnswer(pair, f"/api/v2/order_book/{pair}", body))
 
 
 def ack(channel: str) -> dict[str, Any]:
@@ -87,7 +64,7 @@ SNAP_ASKS = [["101.00", "1.50000000"], ["102.00", "3.00000000"]]
 
 def synced(mts: int = T0 + 500) -> Feed:
     f = Feed()
-    f.send(ack("diff_order_book_btcusd"))
+    f.step(ack("diff_order_book_btcusd"))
     f.snapshot(mts, SNAP_BIDS, SNAP_ASKS)
     return f
 
@@ -124,15 +101,15 @@ def test_pair_split_agrees_with_the_venues_pair_list() -> None:
 
 def test_heartbeat_answer_is_quiet_and_reconnect_request_reconnects() -> None:
     f = synced()
-    assert f.send({"event": "bts:heartbeat", "channel": "", "data": {"status": "success"}}) == []
+    assert f.step({"event": "bts:heartbeat", "channel": "", "data": {"status": "success"}}) == []
     assert f.tr.malformed == 0
-    assert kinds(f.send({"event": "bts:request_reconnect", "channel": "", "data": ""})) == [Reconnect]
+    assert kinds(f.step({"event": "bts:request_reconnect", "channel": "", "data": ""})) == [Reconnect]
     assert not f.tr.synchronised()
 
 
 def test_venue_error_reconnects() -> None:
     f = Feed()
-    out = f.send({"event": "bts:error", "channel": "", "data": {"code": None, "message": "Bad subscription string."}})
+    out = f.step({"event": "bts:error", "channel": "", "data": {"code": None, "message": "Bad subscription string."}})
     # every book of the connection cleared; the new connection waits the backoff
     assert kinds(out) == [Desync, Desync, Reconnect] and f.tr.malformed == 1
     assert isinstance(out[-1], Reconnect) and out[-1].backoff and "Bad subscription string." in out[-1].reason
@@ -143,26 +120,26 @@ def test_venue_error_reconnects() -> None:
 
 def test_book_subscription_fetches_the_snapshot_and_trades_do_not() -> None:
     f = Feed()
-    assert f.send(ack("live_trades_btcusd")) == []
-    assert f.send(ack("diff_order_book_btcusd")) == [Fetch("btcusd", PATH)]
-    assert f.send(diff(T0 + 1)) == []  # buffered, the fetch is already out
+    assert f.step(ack("live_trades_btcusd")) == []
+    assert f.step(ack("diff_order_book_btcusd")) == [Fetch("btcusd", PATH)]
+    assert f.step(diff(T0 + 1)) == []  # buffered, the fetch is already out
 
 
 def test_diff_before_any_acknowledgement_fetches_too() -> None:
     f = Feed()
-    assert f.send(diff(T0)) == [Fetch("btcusd", PATH)]
+    assert f.step(diff(T0)) == [Fetch("btcusd", PATH)]
 
 
 def test_snapshot_drops_older_diffs_and_applies_newer_ones_exactly() -> None:
     f = Feed()
-    f.send(ack("diff_order_book_btcusd"))
-    f.send(diff(T0 + 100, [["100.00", "9.00000000"]]))  # in the snapshot already
-    f.send(diff(T0 + 600, [["100.00", "0.00000000"]], [["101.00", "0.25000000"]]))
+    f.step(ack("diff_order_book_btcusd"))
+    f.step(diff(T0 + 100, [["100.00", "9.00000000"]]))  # in the snapshot already
+    f.step(diff(T0 + 600, [["100.00", "0.00000000"]], [["101.00", "0.25000000"]]))
     out = f.snapshot(T0 + 500, SNAP_BIDS, SNAP_ASKS)
     assert kinds(out) == [Snapshot, Update]
     assert out[0].timestamp == (T0 + 500) / 1e6 and out[1].timestamp == (T0 + 600) / 1e6
-    assert f.send(diff(T0 + 700, [["98.50", "4.00000000"]])) != []
-    assert f.book == {
+    assert f.step(diff(T0 + 700, [["98.50", "4.00000000"]])) != []
+    assert f.book() == {
         "synchronised": True,
         "bids": [["99.00", "2.00000000"], ["98.50", "4.00000000"]],
         "asks": [["101.00", "0.25000000"], ["102.00", "3.00000000"]],
@@ -173,16 +150,16 @@ def test_diffs_older_than_the_snapshot_arriving_after_it_are_dropped() -> None:
     """In the recorded session the snapshots were fetched while diffs queued up
     unread; they arrive after the snapshot and must not be applied."""
     f = synced(T0 + 500)
-    assert f.send(diff(T0 + 400, [["100.00", "0.00000000"]])) == []
-    assert f.send(diff(T0 + 500, [["100.00", "0.00000000"]])) == []
-    assert kinds(f.send(diff(T0 + 501, [["100.00", "5.00000000"]]))) == [Update]
-    assert f.book["bids"][0] == ["100.00", "5.00000000"]
+    assert f.step(diff(T0 + 400, [["100.00", "0.00000000"]])) == []
+    assert f.step(diff(T0 + 500, [["100.00", "0.00000000"]])) == []
+    assert kinds(f.step(diff(T0 + 501, [["100.00", "5.00000000"]]))) == [Update]
+    assert f.book()["bids"][0] == ["100.00", "5.00000000"]
 
 
 def test_snapshot_older_than_every_buffered_diff_is_fetched_again() -> None:
     f = Feed()
-    f.send(ack("diff_order_book_btcusd"))
-    f.send(diff(T0 + 900))
+    f.step(ack("diff_order_book_btcusd"))
+    f.step(diff(T0 + 900))
     out = f.snapshot(T0 + 500, SNAP_BIDS, SNAP_ASKS)  # what changed between 500 and 900?
     assert out == [Fetch("btcusd", PATH)]
     assert not f.keeper.books["btcusd"].synchronised
@@ -191,69 +168,69 @@ def test_snapshot_older_than_every_buffered_diff_is_fetched_again() -> None:
 
 def test_snapshots_that_never_join_give_up_with_a_reconnect() -> None:
     f = Feed()
-    f.send(ack("diff_order_book_btcusd"))
-    f.send(diff(T0 + 900))
+    f.step(ack("diff_order_book_btcusd"))
+    f.step(diff(T0 + 900))
     out: list[Instruction] = []
     for _ in range(MAX_FETCHES):
         out = f.snapshot(T0 + 500, SNAP_BIDS, SNAP_ASKS)
     assert kinds(out) == [Desync, Reconnect]
-    assert f.send(diff(T0 + 901)) == []  # that market waits for the reconnect
+    assert f.step(diff(T0 + 901)) == []  # that market waits for the reconnect
 
 
 def test_microtimestamp_running_backwards_is_a_desync_and_a_new_fetch() -> None:
     f = synced(T0 + 500)
-    f.send(diff(T0 + 800, [["99.00", "0.00000000"]]))
-    out = f.send(diff(T0 + 700, [["99.00", "6.00000000"]]))
+    f.step(diff(T0 + 800, [["99.00", "0.00000000"]]))
+    out = f.step(diff(T0 + 700, [["99.00", "6.00000000"]]))
     assert kinds(out) == [Desync, Fetch]
-    assert "ran backwards" in out[0].reason and f.book["synchronised"] is False
-    f.send(diff(T0 + 850, [["96.00", "1.00000000"]]))  # the new snapshot has this one
-    f.send(diff(T0 + 1000, [["97.00", "1.00000000"]]))
+    assert "ran backwards" in out[0].reason and f.book()["synchronised"] is False
+    f.step(diff(T0 + 850, [["96.00", "1.00000000"]]))  # the new snapshot has this one
+    f.step(diff(T0 + 1000, [["97.00", "1.00000000"]]))
     out = f.snapshot(T0 + 900, [["98.00", "1.00000000"]], [])
     assert kinds(out) == [Snapshot, Update]
-    assert f.book == {"synchronised": True, "bids": [["98.00", "1.00000000"], ["97.00", "1.00000000"]], "asks": []}
+    assert f.book() == {"synchronised": True, "bids": [["98.00", "1.00000000"], ["97.00", "1.00000000"]], "asks": []}
 
 
 def test_repeated_diff_is_harmless() -> None:
     f = synced(T0 + 500)
-    f.send(diff(T0 + 600, [["100.00", "7.00000000"]]))
-    assert kinds(f.send(diff(T0 + 600, [["100.00", "7.00000000"]]))) == [Update]
-    assert f.book["bids"][0] == ["100.00", "7.00000000"] and f.book["synchronised"] is True
+    f.step(diff(T0 + 600, [["100.00", "7.00000000"]]))
+    assert kinds(f.step(diff(T0 + 600, [["100.00", "7.00000000"]]))) == [Update]
+    assert f.book()["bids"][0] == ["100.00", "7.00000000"] and f.book()["synchronised"] is True
 
 
 def test_timestamp_disagreeing_with_microtimestamp_is_malformed_and_resyncs() -> None:
     f = synced()
     bad = diff(T0 + 600)
     bad["data"]["timestamp"] = "1"
-    assert kinds(f.send(bad)) == [Desync, Fetch]
+    assert kinds(f.step(bad)) == [Desync, Fetch]
     assert f.tr.malformed == 1
 
 
 def test_empty_sides_and_deletes_of_absent_levels() -> None:
     f = Feed()
-    f.send(ack("diff_order_book_btcusd"))
+    f.step(ack("diff_order_book_btcusd"))
     f.snapshot(T0, [], [])
-    f.send(diff(T0 + 1, [], [["5.0", "0.00000000"]]))
-    f.send(diff(T0 + 2, [["4.0", "1.00000000"]], []))
-    f.send(diff(T0 + 3, [["4.0", "0.00000000"]], []))
-    assert f.book == {"synchronised": True, "bids": [], "asks": []}
+    f.step(diff(T0 + 1, [], [["5.0", "0.00000000"]]))
+    f.step(diff(T0 + 2, [["4.0", "1.00000000"]], []))
+    f.step(diff(T0 + 3, [["4.0", "0.00000000"]], []))
+    assert f.book() == {"synchronised": True, "bids": [], "asks": []}
 
 
 def test_failed_snapshot_desyncs_that_market_only() -> None:
     f = Feed()
-    f.send(ack("diff_order_book_btcusd"))
-    f.send(ack("diff_order_book_etheur"))
+    f.step(ack("diff_order_book_btcusd"))
+    f.step(ack("diff_order_book_etheur"))
     f.snapshot(T0, SNAP_BIDS, SNAP_ASKS, pair="etheur")
-    out = f.send(RestAnswer("btcusd", PATH, None, "HTTP 404"))
+    out = f.step(RestAnswer("btcusd", PATH, None, "HTTP 404"))
     assert kinds(out) == [Desync, Reconnect] and not f.tr.synchronised()
-    assert f.send(diff(T0 + 5)) == []  # no fetch storm while the reconnect is pending
-    assert kinds(f.send(diff(T0 + 5, [["1.0", "1.0"]], pair="etheur"))) == [Update]
+    assert f.step(diff(T0 + 5)) == []  # no fetch storm while the reconnect is pending
+    assert kinds(f.step(diff(T0 + 5, [["1.0", "1.0"]], pair="etheur"))) == [Update]
     assert f.keeper.books["etheur"].synchronised
 
 
 def test_unrequested_snapshot_is_not_applied() -> None:
     f = synced()
     assert f.snapshot(T0 + 9000, [], []) == [] and f.tr.malformed == 1
-    assert f.book["bids"] == SNAP_BIDS
+    assert f.book()["bids"] == SNAP_BIDS
 
 
 # --- trades, unknown and malformed frames ----------------------------------------
@@ -267,7 +244,7 @@ def trade(trade_id: int, kind: int, price: str = "3805.44", amount: str = "0.079
 
 def test_trades_give_taker_side_exact_strings_and_venue_time() -> None:
     f = Feed()
-    out = f.send(trade(5, 0)) + f.send(trade(6, 1, "3802.90", "3.23948640"))
+    out = f.step(trade(5, 0)) + f.step(trade(6, 1, "3802.90", "3.23948640"))
     assert out == [
         Trade("btcusd", "buy", "3805.44", "0.07920000", "5", 1641343699.596),
         Trade("btcusd", "sell", "3802.90", "3.23948640", "6", 1641343699.596),
@@ -276,30 +253,30 @@ def test_trades_give_taker_side_exact_strings_and_venue_time() -> None:
 
 def test_trade_ids_running_backwards_are_reported() -> None:
     f = Feed()
-    f.send(trade(10, 0))
-    out = f.send(trade(9, 1))
+    f.step(trade(10, 0))
+    out = f.step(trade(9, 1))
     assert kinds(out) == [Trade] and f.tr.malformed == 1
 
 
 def test_unknown_trade_type_is_malformed() -> None:
     f = Feed()
-    assert f.send(trade(1, 7)) == [] and f.tr.malformed == 1
+    assert f.step(trade(1, 7)) == [] and f.tr.malformed == 1
 
 
 def test_unknown_and_garbage_frames_are_counted_not_fatal() -> None:
     f = synced()
-    assert f.send(b"not json") == []
-    assert f.send({"event": "mystery", "channel": "x"}) == []
-    assert f.send({"event": "data", "channel": "order_book_btcusd", "data": {}}) == []
-    assert f.send({"event": "data", "channel": "diff_order_book_ltcusd", "data": {}}) == []
-    assert f.tr.malformed == 4 and f.tr.synchronised() and f.book["synchronised"] is True
+    assert f.step(b"not json") == []
+    assert f.step({"event": "mystery", "channel": "x"}) == []
+    assert f.step({"event": "data", "channel": "order_book_btcusd", "data": {}}) == []
+    assert f.step({"event": "data", "channel": "diff_order_book_ltcusd", "data": {}}) == []
+    assert f.tr.malformed == 4 and f.tr.synchronised() and f.book()["synchronised"] is True
 
 
 def test_malformed_diff_resyncs_that_market() -> None:
     f = synced()
-    out = f.send({"event": "data", "channel": "diff_order_book_btcusd", "data": {"bids": []}})
+    out = f.step({"event": "data", "channel": "diff_order_book_btcusd", "data": {"bids": []}})
     assert kinds(out) == [Desync, Fetch]
-    assert f.tr.malformed == 1 and f.book["synchronised"] is False
+    assert f.tr.malformed == 1 and f.book()["synchronised"] is False
 
 
 def test_translate_never_raises_on_mangled_capture_frames() -> None:

@@ -7,10 +7,9 @@ from typing import Any
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper
-from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations.bybit import scheme
 from translations.protocol import Desync, Instruction, Instrument, MarketType, Snapshot, Trade, Truncate, Update
 
@@ -18,26 +17,9 @@ BTC = scheme.instrument("BTC", "USDT", MarketType.PERP)
 ETH = scheme.instrument("ETH", "USDT", MarketType.PERP)
 
 
-class Feed:
-    """A translator and a book keeper wired as the market tree wires them."""
-
+class Feed(SchemeHarness):
     def __init__(self, *instruments: Instrument) -> None:
-        self.tr = Translator(scheme, list(instruments or [BTC]))
-        self.keeper = BookKeeper([i.symbol for i in self.tr.instruments])
-        self.out: list[Instruction] = []
-        self.work = ConnectionWork()
-
-    def __call__(self, *frames: dict[str, Any] | str) -> list[Instruction]:
-        start = len(self.out)
-        for f in frames:
-            raw = f if isinstance(f, str) else orjson.dumps(f)
-            self.tr.feed_raw(raw, self.out, self.work)
-        new = self.out[start:]
-        self.keeper.apply(new, [], [])
-        return new
-
-    def book(self, symbol: str = "BTCUSDT") -> dict[str, object]:
-        return self.keeper.books[symbol].as_dict()
+        super().__init__(scheme, instruments or [BTC])
 
 
 def ob(kind: str, u: int, bids: list, asks: list, seq: int = 100, sym: str = "BTCUSDT", depth: int = 50) -> dict:
@@ -58,7 +40,7 @@ def expect_resync(feed: Feed, out: list[Instruction], topic: str = "orderbook.50
     symbol = topic.rpartition(".")[2]
     assert [i.symbol for i in out if isinstance(i, Desync)] == [symbol], out
     assert feed.work.reconnect is None
-    assert [orjson.loads(f) for f in feed.work.sends[-1].frames] == [
+    assert [orjson.loads(f) for f in feed.sent[-1].frames] == [
         {"op": "unsubscribe", "args": [topic]},
         {"op": "subscribe", "args": [topic]},
     ]

@@ -7,10 +7,10 @@ from typing import Any
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper
 from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations.deribit import scheme
 from translations.protocol import (
     Desync,
@@ -46,25 +46,9 @@ def book(
 SNAP = book("snapshot", 10, None, [["new", 0.0005, 153.1], ["new", 30000.5, 4714.0]], [["new", 30001.0, 20.0]])
 
 
-class Feed:
-    """Scheme + translator + book keeper, as the live market runs them."""
-
+class Feed(SchemeHarness):
     def __init__(self, *instruments: Instrument) -> None:
-        self.tr = Translator(scheme, list(instruments or [PERP]))
-        self.keeper = BookKeeper([i.symbol for i in self.tr.instruments])
-        self.work = ConnectionWork()
-        self.out: list[Instruction] = []
-
-    def __call__(self, *frames: Any) -> list[Instruction]:
-        new: list[Instruction] = []
-        for f in frames:
-            self.tr.feed_raw(f if isinstance(f, (bytes, str)) else orjson.dumps(f), new, self.work)
-        self.keeper.apply(new, [], [])
-        self.out.extend(new)
-        return new
-
-    def book(self, symbol: str = "BTC-PERPETUAL") -> dict[str, object]:
-        return self.keeper.books[symbol].as_dict()
+        super().__init__(scheme, instruments or [PERP])
 
 
 def test_instrument_names() -> None:
@@ -118,7 +102,7 @@ def test_snapshot_then_changes_keep_the_venues_numbers_exactly() -> None:
         "bids": [["30000.5", "4737"]],
         "asks": [["30000.75", "0.00001"], ["30001", "20"]],
     }
-    assert feed.work.sends == [] and feed.tr.synchronised()
+    assert feed.sent == [] and feed.tr.synchronised()
 
 
 def test_a_gap_in_change_ids_desyncs_and_resubscribes_that_book() -> None:
@@ -127,7 +111,7 @@ def test_a_gap_in_change_ids_desyncs_and_resubscribes_that_book() -> None:
     out = feed(book("change", 13, 12, [["new", 2, 1]], []))  # change 12 never arrived
     assert [type(i) for i in out] == [Desync]
     assert feed.book() == {"synchronised": False, "bids": [], "asks": []}
-    (send,) = feed.work.sends
+    (send,) = feed.sent
     unsub, sub = (orjson.loads(f) for f in send.frames)
     assert unsub["method"] == "public/unsubscribe" and sub["method"] == "public/subscribe"
     assert unsub["params"] == sub["params"] == {"channels": ["book.BTC-PERPETUAL.100ms"]}
@@ -155,7 +139,7 @@ def test_change_before_any_snapshot_resubscribes() -> None:
     feed = Feed()
     out = feed(book("change", 11, 10, [["new", 1, 1]], []))
     assert [type(i) for i in out] == [Desync]
-    assert len(feed.work.sends) == 1
+    assert len(feed.sent) == 1
 
 
 def test_a_new_snapshot_replaces_the_book_and_restarts_the_chain() -> None:
@@ -172,7 +156,7 @@ def test_heartbeat_test_requests_are_answered() -> None:
     feed = Feed()
     assert feed({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "heartbeat"}}) == []
     feed({"jsonrpc": "2.0", "method": "heartbeat", "params": {"type": "test_request"}})
-    (send,) = feed.work.sends
+    (send,) = feed.sent
     (answer,) = send.frames
     assert orjson.loads(answer) == {"jsonrpc": "2.0", "id": 1, "method": "public/test", "params": {}}
     feed({"jsonrpc": "2.0", "id": 1, "result": {"version": "1.2.26"}})
@@ -201,7 +185,7 @@ def test_unknown_and_malformed_frames() -> None:
     out = feed(book("change", 11, 10, [["upsert", 1, 1]], []))  # an action we cannot apply
     assert [type(i) for i in out] == [Desync]
     assert feed.tr.malformed == 4
-    assert not feed.book()["synchronised"] and len(feed.work.sends) == 1
+    assert not feed.book()["synchronised"] and len(feed.sent) == 1
 
 
 def trades(*items: dict) -> dict:

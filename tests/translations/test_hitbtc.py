@@ -7,46 +7,22 @@ from typing import Any
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper, Report
-from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations import hitbtc
 from translations.hitbtc import scheme
-from translations.protocol import Desync, Instruction, Malformed, MarketType, Reconnect, Send, Snapshot, Trade, Update
+from translations.protocol import Desync, Malformed, MarketType, Reconnect, Send, Snapshot, Trade, Update
 from translations.timeparse import iso_seconds
 
 BTC = scheme.instrument("BTC", "USDT", MarketType.SPOT)
 
 
-class Feed:
-    """A translator and a book keeper, fed hand-written frames."""
-
+class Feed(SchemeHarness):
     def __init__(self) -> None:
-        self.tr = Translator(scheme, [BTC])
-        self.keeper = BookKeeper([BTC.symbol])
-        self.work = ConnectionWork()
-        self.out: list[Instruction] = []
+        super().__init__(scheme, [BTC])
 
-    def __call__(self, *frames: Any) -> list[Instruction]:
-        """Book instructions and frames to send, in order."""
-        got: list[Instruction] = []
-        for f in frames:
-            book: list[Instruction] = []
-            self.tr.feed_raw(f if isinstance(f, bytes | str) else orjson.dumps(f), book, self.work)
-            reports: list[Report] = []
-            self.keeper.apply(book, [], reports)
-            for report in reports:  # as the market tree hands them back
-                self.tr.feed(report, [], self.work)
-            got.extend(book)
-            got.extend(self.work.sends)
-            self.work.sends.clear()
-        self.out.extend(got)
-        return got
-
-    @property
-    def book(self) -> dict[str, object]:
-        return self.keeper.books[BTC.symbol].as_dict()
+    __call__ = SchemeHarness.feed_with_sends  # book instructions and frames to send, in order
 
 
 def snap(s: int, bids: list[list[str]], asks: list[list[str]], t: int = 1633806854624) -> dict[str, Any]:
@@ -133,7 +109,7 @@ def test_snapshot_then_updates_keep_exact_strings() -> None:
     feed = Feed()
     feed(SNAP, upd(11, [["100.10", "0"], ["100.05", "0.30000000"]], []), upd(12, [], [["100.20", "2.50"]]))
     assert [type(i) for i in feed.out] == [Snapshot, Update, Update]
-    assert feed.book == {
+    assert feed.book() == {
         "synchronised": True,
         "bids": [["100.05", "0.30000000"], ["100.00", "2"]],
         "asks": [["100.20", "2.50"], ["100.30", "1"]],
@@ -145,7 +121,7 @@ def test_snapshot_then_updates_keep_exact_strings() -> None:
 def test_empty_sides_and_missing_sides() -> None:
     feed = Feed()
     feed(snap(1, [], []), {"ch": "orderbook/full", "update": {"BTCUSDT": {"t": 1, "s": 2, "a": [["5", "1"]]}}})
-    assert feed.book == {"synchronised": True, "bids": [], "asks": [["5", "1"]]}
+    assert feed.book() == {"synchronised": True, "bids": [], "asks": [["5", "1"]]}
 
 
 def test_gap_clears_the_book_and_resubscribes_that_symbol() -> None:
@@ -157,21 +133,21 @@ def test_gap_clears_the_book_and_resubscribes_that_symbol() -> None:
     frames = [orjson.loads(f) for f in got[1].frames]  # type: ignore[union-attr]
     assert frames[0] == {"method": "unsubscribe", "ch": "orderbook/full", "params": {"symbols": ["BTCUSDT"]}, "id": 102}
     assert frames[1]["method"] == "subscribe" and frames[1]["params"] == {"symbols": ["BTCUSDT"]}
-    assert feed.book["synchronised"] is False
+    assert feed.book()["synchronised"] is False
     # changes still in flight are dropped quietly until the new snapshot
     assert feed(upd(14, [["1", "1"]], [])) == []
     feed({"result": {"ch": "orderbook/full", "subscriptions": ["BTCUSDT"]}, "id": 103})
     feed(snap(20, [["99", "1"]], [["101", "1"]]), upd(21, [], [["101", "0"]]))
-    assert feed.book == {"synchronised": True, "bids": [["99", "1"]], "asks": []}
+    assert feed.book() == {"synchronised": True, "bids": [["99", "1"]], "asks": []}
     assert feed.tr.synchronised() and feed.work.reconnect is None
 
 
 def test_duplicate_and_older_updates_are_dropped() -> None:
     feed = Feed()
     feed(SNAP, upd(11, [["100.11", "1"]], []))
-    before = feed.book
+    before = feed.book()
     assert feed(upd(11, [["100.11", "1"]], []), upd(9, [["100.10", "5"]], [])) == []
-    assert feed.book == before
+    assert feed.book() == before
 
 
 def test_out_of_order_updates_are_a_gap() -> None:
@@ -179,7 +155,7 @@ def test_out_of_order_updates_are_a_gap() -> None:
     feed(SNAP)
     got = feed(upd(12, [], []), upd(11, [], []))
     assert [type(i) for i in got] == [Desync, Send]
-    assert feed.book["synchronised"] is False
+    assert feed.book()["synchronised"] is False
 
 
 def test_update_before_snapshot_resubscribes() -> None:
@@ -191,7 +167,7 @@ def test_update_before_snapshot_resubscribes() -> None:
 def test_snapshot_after_updates_replaces_the_book() -> None:
     feed = Feed()
     feed(SNAP, upd(11, [["100.11", "1"]], []), snap(30, [["50", "1"]], [["60", "2"]]), upd(31, [["51", "1"]], []))
-    assert feed.book == {"synchronised": True, "bids": [["51", "1"], ["50", "1"]], "asks": [["60", "2"]]}
+    assert feed.book() == {"synchronised": True, "bids": [["51", "1"], ["50", "1"]], "asks": [["60", "2"]]}
 
 
 def test_no_snapshot_after_resubscribing_gives_up_the_connection() -> None:
@@ -225,12 +201,12 @@ def test_garbage_and_unknown_frames_are_counted_not_fatal() -> None:
     feed(b"not json", {"ch": "mystery", "data": {}}, {"hello": 1})
     feed({"ch": "ticker/1s", "data": {"BTCUSDT": {"a": "1", "b": "1"}}}, {"ch": "candles/M1", "update": {}})
     assert feed.tr.malformed == 3 and feed.work.reconnect is None
-    assert feed.book["synchronised"] is True
+    assert feed.book()["synchronised"] is True
     # a book frame that cannot be read may have lost a change: that market resyncs
     got = feed({"ch": "orderbook/full", "update": {"BTCUSDT": {"t": 1, "s": "12", "a": [], "b": []}}})
     assert [type(i) for i in got] == [Desync, Send]
     assert isinstance(feed.work.malformed[-1], Malformed)
-    assert feed.book["synchronised"] is False
+    assert feed.book()["synchronised"] is False
     got = feed({"ch": "orderbook/full", "update": {"BTCUSDT": {"t": 1, "s": "12", "a": [], "b": []}}})
     assert got == []  # already resyncing: no second request
 
@@ -239,7 +215,7 @@ def test_a_level_the_book_cannot_read_renews_the_connection() -> None:
     feed = Feed()
     feed(SNAP)
     feed(upd(11, [["100.11"]], []))
-    assert feed.book["synchronised"] is False and feed.tr.malformed == 1
+    assert feed.book()["synchronised"] is False and feed.tr.malformed == 1
     assert isinstance(feed.work.reconnect, Reconnect) and "bad level" in feed.work.reconnect.reason
 
 
@@ -267,7 +243,7 @@ def test_legacy_book_and_gap_resubscribes_in_api2() -> None:
         v2("snapshotOrderbook", 7, [("1.0", "5")], [("2.0", "5")]),
         v2("updateOrderbook", 8, [("1.0", "0"), ("1.5", "1")], []),
     )
-    assert feed.book == {"synchronised": True, "bids": [["1.5", "1"]], "asks": [["2.0", "5"]]}
+    assert feed.book() == {"synchronised": True, "bids": [["1.5", "1"]], "asks": [["2.0", "5"]]}
     assert feed.keeper.books["BTCUSDT"].timestamp == iso_seconds("2021-07-15T03:06:43.095Z")
     got = feed(v2("updateOrderbook", 10, [], []))
     assert [type(i) for i in got] == [Desync, Send]

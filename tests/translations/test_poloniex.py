@@ -7,43 +7,21 @@ from typing import Any
 import orjson
 import pytest
 
-from level4.feed.bookkeeper import BookKeeper, Report
-from level4.feed.translator import ConnectionWork, Translator
 from level4.replay.replayer import Replay, replay
 from tests.captures import capture
+from tests.translations.harness import SchemeHarness
 from translations import poloniex
 from translations.poloniex import scheme
-from translations.protocol import Desync, Instruction, Malformed, MarketType, Reconnect, Send, Snapshot, Trade, Update
+from translations.protocol import Desync, Malformed, MarketType, Reconnect, Send, Snapshot, Trade, Update
 
 BTC = scheme.instrument("BTC", "USDT", MarketType.SPOT)
 
 
-class Feed:
-    """A translator and a book keeper, fed hand-written frames."""
-
+class Feed(SchemeHarness):
     def __init__(self) -> None:
-        self.tr = Translator(scheme, [BTC])
-        self.keeper = BookKeeper([BTC.symbol])
-        self.work = ConnectionWork()
+        super().__init__(scheme, [BTC])
 
-    def __call__(self, *frames: Any) -> list[Instruction]:
-        """Book instructions and frames to send, in order."""
-        got: list[Instruction] = []
-        for f in frames:
-            book: list[Instruction] = []
-            self.tr.feed_raw(f if isinstance(f, bytes | str) else orjson.dumps(f), book, self.work)
-            reports: list[Report] = []
-            self.keeper.apply(book, [], reports)
-            for report in reports:  # as the market tree hands them back
-                self.tr.feed(report, [], self.work)
-            got.extend(book)
-            got.extend(self.work.sends)
-            self.work.sends.clear()
-        return got
-
-    @property
-    def book(self) -> dict[str, object]:
-        return self.keeper.books[BTC.symbol].as_dict()
+    __call__ = SchemeHarness.feed_with_sends  # book instructions and frames to send, in order
 
 
 def book(action: str, last_id: int, new_id: int, bids: list[list[str]], asks: list[list[str]]) -> dict[str, Any]:
@@ -89,7 +67,7 @@ def test_snapshot_then_updates_keep_exact_strings() -> None:
     feed = Feed()
     got = feed(SNAP, upd(100, 101, [["21612.26", "0"], ["21612.10", "0.340000"]], []), upd(101, 103, [], []))
     assert [type(i) for i in got] == [Snapshot, Update, Update]
-    assert feed.book == {
+    assert feed.book() == {
         "synchronised": True,
         "bids": [["21612.10", "0.340000"], ["21612.00", "1"]],
         "asks": [["21617.15", "0.34"]],
@@ -102,7 +80,7 @@ def test_snapshot_then_updates_keep_exact_strings() -> None:
 def test_empty_sides() -> None:
     feed = Feed()
     feed(book("snapshot", 1, 2, [], []), upd(2, 3, [], [["5", "1"]]))
-    assert feed.book == {"synchronised": True, "bids": [], "asks": [["5", "1"]]}
+    assert feed.book() == {"synchronised": True, "bids": [], "asks": [["5", "1"]]}
 
 
 def test_gap_clears_the_book_and_resubscribes() -> None:
@@ -110,7 +88,7 @@ def test_gap_clears_the_book_and_resubscribes() -> None:
     feed(SNAP, upd(100, 101, [["21612.50", "1"]], []))
     got = feed(upd(102, 103, [["21612.60", "1"]], []))
     assert [type(i) for i in got] == [Desync, Send]
-    assert feed.book["synchronised"] is False
+    assert feed.book()["synchronised"] is False
     frames = [orjson.loads(f) for f in got[1].frames]  # type: ignore[union-attr]
     assert frames == [
         {"event": "unsubscribe", "channel": ["book_lv2"], "symbols": ["BTC_USDT"]},
@@ -120,16 +98,16 @@ def test_gap_clears_the_book_and_resubscribes() -> None:
     feed({"event": "unsubscribe", "channel": "book_lv2", "symbols": ["BTC_USDT"]})
     feed({"event": "subscribe", "channel": "book_lv2", "symbols": ["BTC_USDT"]})
     feed(book("snapshot", 199, 200, [["1", "1"]], [["3", "1"]]), upd(200, 201, [["2", "1"]], []))
-    assert feed.book == {"synchronised": True, "bids": [["2", "1"], ["1", "1"]], "asks": [["3", "1"]]}
+    assert feed.book() == {"synchronised": True, "bids": [["2", "1"], ["1", "1"]], "asks": [["3", "1"]]}
     assert feed.tr.synchronised() and feed.work.reconnect is None and feed.tr.malformed == 0
 
 
 def test_duplicate_and_older_updates_are_dropped() -> None:
     feed = Feed()
     feed(SNAP, upd(100, 101, [["21612.50", "1"]], []))
-    before = feed.book
+    before = feed.book()
     assert feed(upd(100, 101, [["21612.50", "1"]], []), upd(95, 99, [["1", "1"]], [])) == []
-    assert feed.book == before
+    assert feed.book() == before
 
 
 def test_out_of_order_updates_are_a_gap() -> None:
@@ -148,7 +126,7 @@ def test_snapshot_after_updates_replaces_the_book() -> None:
     feed = Feed()
     feed(SNAP, upd(100, 101, [["21612.50", "1"]], []), book("snapshot", 300, 301, [["1", "2"]], []))
     feed(upd(301, 302, [], [["9", "1"]]))
-    assert feed.book == {"synchronised": True, "bids": [["1", "2"]], "asks": [["9", "1"]]}
+    assert feed.book() == {"synchronised": True, "bids": [["1", "2"]], "asks": [["9", "1"]]}
 
 
 def test_no_snapshot_after_resubscribing_gives_up_the_connection() -> None:
@@ -190,11 +168,11 @@ def test_garbage_unknown_and_malformed_frames() -> None:
     feed(SNAP)
     feed(b"not json", {"channel": "mystery", "data": []}, {"what": 1}, {"event": "pong"})
     assert feed.tr.malformed == 3 and feed.work.reconnect is None
-    assert feed.book["synchronised"] is True
+    assert feed.book()["synchronised"] is True
     # a book frame that cannot be read may have lost a change: that market resyncs
     got = feed({"channel": "book_lv2", "data": [{"symbol": "BTC_USDT", "id": 101}], "action": "update"})
     assert [type(i) for i in got] == [Desync, Send]
-    assert isinstance(feed.work.malformed[-1], Malformed) and feed.book["synchronised"] is False
+    assert isinstance(feed.work.malformed[-1], Malformed) and feed.book()["synchronised"] is False
     assert feed({"channel": "book_lv2", "data": [{"symbol": "BTC_USDT"}], "action": "update"}) == []  # resyncing
     feed({"channel": "book_lv2", "data": [], "action": "replace"})
     assert feed.tr.malformed == 6
@@ -204,7 +182,7 @@ def test_a_level_the_book_cannot_read_renews_the_connection() -> None:
     feed = Feed()
     feed(SNAP)
     feed(upd(100, 101, [["21612.50"]], []))
-    assert feed.book["synchronised"] is False and feed.tr.malformed == 1
+    assert feed.book()["synchronised"] is False and feed.tr.malformed == 1
     assert isinstance(feed.work.reconnect, Reconnect) and "bad level" in feed.work.reconnect.reason
 
 

@@ -92,16 +92,19 @@ class BinanceDialect:
         stream = session.extra.get("route", {}).get("depth", {}).get(symbol)
         if stream is None:
             return []
-        data = {
+        return [dumps({"stream": stream, "data": self.depth_event(market, bids, asks, now)})]
+
+    def depth_event(self, market: SimMarket, bids: Sequence[Level], asks: Sequence[Level], now: float) -> dict:
+        """One `depthUpdate` as the venue numbers it: here every change is one update id."""
+        return {
             "e": "depthUpdate",
             "E": int(now * 1000),
-            "s": symbol,
+            "s": market.instrument.symbol,
             "U": market.update_id,
             "u": market.update_id,
             "b": [[lv[0], lv[1]] for lv in bids],
             "a": [[lv[0], lv[1]] for lv in asks],
         }
-        return [dumps({"stream": stream, "data": data})]
 
     def on_trade(self, session: ClientSession, market: SimMarket, trade: SimTrade, now: float) -> list[str]:
         symbol = market.instrument.symbol

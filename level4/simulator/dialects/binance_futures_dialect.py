@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from level4.simulator.dialects.binance_dialect import BinanceDialect, dumps
-from level4.simulator.dialects.dialect_base import ClientSession, Markets, SimMarket
+from level4.simulator.dialects.binance_dialect import BinanceDialect
+from level4.simulator.dialects.dialect_base import Markets, SimMarket
 from translations.protocol import Level
 
 SPACING = 3
@@ -31,18 +31,12 @@ class BinanceFuturesDialect(BinanceDialect):
     def __init__(self, depth_path: str) -> None:
         self.depth_path = depth_path
 
-    def on_book_change(
-        self, session: ClientSession, market: SimMarket, bids: Sequence[Level], asks: Sequence[Level], now: float
-    ) -> list[str]:
-        symbol = market.instrument.symbol
-        stream = session.extra.get("route", {}).get("depth", {}).get(symbol)
-        if stream is None:
-            return []
+    def depth_event(self, market: SimMarket, bids: Sequence[Level], asks: Sequence[Level], now: float) -> dict:
         last = update_id(market)
         millis = int(now * 1000)
-        data = {"e": "depthUpdate", "E": millis, "T": millis, "s": symbol, "U": last - 1, "u": last}
+        data = {"e": "depthUpdate", "E": millis, "T": millis, "s": market.instrument.symbol, "U": last - 1, "u": last}
         data |= {"pu": last - SPACING, "b": [[lv[0], lv[1]] for lv in bids], "a": [[lv[0], lv[1]] for lv in asks]}
-        return [dumps({"stream": stream, "data": data})]
+        return data
 
     def rest(self, path: str, query: Mapping[str, str], markets: Markets, now: float) -> tuple[int, Any] | None:
         if path != self.depth_path:
