@@ -8,6 +8,8 @@ import threading
 
 import pykka
 
+from level4.supervision import tell as actor_tell
+
 ROLES = ("market", "exchange", "mediator", "orderbook", "websocket")
 
 
@@ -37,11 +39,7 @@ class Registry:
         ref = self._actors.get((market_id, role))
         if ref is None:
             return False
-        try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            return False
-        return True
+        return actor_tell(ref, message)
 
     def tag(self, tag: str, market_id: int | None) -> None:
         with self._lock:
