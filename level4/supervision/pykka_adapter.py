@@ -158,16 +158,13 @@ class PoolInbox:
             self._refuse_left()  # the run has ended: answer now rather than never
 
     def tell(self, message: Any) -> bool:
+        # No look at the actor's stop event: a message to an actor that has stopped but
+        # not yet ended is dropped unread when it ends (`_end`), as pykka drops its own.
         if self._closed:
-            return False
-        actor = self._actor
-        if actor is not None and actor.actor_stopped.is_set():
             return False
         self._messages.append(message)
         if not self._scheduled:
             self._claim(self._pool.submit)
-        if self._closed:
-            self._refuse_left()
         return True
 
     def _claim(self, schedule: Callable[[PoolInbox], None]) -> None:
@@ -222,7 +219,8 @@ class PoolInbox:
             receive = self._receive
             left = TURN
             # One envelope as pykka's _actor_loop_running handles it (check_pykka watches that source).
-            while left and not stopped.is_set():
+            # The stop event's flag read directly: Event.is_set is a Python call a message.
+            while left and not stopped._flag:  # type: ignore[attr-defined]
                 try:
                     envelope = pending.popleft()
                 except IndexError:
@@ -467,6 +465,8 @@ def check_pykka() -> list[str]:
         problems.append(f"pykka {version} has no messages._ActorStop")
     if "_result" not in vars(ThreadingFuture()):
         problems.append(f"pykka {version}: ThreadingFuture has no _result attribute")
+    if not isinstance(getattr(threading.Event(), "_flag", None), bool):
+        problems.append("threading.Event has no _flag: PoolInbox.run_turn reads the stop event's flag")
     if set(getattr(Envelope, "__slots__", ())) != {"message", "reply_to"}:
         problems.append(f"pykka {version}: Envelope's fields are not (message, reply_to)")
     return problems
