@@ -1,6 +1,6 @@
 """Supervision trees on pykka: SupervisedActor children under Supervisor actors."""
 
-from level4.supervision.pykka_adapter import tell
+from level4.supervision.pykka_adapter import tell, teller
 from level4.supervision.supervised import ChildDown, SupervisedActor, describe_reason, stop_quietly
 from level4.supervision.supervisor import (
     ChildEvent,
@@ -27,4 +27,5 @@ __all__ = [
     "describe_reason",
     "stop_quietly",
     "tell",
+    "teller",
 ]

@@ -51,7 +51,7 @@ from level4.supervision import scheduler
 if TYPE_CHECKING:
     from pykka._actor import ActorInbox
 
-__all__ = ["TURN", "Dispatcher", "ManagedFuture", "PoolInbox", "RuntimeActor", "check_pykka", "tell"]
+__all__ = ["TURN", "Dispatcher", "ManagedFuture", "PoolInbox", "RuntimeActor", "check_pykka", "tell", "teller"]
 
 log = structlog.get_logger(__name__)
 # pykka reports failures and replies on its own logger; turns on the pool do the same.
@@ -77,6 +77,14 @@ class ManagedFuture(ThreadingFuture[T]):
 
 # pykka's own messages, which only its envelope path may carry.
 _PYKKA_MESSAGES = (messages._ActorStop, messages.ProxyCall, messages.ProxyGetAttr, messages.ProxySetAttr)
+
+
+def teller(ref: pykka.ActorRef[Any]) -> Callable[[Any], bool]:
+    """`tell` bound to one actor, for a caller that tells it often (ordinary messages only)."""
+    inbox = ref.actor_inbox
+    if type(inbox) is PoolInbox:
+        return inbox.tell
+    return lambda message: tell(ref, message)
 
 
 def tell(ref: pykka.ActorRef[Any], message: Any) -> bool:
@@ -164,7 +172,11 @@ class PoolInbox:
             return False
         self._messages.append(message)
         if not self._scheduled:
-            self._claim(self._pool.submit)
+            with self._lock:  # _claim, inline: this is once a message on the hot path
+                if self._scheduled:
+                    return True
+                self._scheduled = True
+            self._pool.submit(self)
         return True
 
     def _claim(self, schedule: Callable[[PoolInbox], None]) -> None:
@@ -220,11 +232,9 @@ class PoolInbox:
             left = TURN
             # One envelope as pykka's _actor_loop_running handles it (check_pykka watches that source).
             # The stop event's flag read directly: Event.is_set is a Python call a message.
-            while left and not stopped._flag:  # type: ignore[attr-defined]
-                try:
-                    envelope = pending.popleft()
-                except IndexError:
-                    break
+            # (Only this turn takes from the deque: a look, then a popleft, cannot miss.)
+            while left and pending and not stopped._flag:  # type: ignore[attr-defined]
+                envelope = pending.popleft()
                 left -= 1
                 bare = type(envelope) is not Envelope
                 try:
@@ -249,7 +259,7 @@ class PoolInbox:
                     _pykka_log.debug(f"{sys.exc_info()[1]!r} in {actor}. Stopping all actors.")
                     actor._stop()
                     ActorRegistry.stop_all()
-            if not stopped.is_set():
+            if not stopped._flag:  # type: ignore[attr-defined]
                 if pending:
                     self._pool.requeue(self)  # more waiting: back of the queue, others get their turn
                     return

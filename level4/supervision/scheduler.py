@@ -184,7 +184,12 @@ class SchedulerPool:
                 self._revive()
 
     def requeue(self, item: Runnable) -> None:
-        """An actor with messages left after its turn: the back of the shared queue."""
+        """An actor with messages left after its turn: the back of the shared queue
+        (of the host's, on a host: a flooded market's actors stay on the IO loop's thread)."""
+        host = getattr(_worker, "host", None)
+        if host is not None and item.hostable:
+            host.add(item)
+            return
         self._runq.put(item)
 
     def retire(self) -> None:
