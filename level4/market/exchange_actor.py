@@ -28,6 +28,7 @@ def _level(lv: Any) -> list[str] | None:
 
 
 class ExchangeActor(MarketActor):
+    hostable = True  # never blocks nor waits: may run where a frame was read
     role = "exchange"
 
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:

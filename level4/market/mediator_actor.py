@@ -33,6 +33,7 @@ from translations.protocol import Desync, Instruction, Loss, Lost
 
 
 class MediatorActor(MarketActor):
+    hostable = True  # never blocks nor waits: may run where a frame was read
     role = "mediator"
 
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:

@@ -32,6 +32,7 @@ from translations.protocol import ChecksumMismatch
 
 
 class OrderBookActor(MarketActor):
+    hostable = True  # never blocks nor waits: may run where a frame was read
     role = "orderbook"
 
     def __init__(self, ctx: MarketContext, **supervision: Any) -> None:

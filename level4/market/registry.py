@@ -5,8 +5,11 @@ its predecessor and everyone looks up the current one."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import pykka
+
+from level4.supervision import teller
 
 ROLES = ("market", "exchange", "mediator", "orderbook", "websocket")
 
@@ -15,16 +18,20 @@ class Registry:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._actors: dict[tuple[int, str], pykka.ActorRef] = {}
+        # The same actors as the way to tell each one a message (one call on the hot path).
+        self._tells: dict[tuple[int, str], Callable[[object], bool]] = {}
         self._tags: dict[str, int] = {}
 
     def register(self, market_id: int, role: str, ref: pykka.ActorRef) -> None:
         with self._lock:
             self._actors[(market_id, role)] = ref
+            self._tells[(market_id, role)] = teller(ref)
 
     def unregister(self, market_id: int, role: str, ref: pykka.ActorRef) -> None:
         with self._lock:
             if self._actors.get((market_id, role)) is ref:
                 del self._actors[(market_id, role)]
+                del self._tells[(market_id, role)]
 
     def lookup(self, market_id: int, role: str) -> pykka.ActorRef | None:
         # A plain dict read; the GIL makes it atomic, and it is on the hot path.
@@ -34,14 +41,8 @@ class Registry:
         """Tell the current actor of that role; False if there is none alive
         (between a crash and its restart, messages to it are dropped: the
         restart resynchronises the market from scratch anyway)."""
-        ref = self._actors.get((market_id, role))
-        if ref is None:
-            return False
-        try:
-            ref.tell(message)
-        except pykka.ActorDeadError:
-            return False
-        return True
+        tell = self._tells.get((market_id, role))
+        return tell(message) if tell is not None else False
 
     def tag(self, tag: str, market_id: int | None) -> None:
         with self._lock:
@@ -56,4 +57,5 @@ class Registry:
     def clear(self) -> None:
         with self._lock:
             self._actors.clear()
+            self._tells.clear()
             self._tags.clear()

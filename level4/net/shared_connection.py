@@ -327,6 +327,9 @@ class SharedConnection(FeedCallbacks):
         keepalive = self._is_keepalive
         subs = self.subs
         out: dict[Subscription, tuple[Batch, list[Any]]] = {}
+        # A frame for one market that already has frames in this batch (nearly every frame
+        # under load) goes straight to that market's lists: one lookup by its symbol.
+        single: dict[str, tuple[Batch, list[Any]]] = {}
         for received, raw in batch:
             try:
                 frame: Any = orjson.loads(raw)
@@ -337,6 +340,12 @@ class SharedConnection(FeedCallbacks):
             except Exception as exc:  # a scheme bug costs this frame, never the connection
                 self._venue_error(f"route raised {type(exc).__name__}: {exc}", raw)
                 continue
+            if type(targets) is tuple and len(targets) == 1:
+                entry = single.get(targets[0])
+                if entry is not None:
+                    entry[0].append((received, raw))
+                    entry[1].append(frame)
+                    continue
             if targets is None:
                 self._own(frame, raw)
                 continue
@@ -366,6 +375,7 @@ class SharedConnection(FeedCallbacks):
                         sub.cb.keepalive(sub.generation, received, raw)
                         continue
                     entry = out[sub] = ([], [])
+                    single[sub.symbol] = entry
                 entry[0].append((received, raw))
                 entry[1].append(frame)
         self.frames_routed += len(batch)

@@ -1,5 +1,6 @@
 """Supervision trees on pykka: SupervisedActor children under Supervisor actors."""
 
+from level4.supervision.pykka_adapter import tell, teller
 from level4.supervision.supervised import ChildDown, SupervisedActor, describe_reason, stop_quietly
 from level4.supervision.supervisor import (
     ChildEvent,
@@ -25,4 +26,6 @@ __all__ = [
     "SupervisorGaveUp",
     "describe_reason",
     "stop_quietly",
+    "tell",
+    "teller",
 ]

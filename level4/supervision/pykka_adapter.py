@@ -12,6 +12,9 @@ internals, and they are all here:
   message arrives for it while it is idle, and runs its turns: pykka's own
   loop (`Actor._actor_loop_setup`, `_actor_loop_running`'s handling of one
   envelope, `_actor_loop_teardown`) cut into steps a worker can run;
+- a tell that skips pykka's envelope and liveness check for the messages
+  level4's actors send each other on the hot path (`tell`): the inbox holds the
+  bare message, and a turn hands it to `on_receive` directly;
 - futures (`ManagedFuture`) that tell the pool when a worker waits on them;
 - hooks for the supervision layer under names of its own (`_before_start`,
   `_after_start`, `_receive_message`, `_before_stop`, `_failure_seen`, `_run_ended`,
@@ -48,7 +51,7 @@ from level4.supervision import scheduler
 if TYPE_CHECKING:
     from pykka._actor import ActorInbox
 
-__all__ = ["TURN", "Dispatcher", "ManagedFuture", "PoolInbox", "RuntimeActor", "check_pykka"]
+__all__ = ["TURN", "Dispatcher", "ManagedFuture", "PoolInbox", "RuntimeActor", "check_pykka", "tell", "teller"]
 
 log = structlog.get_logger(__name__)
 # pykka reports failures and replies on its own logger; turns on the pool do the same.
@@ -72,8 +75,38 @@ class ManagedFuture(ThreadingFuture[T]):
             return super().get(timeout=timeout)
 
 
-def _refuse(envelope: Envelope[Any], actor_name: str) -> None:
+# pykka's own messages, which only its envelope path may carry.
+_PYKKA_MESSAGES = (messages._ActorStop, messages.ProxyCall, messages.ProxyGetAttr, messages.ProxySetAttr)
+
+
+def teller(ref: pykka.ActorRef[Any]) -> Callable[[Any], bool]:
+    """`tell` bound to one actor, for a caller that tells it often (ordinary messages only)."""
+    inbox = ref.actor_inbox
+    if type(inbox) is PoolInbox:
+        return inbox.tell
+    return lambda message: tell(ref, message)
+
+
+def tell(ref: pykka.ActorRef[Any], message: Any) -> bool:
+    """`ref.tell(message)`; False rather than ActorDeadError when the actor is gone.
+
+    To an actor on the pool an ordinary message goes into its inbox bare: no
+    envelope, no liveness check through its stop event (a message that arrives
+    as the actor ends is dropped unread, as pykka drops what is left)."""
+    inbox = ref.actor_inbox
+    if type(inbox) is PoolInbox and not isinstance(message, _PYKKA_MESSAGES):
+        return inbox.tell(message)
+    try:
+        ref.tell(message)
+    except ActorDeadError:
+        return False
+    return True
+
+
+def _refuse(envelope: Any, actor_name: str) -> None:
     """What pykka's teardown answers a message the actor will never handle."""
+    if type(envelope) is not Envelope:
+        return  # a bare tell: nobody waits for an answer
     reply_to = envelope.reply_to
     if reply_to is None:
         return
@@ -97,17 +130,31 @@ class PoolInbox:
     see each other, the lock lets one of them claim the actor.
     """
 
-    __slots__ = ("_actor", "_closed", "_lock", "_messages", "_name", "_pool", "_scheduled", "_started")
+    __slots__ = (
+        "_actor",
+        "_closed",
+        "_lock",
+        "_messages",
+        "_name",
+        "_pool",
+        "_receive",
+        "_scheduled",
+        "_started",
+        "hostable",
+    )
 
     def __init__(self, pool: scheduler.SchedulerPool) -> None:
         self._pool = pool
-        self._messages: deque[Envelope[Any]] = deque()
+        # Envelopes (pykka's tell, ask, stop, proxies) and bare messages (`tell` above).
+        self._messages: deque[Any] = deque()
         self._lock = threading.Lock()
         self._scheduled = True  # held until start(): nothing runs before the actor is started
         self._closed = False
         self._started = False
         self._actor: RuntimeActor | None = None
         self._name = "actor"
+        self._receive: Callable[[Any], Any] | None = None  # what a bare message goes to
+        self.hostable = False  # the scheduler's: set once the actor has started, from its class
 
     # -- pykka's ActorInbox -------------------------------------------------------
 
@@ -117,6 +164,20 @@ class PoolInbox:
             self._claim(self._pool.submit)
         if self._closed:
             self._refuse_left()  # the run has ended: answer now rather than never
+
+    def tell(self, message: Any) -> bool:
+        # No look at the actor's stop event: a message to an actor that has stopped but
+        # not yet ended is dropped unread when it ends (`_end`), as pykka drops its own.
+        if self._closed:
+            return False
+        self._messages.append(message)
+        if not self._scheduled:
+            with self._lock:  # _claim, inline: this is once a message on the hot path
+                if self._scheduled:
+                    return True
+                self._scheduled = True
+            self._pool.submit(self)
+        return True
 
     def _claim(self, schedule: Callable[[PoolInbox], None]) -> None:
         with self._lock:
@@ -136,9 +197,10 @@ class PoolInbox:
 
     def get(self) -> Envelope[Any]:
         try:
-            return self._messages.popleft()
+            item = self._messages.popleft()
         except IndexError:
             raise queue.Empty from None
+        return item if type(item) is Envelope else Envelope(item)
 
     def empty(self) -> bool:
         return not self._messages
@@ -160,21 +222,31 @@ class PoolInbox:
                 # pykka's setup (on_start) is the actor's first step, as in its thread.
                 self._started = True
                 actor._actor_loop_setup()
+                # A bare message is never one of pykka's: it goes to on_receive unless the
+                # class looks at every message first (a supervisor).
+                plain = type(actor)._receive_message is RuntimeActor._receive_message
+                self._receive = actor.on_receive if plain else actor._receive_message
+                self.hostable = type(actor).hostable
             pending = self._messages
+            receive = self._receive
             left = TURN
             # One envelope as pykka's _actor_loop_running handles it (check_pykka watches that source).
-            while left and not stopped.is_set():
-                try:
-                    envelope = pending.popleft()
-                except IndexError:
-                    break
+            # The stop event's flag read directly: Event.is_set is a Python call a message.
+            # (Only this turn takes from the deque: a look, then a popleft, cannot miss.)
+            while left and pending and not stopped._flag:  # type: ignore[attr-defined]
+                envelope = pending.popleft()
                 left -= 1
+                bare = type(envelope) is not Envelope
                 try:
+                    if bare:
+                        assert receive is not None
+                        receive(envelope)
+                        continue
                     response = actor._receive_message(envelope.message)  # _handle_receive, one call less
                     if envelope.reply_to is not None:
                         envelope.reply_to.set(response)
                 except Exception:
-                    if envelope.reply_to is not None:
+                    if not bare and envelope.reply_to is not None:
                         _pykka_log.info(f"Exception returned from {actor} to caller:", exc_info=sys.exc_info())
                         envelope.reply_to.set_exception()
                     else:
@@ -187,7 +259,7 @@ class PoolInbox:
                     _pykka_log.debug(f"{sys.exc_info()[1]!r} in {actor}. Stopping all actors.")
                     actor._stop()
                     ActorRegistry.stop_all()
-            if not stopped.is_set():
+            if not stopped._flag:  # type: ignore[attr-defined]
                 if pending:
                     self._pool.requeue(self)  # more waiting: back of the queue, others get their turn
                     return
@@ -209,6 +281,7 @@ class PoolInbox:
         self._closed = True
         self._refuse_left()
         self._actor = None  # an ended actor is not kept alive by refs to its inbox
+        self._receive = None
         try:
             actor._run_ended()
         except Exception:
@@ -224,6 +297,9 @@ class RuntimeActor(pykka.ThreadingActor):
     """
 
     dispatcher: ClassVar[Dispatcher] = "pool"
+    # Its turns may run on the IO loop's thread when that thread wakes it (scheduler.py's
+    # host): only for actors whose handlers never block nor wait on anything.
+    hostable: ClassVar[bool] = False
 
     @classmethod
     def scheduler_pool(cls) -> scheduler.SchedulerPool | None:
@@ -331,6 +407,7 @@ _SOURCE_DIGESTS = {
     "ThreadingActor._start_actor_loop": "3c5874a1f7cff666",
     "ThreadingFuture.get": "0cea626a3b91ec91",
     "ActorRef.ask": "e1da63ada73c4068",
+    "ActorRef.tell": "ebb40fbe7bcf892f",
 }
 
 # Every private name used above, with the parameters it must take.
@@ -398,6 +475,8 @@ def check_pykka() -> list[str]:
         problems.append(f"pykka {version} has no messages._ActorStop")
     if "_result" not in vars(ThreadingFuture()):
         problems.append(f"pykka {version}: ThreadingFuture has no _result attribute")
+    if not isinstance(getattr(threading.Event(), "_flag", None), bool):
+        problems.append("threading.Event has no _flag: PoolInbox.run_turn reads the stop event's flag")
     if set(getattr(Envelope, "__slots__", ())) != {"message", "reply_to"}:
         problems.append(f"pykka {version}: Envelope's fields are not (message, reply_to)")
     return problems

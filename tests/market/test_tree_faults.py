@@ -12,6 +12,7 @@ import pytest
 
 from level4.market.messages import ApplyBatch, Crash
 from level4.market.registry import ROLES
+from level4.net.ioloop import IOLoop
 from level4.service.root import Service
 from tests.support import SimulatorThread, books_equal, running_service, wait_for
 from translations.protocol import Update
@@ -138,6 +139,37 @@ def test_a_level_that_is_no_number_renews_the_feed_and_crashes_nothing(
     wait_for(lambda: api.get(f"/markets/{first}").json()["status"] == "live", what="live again")
     assert refs(service, first) == before and refs(service, second) == other_before  # nothing restarted
     assert service.board.get(first).restarts == 0
+    sim.pause()
+    reference = sim.reference("BTC-USD")
+    wait_for(lambda: books_equal(api.get(f"/markets/{first}/book").json(), reference), what="exact book")
+
+
+@pytest.mark.parametrize("victim", ["mediator", "orderbook", "exchange"])
+def test_a_crash_in_a_turn_on_the_io_loops_thread_restarts_exactly_its_part(
+    live_pair: tuple[Service, httpx.Client, SimulatorThread, list[int]], victim: str
+) -> None:
+    """The actors a frame wakes run on the IO loop's thread (the scheduler's host): a
+    failure there is supervised as anywhere else, and the loop goes on reading."""
+    service, api, sim, (first, second) = live_pair
+    io = IOLoop.get()
+    turns = io.hosted_turns()
+    wait_for(lambda: io.hosted_turns() > turns + 10, what="frames handled on the IO loop's thread")
+    before, other_before = refs(service, first), refs(service, second)
+    target = before[victim]
+    assert target is not None
+    frames = service.board.get(second).frames
+    io.call(service.registry.tell, first, victim, Crash(f"{victim} crash on the IO loop's thread"))
+
+    wait_for(lambda: not target.is_alive(), what=f"{victim} down")
+    restarted = EXPECTED[victim]
+    wait_for(
+        lambda: alive(service, first) and all(refs(service, first)[r] is not before[r] for r in restarted),
+        what="restarted actors registered",
+    )
+    assert {r for r in ROLES if refs(service, first)[r] is not before[r]} == restarted
+    assert refs(service, second) == other_before
+    wait_for(lambda: service.board.get(second).frames > frames + 10, what="the other market's frames still read")
+    wait_for(lambda: api.get(f"/markets/{first}").json()["status"] == "live", what="live again")
     sim.pause()
     reference = sim.reference("BTC-USD")
     wait_for(lambda: books_equal(api.get(f"/markets/{first}/book").json(), reference), what="exact book")
