@@ -23,11 +23,10 @@ from tests.client.live_service import (
     serve,
     set_faults,
     stop,
-    until,
 )
 from tests.resilience.venues import fast_feeds
 from tests.stream.stream_markets import add_market
-from tests.support import SimulatorThread
+from tests.support import SimulatorThread, until
 
 pytestmark = pytest.mark.slow
 
