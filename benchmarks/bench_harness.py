@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 
 from level4.config import Settings
+from level4.service import gc_policy
 from level4.service.root import Service
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -88,6 +89,7 @@ def service() -> Iterator[tuple[Service, httpx.Client]]:
         settings.start_enabled = False
         svc = Service(settings)
         svc.start()
+        gc_policy.apply()  # as `level4 serve` does
         api = httpx.Client(base_url=f"http://127.0.0.1:{svc.http_port()}", timeout=60)
         try:
             yield svc, api

@@ -101,6 +101,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 1
 
     from level4.catalogue import CatalogueError
+    from level4.service import gc_policy
     from level4.service.root import Service
 
     service = Service(settings)
@@ -122,6 +123,7 @@ def run_serve(args: argparse.Namespace) -> int:
         log.error("start_failed", detail=str(exc))
         service.stop()
         return 1
+    gc_policy.apply()
     while not stop.wait(0.5):
         if service.gave_up.is_set():
             service.stop()
