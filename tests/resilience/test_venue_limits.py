@@ -163,20 +163,22 @@ def test_a_429_backs_the_venue_off_by_its_retry_after(tmp_path: Path, patched: p
 def test_every_connection_cut_at_once_reconnects_inside_the_venue_limits(
     tmp_path: Path, patched: pytest.MonkeyPatch
 ) -> None:
-    """60 markets on six shared connections; the venue cuts all six at once. The six
-    reconnects and the 60 snapshots they need (3,000 weight against 600 every 2 s) are
-    paced: the venue refuses nothing, and every book is exact again."""
+    """30 markets on six shared connections; the venue cuts all six at once. The six
+    reconnects (against 4 every 2 s) and the 30 snapshots they need (1,500 weight against
+    600 every 2 s) are paced: the venue refuses nothing, and every book is exact again.
+    Both demands exceed their budgets: more markets would prove the same, only slower."""
     limits = BINANCE.scaled(rest_budget=600, rest_window=2.0, connects=4, connect_window=2.0)
     limits_of_both(patched, limits)
-    names = bases(60)
+    names = bases(30)
+    assert 2 * limits.rest_budget < 30 * SNAPSHOT_WEIGHT and limits.connects < 6  # both must be paced
     with ExitStack() as stack:
         sim = stack.enter_context(SimulatorThread("BINANCE", [f"{b}-USDT" for b in names], rate=60, limits=limits))
         db = f"sqlite:///{tmp_path / 'cut.sqlite3'}"
-        service, url = stack.enter_context(running_service(db, subscriptions_per_connection=10))
+        service, url = stack.enter_context(running_service(db, subscriptions_per_connection=5))
         api = stack.enter_context(httpx.Client(base_url=url, timeout=15))
         ids = start_markets(api, sim, names)
         seen: set[str] = set()
-        wait_for(lambda: all_live(service, ids, seen), timeout=120, interval=0.05, what="60 markets live")
+        wait_for(lambda: all_live(service, ids, seen), timeout=120, interval=0.05, what="30 markets live")
         clients = list(sim.sim.clients)
         assert len(clients) == 6
         before = {i: service.board.get(i).reconnects for i in ids}
@@ -186,7 +188,7 @@ def test_every_connection_cut_at_once_reconnects_inside_the_venue_limits(
         for done in cut:
             done.result(5)
         wait_for(lambda: all(service.board.get(i).reconnects > before[i] for i in ids), timeout=30, what="all cut")
-        wait_for(lambda: all_live(service, ids, seen), timeout=120, interval=0.05, what="60 markets live again")
+        wait_for(lambda: all_live(service, ids, seen), timeout=120, interval=0.05, what="30 markets live again")
         state = sim_limits(sim)
         assert state["refusals"] == {}, state
         peaks = state["peaks"]
