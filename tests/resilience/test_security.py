@@ -125,19 +125,26 @@ def test_no_secret_reaches_any_log_line(tmp_path: Path) -> None:
     there. Neither the token, nor a token a client tried, nor the database
     password may appear in any line."""
     wrong_token = "wrong-8d1f0c77a2"
-    with ExitStack() as stack:
-        if os.environ.get(POSTGRES_ENV, "").strip():
-            url = stack.enter_context(private_schema())  # trust auth: the password is sent, not needed
-            db_url = url.set(password=PASSWORD).render_as_string(hide_password=False)
-        else:  # SQLite has no password; the database-down case below still has one
-            db_url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
-        run_through_everything(tmp_path, db_url, wrong_token)
-    # a database that is not there, named with a password
+    # A database that is not there, named with a password: started first, so that its start and
+    # failure overlap the run below; a log of its own, so neither process splits the other's lines.
+    down_dir = tmp_path / "down"
+    down_dir.mkdir()
     down = f"postgresql+psycopg://level4:{PASSWORD}@127.0.0.1:{free_port()}/nowhere"
-    failed = serve(tmp_path, down, free_port())
-    assert failed.wait(60) != 0
+    failed = serve(down_dir, down, free_port())
+    try:
+        with ExitStack() as stack:
+            if os.environ.get(POSTGRES_ENV, "").strip():
+                url = stack.enter_context(private_schema())  # trust auth: the password is sent, not needed
+                db_url = url.set(password=PASSWORD).render_as_string(hide_password=False)
+            else:  # SQLite has no password; the database-down case still has one
+                db_url = f"sqlite:///{tmp_path / 'c.sqlite3'}"
+            run_through_everything(tmp_path, db_url, wrong_token)
+        assert failed.wait(60) != 0
+    finally:
+        if failed.poll() is None:
+            stop(failed)
 
-    log = (tmp_path / "serve.log").read_text()
+    log = (tmp_path / "serve.log").read_text() + (down_dir / "serve.log").read_text()
     assert "market_started" in log and "start_failed" in log  # the log did see all of it
     for secret in (TOKEN, wrong_token, PASSWORD):
         leaks = [line for line in log.splitlines() if secret in line]
