@@ -241,13 +241,25 @@ def test_client_errors_are_one_info_line_each_without_traceback(served: Served, 
 def test_an_origin_list_that_is_not_origins_is_refused_at_start(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEVEL4_")}
     env |= {"LEVEL4_DATABASE_URL": f"sqlite:///{tmp_path / 'c.sqlite3'}", "LEVEL4_PORT": str(free_port())}
-    for value in ("*", "desk.example.com", "https://desk.example.com/app", f"{LISTED},null"):
-        proc = subprocess.run(
+    values = ("*", "desk.example.com", "https://desk.example.com/app", f"{LISTED},null")
+    # The four starts at once: each costs a process start, and none depends on another.
+    procs = {
+        value: subprocess.Popen(
             [sys.executable, "-m", "level4", "serve"],
             env={**env, "LEVEL4_CORS_ORIGINS": value},
-            capture_output=True,
-            timeout=60,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             cwd=tmp_path,
         )
-        assert proc.returncode != 0, value
-        assert b"LEVEL4_CORS_ORIGINS" in proc.stderr and b"scheme://host" in proc.stderr, proc.stderr[-500:]
+        for value in values
+    }
+    try:
+        for value, proc in procs.items():
+            _out, err = proc.communicate(timeout=60)
+            assert proc.returncode != 0, value
+            assert b"LEVEL4_CORS_ORIGINS" in err and b"scheme://host" in err, err[-500:]
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
