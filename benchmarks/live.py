@@ -27,7 +27,7 @@ from typing import Any
 from benchmarks import bench_harness
 from benchmarks.report import Table
 
-RATES = [1_000, 5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 80_000]
+RATES = [1_000, 5_000, 10_000, 20_000, 30_000, 40_000, 50_000, 60_000, 80_000, 100_000, 120_000]
 LATENCY_CHANNELS = frozenset({"book", "top", "trade"})
 
 
