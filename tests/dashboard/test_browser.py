@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from level4.net import venue_limiter
 from tests.dashboard.browser import ARTIFACTS, chromium
 from tests.stream.stream_markets import add_market
 from tests.support import SimulatorThread, running_service, wait_for
@@ -27,7 +28,11 @@ WAIT_MS = 15_000
 def test_dashboard_follows_live_markets_and_switches_feeds(tmp_path: Path) -> None:
     from playwright.sync_api import expect  # after chromium() has skipped when absent
 
+    # The venues' windows are the process's: earlier tests' connects (Kraken's window is ten
+    # minutes long) would count in this page's figures.
+    venue_limiter.reset()
     with ExitStack() as stack:
+        stack.callback(venue_limiter.reset)
         session = stack.enter_context(chromium(tmp_path / "profile"))
         sims = {
             venue: stack.enter_context(SimulatorThread(venue.lower(), ["BTC-USD"], rate=150, seed=seed))
