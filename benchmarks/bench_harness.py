@@ -96,6 +96,7 @@ def service() -> Iterator[tuple[Service, httpx.Client]]:
         finally:
             api.close()
             svc.stop()
+            gc_policy.release()
 
 
 def coinbase_markets(api: httpx.Client, ws_url: str, count: int) -> list[int]:

@@ -27,5 +27,12 @@ THRESHOLDS = (10_000, 50, 100)
 def apply() -> None:
     """For the process that runs the service, once it has started."""
     gc.set_threshold(*THRESHOLDS)
+    gc.collect()  # garbage left by start-up is collected, not frozen for good
     gc.freeze()
     log.info("gc_policy", thresholds=list(THRESHOLDS), frozen_objects=gc.get_freeze_count())
+
+
+def release() -> None:
+    """Give what was frozen back to the collector (a process that runs one service
+    after another, as the benchmarks do, would otherwise keep every earlier one's cycles)."""
+    gc.unfreeze()

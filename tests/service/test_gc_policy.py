@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import gc
 import json
+import weakref
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from tests.support import wait_for
 def restored_collector() -> Iterator[None]:
     thresholds = gc.get_threshold()
     yield
-    gc.unfreeze()
+    gc_policy.release()
     gc.set_threshold(*thresholds)
 
 
@@ -32,6 +33,28 @@ def test_apply_sets_the_thresholds_and_freezes_what_exists(restored_collector: N
     assert gc.get_freeze_count() > 0
     assert not any(obj is survivor for obj in gc.get_objects())  # frozen: in no generation scanned
     assert survivor[0]["made"] == "before"
+    gc_policy.release()
+    assert gc.get_freeze_count() == 0
+    assert any(obj is survivor for obj in gc.get_objects())  # scanned again
+
+
+class _Node:
+    me: object
+
+
+def test_garbage_of_start_up_is_collected_not_frozen(restored_collector: None) -> None:
+    gc.unfreeze()
+    gc.disable()  # nothing collects the cycle before apply() does
+    try:
+        node = _Node()
+        node.me = node  # garbage only the cyclic collector frees
+        alive = weakref.ref(node)
+        del node
+        assert alive() is not None
+        gc_policy.apply()
+        assert alive() is None  # collected, not frozen for the life of the process
+    finally:
+        gc.enable()
 
 
 def test_level4_serve_applies_it_once_started(tmp_path: Path) -> None:
